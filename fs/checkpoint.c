@@ -1,0 +1,257 @@
+/*
+ * Checkpoint file (see include/rmtabfs/checkpoint.h). Format, one item a line:
+ *
+ *   rmtabfs-view 1
+ *   node NODE
+ *   seq SELF_SEQ
+ *   hlc TIME
+ *   mtime SECONDS
+ *   imported 0|1
+ *   peer NODE OFFSET            (one per other node)
+ *   records N
+ *   <N op lines, one per record, tombstones included>
+ *   end CRC32C                  (of every byte before this line)
+ *
+ * Invariant: a file that loads is complete and undamaged (the trailing CRC covers it), so
+ * a crash while writing can only leave the previous checkpoint in place. No locks: the
+ * caller encodes under its table lock and writes outside it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rmtabfs/checkpoint.h>
+#include <rmtabfs/journal.h>
+
+#define MAGIC "rmtabfs-view 1\n"
+
+int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool imported,
+			  const struct rfs_peer_pos *peers, size_t npeers)
+{
+	const struct rfs_record *r;
+	size_t i;
+	int rc;
+
+	rc = rfs_buf_printf(out, MAGIC "node %s\nseq %llu\nhlc %llu\nmtime %lld\nimported %d\n",
+			    t->self->name, (unsigned long long)t->self_seq,
+			    (unsigned long long)t->hlc, (long long)t->reported_mtime,
+			    imported ? 1 : 0);
+	for (i = 0; !rc && i < npeers; i++)
+		rc = rfs_buf_printf(out, "peer %s %llu\n", peers[i].node,
+				    (unsigned long long)peers[i].offset);
+	if (!rc)
+		rc = rfs_buf_printf(out, "records %zu\n", t->nrecords);
+	rfs_table_for_each(t, i, r)
+	{
+		struct rfs_op op;
+
+		if (rc)
+			break;
+		rfs_record_as_op(r, &op);
+		rc = rfs_op_encode(out, &op);
+	}
+	if (!rc)
+		rc = rfs_buf_printf(out, "end %08x\n", rfs_crc32c(0, out->data, out->len));
+	return rc;
+}
+
+int rfs_checkpoint_write(int dirfd, const char *data, size_t len)
+{
+	size_t done = 0;
+	int fd, rc = 0;
+
+	fd = openat(dirfd, "view.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	close(fd);
+	if (renameat(dirfd, "view.tmp", dirfd, "view") < 0) {
+		rc = -errno;
+		unlinkat(dirfd, "view.tmp", 0);
+		return rc;
+	}
+	/* The rename itself must survive a power cut before the journal may be emptied. */
+	if (fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+fail:
+	close(fd);
+	unlinkat(dirfd, "view.tmp", 0);
+	return rc;
+}
+
+static int read_all(int dirfd, const char *name, char **out, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	size_t done = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -errno;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			free(buf);
+			close(fd);
+			return -e;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	buf[done] = '\0';
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+/* Next header line "KEY VALUE\n" into value; returns 0 or -EBADMSG. */
+static int header(const char **p, const char *end, const char *key, char *value, size_t cap)
+{
+	size_t klen = strlen(key);
+	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t vlen;
+
+	if (!nl || (size_t)(nl - *p) <= klen + 1 || memcmp(*p, key, klen) != 0 || (*p)[klen] != ' ')
+		return -EBADMSG;
+	vlen = (size_t)(nl - *p) - klen - 1;
+	if (vlen >= cap)
+		return -EBADMSG;
+	memcpy(value, *p + klen + 1, vlen);
+	value[vlen] = '\0';
+	*p = nl + 1;
+	return 0;
+}
+
+static int header_u64(const char **p, const char *end, const char *key, unsigned long long *v)
+{
+	char value[32], *e;
+
+	if (header(p, end, key, value, sizeof(value)))
+		return -EBADMSG;
+	errno = 0;
+	*v = strtoull(value, &e, 10);
+	return (*e || errno) ? -EBADMSG : 0;
+}
+
+static int apply_record(void *ctx, const struct rfs_op *op)
+{
+	int rc = rfs_table_apply(ctx, op);
+
+	return rc < 0 ? rc : 0;
+}
+
+int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_info *info)
+{
+	unsigned long long seq, hlc, imported, nrec, mtime;
+	const char *p, *end, *tail;
+	char value[RFS_NODE_MAX + 32];
+	size_t len = 0, bad = 0;
+	char *buf = NULL;
+	long used;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = read_all(dirfd, "view", &buf, &len);
+	if (rc)
+		return rc;
+	/* Check the whole file before believing any of it. */
+	rc = -EBADMSG;
+	if (len < 14 || buf[len - 1] != '\n')
+		goto out;
+	tail = buf + len - 1;
+	while (tail > buf && tail[-1] != '\n')
+		tail--;
+	if (strncmp(tail, "end ", 4) != 0 ||
+	    strtoul(tail + 4, NULL, 16) != rfs_crc32c(0, buf, (size_t)(tail - buf)))
+		goto out;
+	if (strncmp(buf, MAGIC, strlen(MAGIC)) != 0)
+		goto out;
+	p = buf + strlen(MAGIC);
+	end = tail;
+	if (header(&p, end, "node", info->node, sizeof(info->node)) ||
+	    header_u64(&p, end, "seq", &seq) || header_u64(&p, end, "hlc", &hlc) ||
+	    header(&p, end, "mtime", value, sizeof(value)) ||
+	    header_u64(&p, end, "imported", &imported))
+		goto out;
+	mtime = strtoull(value, NULL, 10);
+	info->mtime = (int64_t)mtime;
+	info->imported = imported != 0;
+	info->self_seq = seq;
+	while (strncmp(p, "peer ", 5) == 0) {
+		struct rfs_peer_pos *np;
+		char *sp;
+
+		if (header(&p, end, "peer", value, sizeof(value)))
+			goto out;
+		sp = strchr(value, ' ');
+		if (!sp || (size_t)(sp - value) > RFS_NODE_MAX)
+			goto out;
+		np = realloc(info->peers, (info->npeers + 1) * sizeof(*np));
+		if (!np) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		info->peers = np;
+		memcpy(np[info->npeers].node, value, (size_t)(sp - value));
+		np[info->npeers].node[sp - value] = '\0';
+		np[info->npeers].offset = strtoull(sp + 1, NULL, 10);
+		info->npeers++;
+	}
+	if (header_u64(&p, end, "records", &nrec))
+		goto out;
+	used = rfs_ops_scan(p, (size_t)(end - p), apply_record, t, &bad, NULL);
+	if (used < 0) {
+		rc = (int)used;
+		goto out;
+	}
+	if (bad || p + used != end || t->nrecords != nrec)
+		goto out;
+	if (seq > t->self_seq)
+		t->self_seq = seq;
+	if (hlc > t->hlc)
+		t->hlc = hlc;
+	rc = 0;
+out:
+	free(buf);
+	if (rc)
+		rfs_checkpoint_info_free(info);
+	return rc;
+}
+
+void rfs_checkpoint_info_free(struct rfs_checkpoint_info *info)
+{
+	free(info->peers);
+	info->peers = NULL;
+	info->npeers = 0;
+}

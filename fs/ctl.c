@@ -1,0 +1,494 @@
+/*
+ * Control socket server (see include/rmtabfs/ctl.h).
+ *
+ * One thread accepts and serves connections one at a time: commands are short, and a
+ * stalled client is cut off by a receive timeout, so one thread is enough and keeps the
+ * daemon's state free of another concurrency source. Only root may connect (SO_PEERCRED),
+ * and the socket is created mode 0600. Changes go through the same commit path as writes
+ * to rmtab (journal, table, store): rmtabctl never writes the store behind the daemon.
+ * Lock: none of its own; it calls the core, which locks.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <config.h>
+#include <rmtabfs/ctl.h>
+#include <rmtabfs/log.h>
+#include <rmtabfs/notify.h>
+#include <rmtabfs/repl.h>
+#include <rmtabfs/rfs.h>
+#include <rmtabfs/rmtab_fmt.h>
+
+#define REQUEST_MAX (RFS_VIEW_MAX_BYTES + 65536)
+
+struct rfs_ctl {
+	struct rfs *fs;
+	int listen_fd;
+	int wake_pipe[2];
+	char path[108];
+	pthread_t thread;
+};
+
+static int msgf(char *msg, size_t len, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int msgf(char *msg, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int cmd_status(struct rfs *fs, struct rfs_buf *out)
+{
+	struct rfs_core *c = &fs->core;
+	struct rfs_core_stats st;
+	size_t live, all, jops;
+	int rc;
+
+	pthread_mutex_lock(&c->table_lock);
+	st = c->stats;
+	live = c->table.nlive;
+	all = c->table.nrecords;
+	pthread_mutex_unlock(&c->table_lock);
+	pthread_mutex_lock(&c->commit_lock);
+	jops = (size_t)c->journal.ops;
+	pthread_mutex_unlock(&c->commit_lock);
+	rc = rfs_buf_printf(out,
+			    "node: %s\n"
+			    "mountpoint: %s\n"
+			    "statedir: %s\n"
+			    "version: %s\n"
+			    "records: %zu\n"
+			    "tombstones: %zu\n"
+			    "journal-ops: %zu\n"
+			    "commits: %llu\n"
+			    "ops-local: %llu\n"
+			    "ops-remote: %llu\n"
+			    "refused-writes: %llu\n"
+			    "gnfs-view: %s\n",
+			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, RFS_VERSION,
+			    live, all - live, jops, (unsigned long long)st.commits,
+			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
+			    (unsigned long long)st.refused, fs->opts->gnfs ? fs->opts->gnfs : "off");
+	if (!rc && fs->repl)
+		rc = rfs_repl_status(fs->repl, out);
+	return rc;
+}
+
+/* Appends "client\tpath\tcount\tborn\torigin\tchanged\twriter" for each live record. */
+static int cmd_list(struct rfs *fs, const char *client, const char *path, struct rfs_buf *out)
+{
+	struct rfs_core *c = &fs->core;
+	const struct rfs_record *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->table_lock);
+	for (r = c->table.head; r && !rc; r = r->next) {
+		if (client && strcmp(client, rfs_record_client(r)) != 0)
+			continue;
+		if (path && strcmp(path, rfs_record_path(r)) != 0)
+			continue;
+		rc = rfs_buf_printf(out, "%s\t%s\t%u\t%llu\t%s\t%llu\t%s\n", rfs_record_client(r),
+				    rfs_record_path(r), r->count, (unsigned long long)r->born,
+				    r->origin->name, (unsigned long long)r->time, r->writer->name);
+	}
+	pthread_mutex_unlock(&c->table_lock);
+	return rc;
+}
+
+/* The live keys that match, collected under the table lock, changed outside it. */
+static int matching(struct rfs *fs, const char *client, const char *path, uint64_t older_than,
+		    struct rfs_entries *out)
+{
+	struct rfs_core *c = &fs->core;
+	const struct rfs_record *r;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->table_lock);
+	for (r = c->table.head; r && !rc; r = r->next) {
+		if (client && strcmp(client, rfs_record_client(r)) != 0)
+			continue;
+		if (path && strcmp(path, rfs_record_path(r)) != 0)
+			continue;
+		if (older_than && r->time >= older_than)
+			continue;
+		rc = rfs_entries_add(out, rfs_record_client(r), r->client_len, rfs_record_path(r),
+				     r->path_len, 0, 0);
+	}
+	pthread_mutex_unlock(&c->table_lock);
+	return rc;
+}
+
+static int remove_all(struct rfs *fs, struct rfs_entries *e, struct rfs_buf *out)
+{
+	size_t i, done = 0;
+	int rc = 0;
+
+	for (i = 0; i < e->n && !rc; i++) {
+		rc = rfs_core_set(&fs->core, e->v[i].client, e->v[i].path, 0, false);
+		if (!rc)
+			done++;
+	}
+	if (!rc)
+		rc = rfs_buf_printf(out, "removed %zu\n", done);
+	return rc;
+}
+
+/* "30s", "15m", "12h", "7d" or plain seconds. */
+static int parse_duration(const char *s, uint64_t *secs)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		;
+	else if (strcmp(end, "m") == 0)
+		v *= 60;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600;
+	else if (strcmp(end, "d") == 0)
+		v *= 86400;
+	else
+		return -EINVAL;
+	*secs = v;
+	return 0;
+}
+
+static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_buf *out,
+		      char *msg, size_t msglen)
+{
+	struct rfs_entries e = {0};
+	size_t pos = 0, i;
+	unsigned line = 1;
+	int rc = 0;
+
+	while (pos < len && !rc) {
+		const char *nl = memchr(body + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - body - pos) : len - pos;
+		const char *t1 = memchr(body + pos, '\t', n), *t2;
+		struct rfs_parse_error err = {.line = line};
+		unsigned long count;
+
+		t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(body + pos + n - t1 - 1)) : NULL;
+		if (!t1 || !t2) {
+			rc = msgf(msg, msglen, -EINVAL, "import: malformed request line %u", line);
+			break;
+		}
+		count = strtoul(t2 + 1, NULL, 10);
+		rc = rfs_key_check(body + pos, (size_t)(t1 - body - pos), t1 + 1,
+				   (size_t)(t2 - t1 - 1), &err);
+		if (rc) {
+			rc = msgf(msg, msglen, rc, "line %u: %s", line, err.reason);
+			break;
+		}
+		rc = rfs_entries_add(&e, body + pos, (size_t)(t1 - body - pos), t1 + 1,
+				     (size_t)(t2 - t1 - 1),
+				     count ? (uint32_t)count : 1, line);
+		pos += n + 1;
+		line++;
+	}
+	rfs_entries_fold(&e);
+	for (i = 0; !rc && i < e.n; i++) {
+		rc = rfs_core_set(&fs->core, e.v[i].client, e.v[i].path, e.v[i].count, true);
+		if (rc)
+			msgf(msg, msglen, rc, "%s:%s: %s", e.v[i].client, e.v[i].path,
+			     strerror(-rc));
+	}
+	if (!rc)
+		rc = rfs_buf_printf(out, "imported %zu\n", e.n);
+	rfs_entries_free(&e);
+	return rc;
+}
+
+int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
+		    struct rfs_buf *out, char *msg, size_t msglen)
+{
+	const char *cmd = argc > 0 ? argv[0] : "";
+	struct rfs_entries e = {0};
+	int rc;
+
+	msg[0] = '\0';
+	if (strcmp(cmd, "status") == 0 && argc == 1)
+		return cmd_status(fs, out);
+	if (strcmp(cmd, "list") == 0 && argc <= 3) {
+		const char *client = argc > 1 && argv[1][0] ? argv[1] : NULL;
+		const char *path = argc > 2 && argv[2][0] ? argv[2] : NULL;
+
+		return cmd_list(fs, client, path, out);
+	}
+	if (strcmp(cmd, "add") == 0 && (argc == 3 || argc == 4)) {
+		unsigned long count = 1;
+		char *end = NULL;
+
+		if (argc == 4) {
+			errno = 0;
+			count = strtoul(argv[3], &end, 0);
+			if (errno || *end || count == 0 || count > RFS_COUNT_MAX)
+				return msgf(msg, msglen, -EINVAL, "bad count '%s'", argv[3]);
+		}
+		rc = rfs_core_set(&fs->core, argv[1], argv[2], (uint32_t)count, argc == 3);
+		if (rc == -EINVAL) {
+			struct rfs_parse_error err = {0};
+
+			rfs_key_check(argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), &err);
+			return msgf(msg, msglen, rc, "%s", err.reason);
+		}
+		return rc ? msgf(msg, msglen, rc, "%s", strerror(-rc)) : 0;
+	}
+	if (strcmp(cmd, "remove") == 0 && (argc == 2 || argc == 3)) {
+		rc = matching(fs, argv[1], argc == 3 ? argv[2] : NULL, 0, &e);
+		if (!rc && e.n == 0)
+			rc = msgf(msg, msglen, -ENOENT, "no record of %s%s%s", argv[1],
+				  argc == 3 ? ":" : "", argc == 3 ? argv[2] : "");
+		else if (!rc)
+			rc = remove_all(fs, &e, out);
+		rfs_entries_free(&e);
+		return rc;
+	}
+	if (strcmp(cmd, "prune") == 0 && argc == 2) {
+		uint64_t secs;
+		struct timespec now;
+
+		if (parse_duration(argv[1], &secs))
+			return msgf(msg, msglen, -EINVAL, "bad duration '%s' (e.g. 30d, 12h, 90m)",
+				    argv[1]);
+		clock_gettime(CLOCK_REALTIME, &now);
+		if ((uint64_t)now.tv_sec <= secs)
+			return msgf(msg, msglen, -EINVAL, "duration '%s' reaches before 1970",
+				    argv[1]);
+		rc = matching(fs, NULL, NULL, ((uint64_t)now.tv_sec - secs) * 1000000000ull, &e);
+		if (!rc)
+			rc = remove_all(fs, &e, out);
+		rfs_entries_free(&e);
+		return rc;
+	}
+	if (strcmp(cmd, "import") == 0 && argc == 1)
+		return cmd_import(fs, body, body_len, out, msg, msglen);
+	if (strcmp(cmd, "export") == 0 && argc == 2) {
+		struct rfs_snap *s = rfs_core_snap(&fs->core);
+		const char *text = NULL;
+		size_t len = 0;
+
+		if (!s)
+			return -ENOMEM;
+		if (strcmp(argv[1], "kernel") == 0) {
+			text = s->text;
+			len = s->len;
+		} else if (strcmp(argv[1], "gnfs") == 0) {
+			text = rfs_snap_gnfs(s, &len);
+		} else {
+			rfs_snap_put(s);
+			return msgf(msg, msglen, -EINVAL, "unknown format '%s' (kernel or gnfs)",
+				    argv[1]);
+		}
+		rc = text ? rfs_buf_append(out, text, len) : -ENOMEM;
+		rfs_snap_put(s);
+		return rc;
+	}
+	return msgf(msg, msglen, -EINVAL, "unknown command or wrong arguments: '%s'", cmd);
+}
+
+static int read_request(int fd, struct rfs_buf *in, size_t *args_end)
+{
+	char chunk[65536];
+
+	for (;;) {
+		char *sep = in->len ? memmem(in->data, in->len, "\n\n", 2) : NULL;
+		ssize_t n;
+
+		if (in->len && in->data[0] == '\n')
+			sep = in->data - 1;
+		if (sep) {
+			*args_end = (size_t)(sep - in->data) + 1;
+			/* import carries a body ended by another empty line */
+			if (strncmp(in->data, "import\n", 7) != 0)
+				return 0;
+			if (in->len >= *args_end + 1 &&
+			    (in->len == *args_end + 1 ||
+			     memmem(in->data + *args_end + 1, in->len - *args_end - 1, "\n\n", 2) ||
+			     in->data[in->len - 1] == '\n') &&
+			    in->len > *args_end + 1 && in->data[in->len - 1] == '\n' &&
+			    in->data[in->len - 2] == '\n')
+				return 0;
+		}
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return sep ? 0 : -EPROTO;
+		if (in->len + (size_t)n > REQUEST_MAX)
+			return -EFBIG;
+		if (rfs_buf_append(in, chunk, (size_t)n))
+			return -ENOMEM;
+	}
+}
+
+static void serve(struct rfs_ctl *ctl, int fd)
+{
+	struct rfs_buf in = RFS_BUF_INIT, out = RFS_BUF_INIT;
+	struct timeval tv = {.tv_sec = 10};
+	char *argv[8], msg[512] = "";
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	size_t args_end = 0, pos = 0;
+	int argc = 0, rc;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+		rc = msgf(msg, sizeof(msg), -EPERM, "only root may use the control socket");
+		goto reply;
+	}
+	rc = read_request(fd, &in, &args_end);
+	if (rc) {
+		msgf(msg, sizeof(msg), rc, "bad request: %s", strerror(-rc));
+		goto reply;
+	}
+	while (pos < args_end && argc < 8) {
+		char *nl = memchr(in.data + pos, '\n', args_end - pos);
+
+		if (!nl || nl == in.data + pos)
+			break;
+		*nl = '\0';
+		argv[argc++] = in.data + pos;
+		pos = (size_t)(nl - in.data) + 1;
+	}
+	{
+		size_t body = args_end + 1 < in.len ? args_end + 1 : in.len;
+		size_t blen = in.len - body;
+
+		while (blen && in.data[body + blen - 1] == '\n')
+			blen--;
+		rc = rfs_ctl_execute(ctl->fs, argc, argv, in.data + body, blen, &out, msg,
+				     sizeof(msg));
+	}
+	if (rc && !msg[0])
+		snprintf(msg, sizeof(msg), "%s", strerror(-rc));
+	if (argc > 0 && strcmp(argv[0], "status") && strcmp(argv[0], "list") &&
+	    strcmp(argv[0], "export"))
+		rfs_notice("control: %s %s%s%s", argv[0], rc ? "failed: " : "done",
+			   rc ? msg : "", "");
+reply:
+	{
+		char head[600];
+		int n = rc ? snprintf(head, sizeof(head), "error: %s\n", msg)
+			   : snprintf(head, sizeof(head), "ok\n");
+		size_t done = 0;
+
+		if (write(fd, head, (size_t)n) == n)
+			while (done < out.len) {
+				ssize_t w = write(fd, out.data + done, out.len - done);
+
+				if (w <= 0)
+					break;
+				done += (size_t)w;
+			}
+	}
+	rfs_buf_free(&in);
+	rfs_buf_free(&out);
+}
+
+static void *ctl_main(void *arg)
+{
+	struct rfs_ctl *ctl = arg;
+	struct pollfd p[2] = {{.fd = ctl->listen_fd, .events = POLLIN},
+			      {.fd = ctl->wake_pipe[0], .events = POLLIN}};
+
+	for (;;) {
+		int fd;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve(ctl, fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct rfs_ctl *ctl = calloc(1, sizeof(*ctl));
+	char dir[sizeof(addr.sun_path)], *slash;
+	mode_t old;
+
+	if (!ctl)
+		return NULL;
+	ctl->fs = fs;
+	ctl->listen_fd = -1;
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		rfs_err("control socket path too long: %s", path);
+		goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			rfs_warn("cannot create %s: %s", dir, strerror(errno));
+	}
+	strcpy(addr.sun_path, path);
+	strcpy(ctl->path, path);
+	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl->listen_fd < 0)
+		goto fail;
+	/* A socket left by a daemon that was killed: replace it (the statedir lock says
+	 * no other daemon of ours is alive for this mount). */
+	unlink(path);
+	old = umask(0077);
+	if (bind(ctl->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		umask(old);
+		rfs_err("cannot bind control socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	umask(old);
+	if (listen(ctl->listen_fd, 16) < 0 || pipe2(ctl->wake_pipe, O_CLOEXEC) < 0)
+		goto fail;
+	if (pthread_create(&ctl->thread, NULL, ctl_main, ctl))
+		goto fail;
+	return ctl;
+fail:
+	if (ctl->listen_fd >= 0)
+		close(ctl->listen_fd);
+	free(ctl);
+	return NULL;
+}
+
+void rfs_ctl_stop(struct rfs_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	if (write(ctl->wake_pipe[1], "x", 1) < 0) {
+		/* the thread then ends with the process */
+	}
+	pthread_join(ctl->thread, NULL);
+	close(ctl->listen_fd);
+	close(ctl->wake_pipe[0]);
+	close(ctl->wake_pipe[1]);
+	unlink(ctl->path);
+	free(ctl);
+}

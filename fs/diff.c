@@ -1,0 +1,161 @@
+/*
+ * Write-session diff (see include/rmtabfs/diff.h).
+ *
+ * Invariant: applying the produced target counts to the base yields exactly the multiset of
+ * records the new text describes; keys whose total does not change produce nothing, so
+ * concurrent changes by others to keys this writer did not touch are never overwritten.
+ * No state, no locks.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rmtabfs/diff.h>
+#include <rmtabfs/gnfs_fmt.h>
+#include <rmtabfs/rmtab_fmt.h>
+
+static unsigned count_lines(const char *p, size_t len)
+{
+	unsigned n = 0;
+	const char *end = p + len;
+
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p)))) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static int key_cmp_entries(const struct rfs_entry *a, const struct rfs_entry *b)
+{
+	return rfs_key_cmp(a->client, a->client_len, a->path, a->path_len, b->client,
+			   b->client_len, b->path, b->path_len);
+}
+
+static int emit(struct rfs_entries *out, const struct rfs_entry *e, uint64_t target,
+		uint32_t flags)
+{
+	int rc = rfs_entries_add(out, e->client, e->client_len, e->path, e->path_len,
+				 target > RFS_COUNT_MAX ? RFS_COUNT_MAX : (uint32_t)target,
+				 e->line);
+
+	if (!rc)
+		out->v[out->n - 1].flags = flags;
+	return rc;
+}
+
+int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const char *text,
+		   size_t text_len, rfs_base_count_fn base_count, void *ctx,
+		   struct rfs_entries *out, struct rfs_parse_error *err)
+{
+	struct rfs_entries old_mid = {0}, new_mid = {0};
+	size_t min_len = base_len < text_len ? base_len : text_len;
+	size_t pre = 0, suf = 0, i = 0, j = 0;
+	int rc;
+
+	/* Common prefix, cut back to the start of a line. */
+	while (pre < min_len && base[pre] == text[pre])
+		pre++;
+	while (pre > 0 && base[pre - 1] != '\n')
+		pre--;
+	/* Common suffix of whole lines in both texts, not overlapping the prefix. */
+	while (suf < min_len - pre && base[base_len - 1 - suf] == text[text_len - 1 - suf])
+		suf++;
+	while (suf > 0 && !((base_len - suf == pre || base[base_len - suf - 1] == '\n') &&
+			    (text_len - suf == pre || text[text_len - suf - 1] == '\n')))
+		suf--;
+
+	rc = rt_parse(base + pre, base_len - pre - suf, 1, &old_mid, NULL);
+	if (rc) {
+		/* The base was accepted before; failing here means memory or a bug. */
+		rfs_parse_error_set(err, 0, "base content unreadable");
+		goto out;
+	}
+	rc = rt_parse(text + pre, text_len - pre - suf, 1 + count_lines(text, pre), &new_mid, err);
+	if (rc)
+		goto out;
+	rfs_entries_fold(&old_mid);
+	rfs_entries_fold(&new_mid);
+
+	/* Merge-walk both sorted middles. */
+	while (i < old_mid.n || j < new_mid.n) {
+		const struct rfs_entry *o = i < old_mid.n ? &old_mid.v[i] : NULL;
+		const struct rfs_entry *n = j < new_mid.n ? &new_mid.v[j] : NULL;
+		const struct rfs_entry *key;
+		uint64_t in_old = 0, in_new = 0, total, outside, target;
+		int c;
+
+		if (o && n)
+			c = key_cmp_entries(o, n);
+		else
+			c = o ? -1 : 1;
+		if (c <= 0) {
+			in_old = o->count;
+			i++;
+		}
+		if (c >= 0) {
+			in_new = n->count;
+			j++;
+		}
+		key = c >= 0 ? n : o;
+		if (base_unique && in_old) {
+			total = in_old;
+		} else {
+			int64_t b = base_count(ctx, key->client, key->client_len, key->path,
+					       key->path_len);
+
+			if (b < 0 || (uint64_t)b < in_old) {
+				rfs_parse_error_set(err, key->line, "base lookup failed");
+				rc = -EIO;
+				goto out;
+			}
+			total = (uint64_t)b;
+		}
+		outside = total - in_old;
+		target = outside + in_new;
+		if (target > RFS_COUNT_MAX)
+			target = RFS_COUNT_MAX;
+		if (target == total)
+			continue;
+		rc = emit(out, key, target, 0);
+		if (rc)
+			goto out;
+	}
+out:
+	rfs_entries_free(&old_mid);
+	rfs_entries_free(&new_mid);
+	return rc;
+}
+
+int rfs_diff_gnfs(const struct rfs_entries *base_folded, const char *text, size_t text_len,
+		  struct rfs_entries *out, struct rfs_parse_error *err)
+{
+	struct rfs_entries next = {0};
+	size_t i = 0, j = 0;
+	int rc;
+
+	rc = gn_parse(text, text_len, &next, err);
+	if (rc)
+		goto out;
+	rfs_entries_fold(&next);
+	while (i < base_folded->n || j < next.n) {
+		const struct rfs_entry *o = i < base_folded->n ? &base_folded->v[i] : NULL;
+		const struct rfs_entry *n = j < next.n ? &next.v[j] : NULL;
+		int c = o && n ? key_cmp_entries(o, n) : (o ? -1 : 1);
+
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			rc = emit(out, o, 0, 0);
+			i++;
+		} else {
+			rc = emit(out, n, 1, RFS_ENTRY_AT_LEAST);
+			j++;
+		}
+		if (rc)
+			goto out;
+	}
+out:
+	rfs_entries_free(&next);
+	return rc;
+}

@@ -1,0 +1,410 @@
+/*
+ * Option parsing for the daemon: our -o options (store=, statedir=, node=, gnfs=, timeout=,
+ * sync=, poll=, ctl=, config=, entry_timeout=, attr_timeout=, noimport), the usual FUSE
+ * command line (-f, -d, -s, MOUNTPOINT) and a config file of the same options.
+ *
+ * Invariant: after a successful parse every field is set and valid, and fuse_args holds
+ * only options libfuse accepts (checked by letting libfuse parse them once), so a typo
+ * fails at start with one line instead of at mount time. No state, no locks.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <config.h>
+#include <rmtabfs/oplog.h>
+#include <rmtabfs/options.h>
+
+struct raw_opts {
+	char *store, *statedir, *node, *gnfs, *ctl, *config;
+	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout;
+	int noimport;
+};
+
+#define ROPT(t, f) {t, offsetof(struct raw_opts, f), 1}
+
+static const struct fuse_opt rfs_opts[] = {
+	ROPT("store=%s", store),
+	ROPT("statedir=%s", statedir),
+	ROPT("node=%s", node),
+	ROPT("gnfs=%s", gnfs),
+	ROPT("ctl=%s", ctl),
+	ROPT("config=%s", config),
+	ROPT("timeout=%s", timeout),
+	ROPT("poll=%s", poll),
+	ROPT("sync=%s", sync),
+	ROPT("entry_timeout=%s", entry_timeout),
+	ROPT("attr_timeout=%s", attr_timeout),
+	ROPT("noimport", noimport),
+	FUSE_OPT_END,
+};
+
+static int keep_rest(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	return 1; /* not ours: leave it for libfuse */
+}
+
+static int parse_seconds(const char *name, const char *text, double min, double max, double *v,
+			 char *err, size_t errlen)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(text, &end);
+	if (errno || end == text || *end || !isfinite(d) || d < min || d > max) {
+		snprintf(err, errlen, "bad %s=%s: expected seconds between %g and %g", name, text,
+			 min, max);
+		return -EINVAL;
+	}
+	*v = d;
+	return 0;
+}
+
+static bool valid_view_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	return len > 0 && len <= NAME_MAX && !strchr(n, '/') && n[0] != '.' &&
+	       strcmp(n, "rmtab") != 0 && strcmp(n, "rmtab.tmp") != 0;
+}
+
+char *rfs_ctl_default_path(const char *mountpoint)
+{
+	char esc[PATH_MAX], *out;
+	const char *p = mountpoint;
+	size_t n = 0;
+
+	/* Like systemd-escape --path: "/var/lib/nfs" -> "var-lib-nfs". */
+	while (*p == '/')
+		p++;
+	for (; *p && n < sizeof(esc) - 5; p++) {
+		if (*p == '/') {
+			if (n && esc[n - 1] != '-')
+				esc[n++] = '-';
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '_' || *p == '.') {
+			esc[n++] = *p;
+		} else {
+			n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\x%02x", (unsigned char)*p);
+		}
+	}
+	while (n && esc[n - 1] == '-')
+		n--;
+	if (!n)
+		esc[n++] = '-';
+	esc[n] = '\0';
+	if (asprintf(&out, "%s/%s.sock", RFS_RUNDIR, esc) < 0)
+		return NULL;
+	return out;
+}
+
+int rfs_options_read_config(const char *path, struct fuse_args *args, char *err, size_t errlen)
+{
+	char line[4096];
+	unsigned lineno = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read config %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			fclose(f);
+			return -EINVAL;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t' ||
+				   end[-1] == '\r'))
+			*--end = '\0';
+		if (!*p || *p == '#')
+			continue;
+		if (strchr(p, ',') || strchr(p, ' ')) {
+			snprintf(err, errlen, "%s:%u: one option per line, no spaces or commas",
+				 path, lineno);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, p)) {
+			fclose(f);
+			return -ENOMEM;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The value of config= on the command line, if any (it must be read before the rest). */
+static const char *find_config(int argc, char **argv)
+{
+	const char *found = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *o = NULL;
+
+		if (strcmp(a, "-o") == 0 && i + 1 < argc)
+			o = argv[++i];
+		else if (strncmp(a, "-o", 2) == 0)
+			o = a + 2;
+		while (o && *o) {
+			const char *comma = strchr(o, ',');
+			size_t n = comma ? (size_t)(comma - o) : strlen(o);
+
+			if (n > 7 && strncmp(o, "config=", 7) == 0) {
+				static char buf[PATH_MAX];
+
+				snprintf(buf, sizeof(buf), "%.*s", (int)(n - 7), o + 7);
+				found = buf;
+			}
+			o = comma ? comma + 1 : NULL;
+		}
+	}
+	return found;
+}
+
+static char probe_msg[512];
+
+static void capture_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	if (!probe_msg[0])
+		vsnprintf(probe_msg, sizeof(probe_msg), fmt, ap);
+}
+
+static void free_raw(struct raw_opts *r)
+{
+	free(r->store);
+	free(r->statedir);
+	free(r->node);
+	free(r->gnfs);
+	free(r->ctl);
+	free(r->config);
+	free(r->timeout);
+	free(r->poll);
+	free(r->sync);
+	free(r->entry_timeout);
+	free(r->attr_timeout);
+}
+
+int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_args *fuse_args,
+		      char *err, size_t errlen)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_cmdline_opts cmd = {0};
+	struct raw_opts raw = {0};
+	const char *config;
+	char host[256];
+	int i, rc = -EINVAL;
+
+	memset(o, 0, sizeof(*o));
+	err[0] = '\0';
+	if (fuse_opt_add_arg(&args, argc > 0 ? argv[0] : "rmtabfs"))
+		goto nomem;
+	config = find_config(argc, argv);
+	if (config && rfs_options_read_config(config, &args, err, errlen))
+		goto out;
+	for (i = 1; i < argc; i++)
+		if (fuse_opt_add_arg(&args, argv[i]))
+			goto nomem;
+	if (fuse_opt_parse(&args, &raw, rfs_opts, keep_rest) < 0) {
+		snprintf(err, errlen, "cannot parse options");
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0) {
+		snprintf(err, errlen, "cannot parse the command line");
+		goto out;
+	}
+	o->show_help = cmd.show_help;
+	o->show_version = cmd.show_version;
+	o->foreground = cmd.foreground;
+	o->debug = cmd.debug;
+	o->singlethread = cmd.singlethread;
+	o->mountpoint = cmd.mountpoint;
+	cmd.mountpoint = NULL;
+	if (o->show_help || o->show_version) {
+		rc = 0;
+		goto out;
+	}
+	if (!o->mountpoint) {
+		snprintf(err, errlen, "no mount point given (see --help)");
+		goto out;
+	}
+
+	o->store = strdup(raw.store ? raw.store : RFS_DEFAULT_STORE);
+	o->statedir = strdup(raw.statedir ? raw.statedir : RFS_DEFAULT_STATEDIR);
+	if (!o->store || !o->statedir)
+		goto nomem;
+	if (rfs_store_spec_parse(o->store, &o->spec, err, errlen))
+		goto out;
+	if (o->statedir[0] != '/') {
+		snprintf(err, errlen, "bad statedir=%s: must be an absolute path", o->statedir);
+		goto out;
+	}
+	if (raw.node) {
+		o->node = strdup(raw.node);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		o->node = strdup(host);
+	}
+	if (!o->node)
+		goto nomem;
+	if (!rfs_node_id_valid(o->node)) {
+		snprintf(err, errlen, "bad node=%s: use 1 to 64 of [A-Za-z0-9._-]", o->node);
+		goto out;
+	}
+	if (raw.gnfs) {
+		if (!valid_view_name(raw.gnfs)) {
+			snprintf(err, errlen,
+				 "bad gnfs=%s: a plain file name in the mount's top directory, not "
+				 "starting with '.', other than rmtab",
+				 raw.gnfs);
+			goto out;
+		}
+		o->gnfs = strdup(raw.gnfs);
+		if (!o->gnfs)
+			goto nomem;
+	}
+	o->timeout = 2.0;
+	if (raw.timeout &&
+	    parse_seconds("timeout", raw.timeout, 0.05, 3600, &o->timeout, err, errlen))
+		goto out;
+	o->poll = 0.2;
+	if (raw.poll && parse_seconds("poll", raw.poll, 0.01, 60, &o->poll, err, errlen))
+		goto out;
+	o->entry_timeout = 1.0;
+	if (raw.entry_timeout && parse_seconds("entry_timeout", raw.entry_timeout, 0, 86400,
+					       &o->entry_timeout, err, errlen))
+		goto out;
+	o->attr_timeout = 1.0;
+	if (raw.attr_timeout && parse_seconds("attr_timeout", raw.attr_timeout, 0, 86400,
+					      &o->attr_timeout, err, errlen))
+		goto out;
+	o->sync = RFS_SYNC_LOCAL;
+	if (raw.sync) {
+		if (strcmp(raw.sync, "local") == 0) {
+			o->sync = RFS_SYNC_LOCAL;
+		} else if (strcmp(raw.sync, "store") == 0) {
+			o->sync = RFS_SYNC_STORE;
+		} else {
+			snprintf(err, errlen, "bad sync=%s: expected local or store", raw.sync);
+			goto out;
+		}
+	}
+	o->import_rmtab = !raw.noimport;
+	o->ctl = raw.ctl ? strdup(raw.ctl) : rfs_ctl_default_path(o->mountpoint);
+	if (!o->ctl)
+		goto nomem;
+	if (raw.config)
+		o->config = strdup(raw.config);
+
+	/* What the daemon always needs: other users (statd) and kernel permission checks. */
+	if (fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=rmtabfs,"
+				    "subtype=rmtabfs"))
+		goto nomem;
+	/* Let libfuse reject what it does not know now, not after we have set everything up. */
+	{
+		struct fuse_lowlevel_ops none = {0};
+		struct fuse_args probe = FUSE_ARGS_INIT(0, NULL);
+		struct fuse_session *se;
+		int j;
+
+		for (j = 0; j < args.argc; j++)
+			if (fuse_opt_add_arg(&probe, args.argv[j]))
+				goto nomem;
+		probe_msg[0] = '\0';
+		fuse_set_log_func(capture_log);
+		se = fuse_session_new(&probe, &none, sizeof(none), NULL);
+		fuse_set_log_func(NULL);
+		fuse_opt_free_args(&probe);
+		if (!se) {
+			char *nl = strchr(probe_msg, '\n');
+
+			if (nl)
+				*nl = '\0';
+			snprintf(err, errlen, "%s", probe_msg[0] ? probe_msg : "bad FUSE option");
+			goto out;
+		}
+		fuse_session_destroy(se);
+	}
+	*fuse_args = args;
+	args.argv = NULL;
+	args.argc = 0;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	rc = -ENOMEM;
+out:
+	free(cmd.mountpoint);
+	free_raw(&raw);
+	fuse_opt_free_args(&args);
+	if (rc)
+		rfs_options_free(o);
+	return rc;
+}
+
+void rfs_options_free(struct rfs_options *o)
+{
+	free(o->mountpoint);
+	free(o->store);
+	free(o->statedir);
+	free(o->node);
+	free(o->gnfs);
+	free(o->ctl);
+	free(o->config);
+	memset(o, 0, sizeof(*o));
+}
+
+void rfs_options_usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTIONS] MOUNTPOINT\n"
+	       "\n"
+	       "Mounts over MOUNTPOINT (normally /var/lib/nfs): every file there passes through\n"
+	       "to the directory underneath, except rmtab (and the gNFS view), rendered from\n"
+	       "one record set shared by every NFS server of the cluster.\n"
+	       "\n"
+	       "rmtabfs options (-o):\n"
+	       "    store=dir:PATH              store on a directory (default %s)\n"
+	       "    store=gluster://SERVER[,SERVER...]/VOLUME[/DIR]\n"
+	       "                                store on a Gluster volume through libgfapi\n"
+	       "    statedir=PATH               local journal and checkpoint (default %s)\n"
+	       "    node=ID                     this server's id, unique in the cluster\n"
+	       "                                (default: host name; [A-Za-z0-9._-]{1,64})\n"
+	       "    gnfs=NAME                   also show the records as NAME in gNFS's format\n"
+	       "    timeout=SECONDS             longest a store call may hold a request (2)\n"
+	       "    sync=local|store            acknowledge a change once in the local journal\n"
+	       "                                (local, default) or once on the store too\n"
+	       "    poll=SECONDS                how often other nodes' logs are checked (0.2)\n"
+	       "    ctl=PATH                    control socket (default %s/<mountpoint>.sock)\n"
+	       "    config=FILE                 read options from FILE, one per line\n"
+	       "    entry_timeout=SECONDS       kernel cache of names and attributes of\n"
+	       "    attr_timeout=SECONDS        passed-through files (1; the views use 0)\n"
+	       "    noimport                    do not import the underlying rmtab at first start\n"
+	       "\n"
+	       "general options:\n"
+	       "    -f                          stay in the foreground, log to stderr\n"
+	       "    -d                          debug: foreground and FUSE request tracing\n"
+	       "    -s                          single-threaded\n"
+	       "    -h, --help                  this text\n"
+	       "    -V, --version               version\n"
+	       "\n",
+	       prog, RFS_DEFAULT_STORE, RFS_DEFAULT_STATEDIR, RFS_RUNDIR);
+	printf("FUSE options:\n");
+	fuse_lowlevel_help();
+}

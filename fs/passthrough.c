@@ -1,0 +1,692 @@
+/*
+ * Passthrough of the directory underneath the mount (everything but the views), after
+ * libfuse's passthrough_ll.c.
+ *
+ * Invariants:
+ *  - only *at() calls relative to O_PATH fds opened before the mount, or reopens through
+ *    /proc/self/fd: no path under the mount point is ever used (it would re-enter us);
+ *  - objects created here belong to the caller (fuse_req_ctx uid, gid, or the directory's
+ *    group under a set-gid directory), as they would without the mount;
+ *  - every handler replies exactly once: fuse_reply_err(req, -rc) on the error path.
+ * Locks: inodes.lock inside rfs_inode_lookup/forget; rfs_handle.dir_lock for a directory
+ * handle's listing; the per-inode lock through the vf_file_* hooks. None is held across
+ * a reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <rmtabfs/log.h>
+#include <rmtabfs/passthrough.h>
+#include <rmtabfs/view.h>
+
+static void reply_entry(fuse_req_t req, struct rfs *fs, struct rfs_inode *parent,
+			const char *name)
+{
+	struct fuse_entry_param e;
+	int rc = rfs_inode_lookup(fs, parent, name, &e);
+
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_entry(req, &e) == -ENOENT)
+		rfs_inode_forget(fs, rfs_inode_of(fs, e.ino), 1); /* interrupted */
+}
+
+void pt_lookup(fuse_req_t req, struct rfs_inode *parent, const char *name)
+{
+	struct rfs *fs = rfs_from_req(req);
+	struct fuse_entry_param e;
+	int rc = rfs_inode_lookup(fs, parent, name, &e);
+
+	if (rc == -ENOENT) {
+		/* A negative entry, cached like a positive one. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->entry_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (parent == &fs->root) {
+		struct rfs_inode *inode = rfs_inode_of(fs, e.ino);
+
+		inode->top = true;
+		/* A file that may be renamed onto a view: see its rename at once. */
+		if (strncmp(name, "rmtab", 5) == 0 || fs->nviews > 1)
+			e.entry_timeout = 0;
+	}
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		rfs_inode_forget(fs, rfs_inode_of(fs, e.ino), 1);
+}
+
+void pt_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct rfs *fs = rfs_from_req(req);
+
+	rfs_inode_forget(fs, rfs_inode_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void pt_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct rfs *fs = rfs_from_req(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		rfs_inode_forget(fs, rfs_inode_of(fs, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
+{
+	struct rfs *fs = rfs_from_req(req);
+	struct stat st;
+
+	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
+		struct fuse_file_info *fi)
+{
+	struct rfs_handle *h = fi ? (struct rfs_handle *)(uintptr_t)fi->fh : NULL;
+	struct rfs *fs = rfs_from_req(req);
+	int fd = h && h->kind == RFS_H_FILE ? h->fd : -1;
+	char procname[32];
+	int rc = 0;
+
+	snprintf(procname, sizeof(procname), "%d", inode->fd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		if (fd >= 0)
+			rc = fchmod(fd, attr->st_mode);
+		else
+			rc = fchmodat(fs->proc_self_fd, procname, attr->st_mode, 0);
+		if (rc < 0)
+			goto fail;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(inode->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			goto fail;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if (fd >= 0) {
+			rc = ftruncate(fd, attr->st_size);
+		} else {
+			int wfd = rfs_inode_reopen(fs, inode, O_WRONLY);
+
+			if (wfd < 0) {
+				errno = -wfd;
+				goto fail;
+			}
+			rc = ftruncate(wfd, attr->st_size);
+			close(wfd);
+		}
+		if (rc < 0)
+			goto fail;
+		if (inode->top)
+			vf_file_written(inode);
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+
+		if (valid & FUSE_SET_ATTR_ATIME_NOW)
+			tv[0].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_ATIME)
+			tv[0] = attr->st_atim;
+		if (valid & FUSE_SET_ATTR_MTIME_NOW)
+			tv[1].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_MTIME)
+			tv[1] = attr->st_mtim;
+		if (fd >= 0)
+			rc = futimens(fd, tv);
+		else if (inode->type == S_IFLNK)
+			rc = utimensat(inode->fd, "", tv, AT_EMPTY_PATH);
+		else
+			rc = utimensat(fs->proc_self_fd, procname, tv, 0);
+		if (rc < 0)
+			goto fail;
+	}
+	pt_getattr(req, inode, fi);
+	return;
+fail:
+	fuse_reply_err(req, errno);
+}
+
+void pt_readlink(fuse_req_t req, struct rfs_inode *inode)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n = readlinkat(inode->fd, "", buf, sizeof(buf));
+
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if ((size_t)n == sizeof(buf)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* Owner of a new object: the caller, with the group of a set-gid directory. */
+static void new_owner(fuse_req_t req, struct rfs_inode *parent, uid_t *uid, gid_t *gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat st;
+
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (fstatat(parent->fd, "", &st, AT_EMPTY_PATH) == 0 && (st.st_mode & S_ISGID))
+		*gid = st.st_gid;
+}
+
+static int chown_new(fuse_req_t req, struct rfs_inode *parent, const char *name)
+{
+	uid_t uid;
+	gid_t gid;
+
+	new_owner(req, parent, &uid, &gid);
+	if (fchownat(parent->fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static void make_node(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+		      dev_t rdev, const char *link)
+{
+	struct rfs *fs = rfs_from_req(req);
+	int rc;
+
+	if (S_ISDIR(mode))
+		rc = mkdirat(parent->fd, name, mode & 07777);
+	else if (S_ISLNK(mode))
+		rc = symlinkat(link, parent->fd, name);
+	else
+		rc = mknodat(parent->fd, name, mode, rdev);
+	if (rc < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	rc = chown_new(req, parent, name);
+	if (rc) {
+		rfs_warn("cannot give %s to its creator: %s", name, strerror(-rc));
+		if (S_ISDIR(mode))
+			unlinkat(parent->fd, name, AT_REMOVEDIR);
+		else
+			unlinkat(parent->fd, name, 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_entry(req, fs, parent, name);
+}
+
+void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	      dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+void pt_mkdir(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+void pt_symlink(fuse_req_t req, const char *link, struct rfs_inode *parent, const char *name)
+{
+	make_node(req, parent, name, S_IFLNK, 0, link);
+}
+
+void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent,
+	     const char *name)
+{
+	struct rfs *fs = rfs_from_req(req);
+	char procname[32];
+
+	snprintf(procname, sizeof(procname), "%d", inode->fd);
+	if (linkat(fs->proc_self_fd, procname, parent->fd, name, AT_SYMLINK_FOLLOW) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	reply_entry(req, fs, parent, name);
+}
+
+void pt_unlink(fuse_req_t req, struct rfs_inode *parent, const char *name)
+{
+	fuse_reply_err(req, unlinkat(parent->fd, name, 0) < 0 ? errno : 0);
+}
+
+void pt_rmdir(fuse_req_t req, struct rfs_inode *parent, const char *name)
+{
+	fuse_reply_err(req, unlinkat(parent->fd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+}
+
+void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,
+	       struct rfs_inode *newparent, const char *newname, unsigned int flags)
+{
+	int rc = renameat2(parent->fd, name, newparent->fd, newname, flags);
+
+	fuse_reply_err(req, rc < 0 ? errno : 0);
+}
+
+static struct rfs_handle *file_handle(struct rfs_inode *inode, int fd, int flags)
+{
+	struct rfs_handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->kind = RFS_H_FILE;
+	h->inode = inode;
+	h->fd = fd;
+	h->writable = (flags & O_ACCMODE) != O_RDONLY;
+	return h;
+}
+
+void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi)
+{
+	struct rfs *fs = rfs_from_req(req);
+	struct fuse_entry_param e;
+	struct rfs_handle *h;
+	struct rfs_inode *inode;
+	uid_t uid;
+	gid_t gid;
+	int fd, rc;
+
+	fd = openat(parent->fd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	new_owner(req, parent, &uid, &gid);
+	if (fchown(fd, uid, gid) < 0)
+		rfs_warn("cannot give %s to its creator: %s", name, strerror(errno));
+	rc = rfs_inode_lookup(fs, parent, name, &e);
+	if (rc) {
+		close(fd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	inode = rfs_inode_of(fs, e.ino);
+	h = file_handle(inode, fd, fi->flags);
+	if (!h) {
+		close(fd);
+		rfs_inode_forget(fs, inode, 1);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (parent == &fs->root) {
+		inode->top = true;
+		e.entry_timeout = 0;
+		vf_file_opened(fs, inode, h->writable, true);
+	}
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* The caller was interrupted: no release will come. */
+		if (inode->top)
+			vf_file_released(fs, h);
+		close(fd);
+		free(h);
+		rfs_inode_forget(fs, inode, 1);
+	}
+}
+
+void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
+{
+	struct rfs *fs = rfs_from_req(req);
+	struct rfs_handle *h;
+	int fd = rfs_inode_reopen(fs, inode, fi->flags);
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	h = file_handle(inode, fd, fi->flags);
+	if (!h) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (inode->top && inode->type == S_IFREG)
+		vf_file_opened(fs, inode, h->writable, (fi->flags & O_TRUNC) != 0);
+	fi->fh = (uintptr_t)h;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (inode->top && inode->type == S_IFREG)
+			vf_file_released(fs, h);
+		close(fd);
+		free(h);
+	}
+}
+
+void pt_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = h->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, off_t off)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = h->fd;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	if (h->inode->top)
+		vf_file_written(h->inode);
+	fuse_reply_write(req, (size_t)n);
+}
+
+void pt_flush(fuse_req_t req, struct rfs_handle *h)
+{
+	struct rfs *fs = rfs_from_req(req);
+	int fd, rc = 0;
+
+	/* close() of a duplicate: what the caller's close would have done underneath. */
+	fd = dup(h->fd);
+	if (fd < 0 || close(fd) < 0)
+		rc = -errno;
+	if (!rc && h->inode->top)
+		rc = vf_file_flush(fs, h, req);
+	fuse_reply_err(req, -rc);
+}
+
+void pt_release(fuse_req_t req, struct rfs_handle *h)
+{
+	struct rfs *fs = rfs_from_req(req);
+
+	if (h->inode->top && h->inode->type == S_IFREG)
+		vf_file_released(fs, h);
+	close(h->fd);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+void pt_fsync(fuse_req_t req, struct rfs_handle *h, int datasync)
+{
+	struct rfs *fs = rfs_from_req(req);
+	int rc = datasync ? fdatasync(h->fd) : fsync(h->fd);
+
+	rc = rc < 0 ? -errno : 0;
+	if (!rc && h->inode->top)
+		rc = vf_file_flush(fs, h, req);
+	fuse_reply_err(req, -rc);
+}
+
+void pt_fallocate(fuse_req_t req, struct rfs_handle *h, int mode, off_t offset, off_t length)
+{
+	int rc = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;
+
+	if (!rc && h->inode->top)
+		vf_file_written(h->inode);
+	fuse_reply_err(req, rc);
+}
+
+static void free_listing(struct rfs_handle *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nentries; i++)
+		free(h->entries[i].name);
+	free(h->entries);
+	h->entries = NULL;
+	h->nentries = 0;
+}
+
+/*
+ * Reads the whole directory once (at offset 0), so offsets are our own indexes: the top
+ * directory must hide the files the views replace and add the views, which a stream of
+ * the underlying offsets cannot do reliably.
+ */
+static int load_listing(struct rfs *fs, struct rfs_handle *h)
+{
+	struct rfs_inode *dir = h->inode;
+	size_t cap = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	free_listing(h);
+	fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	for (;;) {
+		struct rfs_dirent *ent;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			rc = errno ? -errno : 0;
+			break;
+		}
+		if (dir == &fs->root && rfs_view_named(fs, dir, de->d_name))
+			continue; /* hidden by the view of that name */
+		if (h->nentries == cap) {
+			struct rfs_dirent *n;
+
+			cap = cap ? cap * 2 : 32;
+			n = realloc(h->entries, cap * sizeof(*n));
+			if (!n) {
+				rc = -ENOMEM;
+				break;
+			}
+			h->entries = n;
+		}
+		ent = &h->entries[h->nentries];
+		ent->name = strdup(de->d_name);
+		if (!ent->name) {
+			rc = -ENOMEM;
+			break;
+		}
+		ent->ino = de->d_ino;
+		ent->type = de->d_type;
+		ent->view = NULL;
+		h->nentries++;
+	}
+	closedir(d);
+	for (i = 0; !rc && dir == &fs->root && i < fs->nviews; i++) {
+		struct rfs_dirent *n = realloc(h->entries, (h->nentries + 1) * sizeof(*n));
+
+		if (!n) {
+			rc = -ENOMEM;
+			break;
+		}
+		h->entries = n;
+		n[h->nentries].name = strdup(fs->views[i]->name);
+		if (!n[h->nentries].name) {
+			rc = -ENOMEM;
+			break;
+		}
+		n[h->nentries].view = fs->views[i];
+		n[h->nentries].type = DT_REG;
+		n[h->nentries].ino = 0;
+		h->nentries++;
+	}
+	return rc;
+}
+
+void pt_opendir(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
+{
+	struct rfs_handle *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	h->kind = RFS_H_DIR;
+	h->inode = inode;
+	h->fd = -1;
+	pthread_mutex_init(&h->dir_lock, NULL);
+	fi->fh = (uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		pthread_mutex_destroy(&h->dir_lock);
+		free(h);
+	}
+}
+
+void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bool plus)
+{
+	struct rfs *fs = rfs_from_req(req);
+	char *buf, *p;
+	size_t rem = size, i;
+	int rc = 0;
+
+	buf = calloc(1, size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&h->dir_lock);
+	if (off == 0 || !h->entries)
+		rc = load_listing(fs, h);
+	p = buf;
+	for (i = (size_t)off; !rc && i < h->nentries; i++) {
+		struct rfs_dirent *d = &h->entries[i];
+		size_t used;
+
+		if (plus) {
+			struct fuse_entry_param e;
+			bool dot = strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0;
+
+			memset(&e, 0, sizeof(e));
+			if (d->view) {
+				e.ino = rfs_view_ino(d->view);
+				rfs_view_stat(d->view, &e.attr);
+				e.entry_timeout = fs->entry_timeout;
+			} else if (dot) {
+				e.attr.st_ino = d->ino;
+				e.attr.st_mode = (mode_t)d->type << 12;
+			} else {
+				rc = rfs_inode_lookup(fs, h->inode, d->name, &e);
+				if (rc == -ENOENT) { /* gone since the listing */
+					rc = 0;
+					continue;
+				}
+				if (rc)
+					break;
+				if (h->inode == &fs->root) {
+					rfs_inode_of(fs, e.ino)->top = true;
+					e.entry_timeout = 0;
+				}
+			}
+			used = fuse_add_direntry_plus(req, p, rem, d->name, &e, (off_t)i + 1);
+			if (used > rem) {
+				if (!d->view && !dot)
+					rfs_inode_forget(fs, rfs_inode_of(fs, e.ino), 1);
+				break;
+			}
+		} else {
+			struct stat st = {.st_ino = d->ino, .st_mode = (mode_t)d->type << 12};
+
+			if (d->view)
+				rfs_view_stat(d->view, &st);
+			used = fuse_add_direntry(req, p, rem, d->name, &st, (off_t)i + 1);
+			if (used > rem)
+				break;
+		}
+		p += used;
+		rem -= used;
+	}
+	pthread_mutex_unlock(&h->dir_lock);
+	/* Entries already placed are replied even if a later one failed. */
+	if (rc && rem == size)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+void pt_releasedir(fuse_req_t req, struct rfs_handle *h)
+{
+	free_listing(h);
+	pthread_mutex_destroy(&h->dir_lock);
+	free(h);
+	fuse_reply_err(req, 0);
+}
+
+void pt_fsyncdir(fuse_req_t req, struct rfs_handle *h, int datasync)
+{
+	int fd = openat(h->inode->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		rc = errno;
+	close(fd);
+	fuse_reply_err(req, rc);
+}
+
+void pt_statfs(fuse_req_t req, struct rfs_inode *inode)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(inode->fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+int pt_read_whole(int fd, struct rfs_buf *out)
+{
+	struct stat st;
+	off_t off = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size > RFS_VIEW_MAX_BYTES)
+		return -EFBIG;
+	for (;;) {
+		ssize_t n;
+		int rc = rfs_buf_reserve(out, 65536);
+
+		if (rc)
+			return rc;
+		n = pread(fd, out->data + out->len, 65536, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		off += n;
+		if (out->len > RFS_VIEW_MAX_BYTES)
+			return -EFBIG;
+	}
+	if (out->data)
+		out->data[out->len] = '\0';
+	return 0;
+}

@@ -1,0 +1,283 @@
+/*
+ * gluster:// store backend: a directory of a Gluster volume, through libgfapi.
+ *
+ * gfapi calls used: glfs_new, glfs_set_volfile_server (one per server: glusterd only hands
+ * out the volume graph, bricks are then reached directly), glfs_set_logging, glfs_init,
+ * glfs_mkdir, glfs_open/glfs_creat, glfs_pread/glfs_pwrite with explicit offsets (the glfd
+ * offset is not thread-safe, and each file has one writer that knows its end),
+ * glfs_fdatasync, glfs_fstat, glfs_ftruncate, glfs_posix_lock after glfs_fd_set_lkowner,
+ * glfs_opendir/glfs_readdir_r, glfs_rename, glfs_unlink, glfs_close.
+ * Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable where upcalls
+ * miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in glusterfs 10.3;
+ * every fd is fsync'ed and closed instead, so nothing is pending).
+ *
+ * Invariants: one glfs_t per daemon for its whole life once glfs_init succeeded; on
+ * ENOTCONN the caller retries and the glfs_t reconnects by itself. A glfs_t whose init
+ * failed is finished in a detached thread, since its fini may take seconds. Every fd that
+ * locks has its own lock owner (gfapi keeps the owner thread-locally otherwise, see the
+ * notes). No locks here: only the replication thread calls this backend.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glusterfs/api/glfs.h>
+
+#include <rmtabfs/log.h>
+#include <rmtabfs/store.h>
+
+struct rfs_sfile {
+	glfs_fd_t *fd;
+};
+
+struct gl_priv {
+	glfs_t *fs;
+};
+
+static void *fini_thread(void *arg)
+{
+	glfs_fini(arg);
+	return NULL;
+}
+
+static void fini_later(glfs_t *fs)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fini_thread, fs) == 0)
+		pthread_detach(t);
+}
+
+static void abs_path(struct rfs_store *s, const char *rel, char *out, size_t len)
+{
+	if (strcmp(s->spec.path, "/") == 0)
+		snprintf(out, len, "/%s", rel);
+	else
+		snprintf(out, len, "%s/%s", s->spec.path, rel);
+}
+
+static int gl_connect(struct rfs_store *s)
+{
+	struct gl_priv *p;
+	glfs_t *fs;
+	size_t i;
+	char dir[PATH_MAX], *c;
+	int rc;
+
+	fs = glfs_new(s->spec.volume);
+	if (!fs)
+		return -ENOMEM;
+	for (i = 0; i < s->spec.nservers; i++)
+		if (glfs_set_volfile_server(fs, "tcp", s->spec.servers[i], s->spec.ports[i]) < 0) {
+			rc = -errno;
+			glfs_fini(fs);
+			return rc;
+		}
+	/* gfapi's own log: warnings and errors only, beside our state. */
+	glfs_set_logging(fs, s->logfile[0] ? s->logfile : "/dev/null", 4);
+	if (glfs_init(fs) < 0) {
+		rc = errno ? -errno : -EIO;
+		fini_later(fs);
+		return rc;
+	}
+	/* The store directory inside the volume, created on first use. */
+	snprintf(dir, sizeof(dir), "%s", s->spec.path);
+	for (c = dir + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (glfs_mkdir(fs, dir, 0755) < 0 && errno != EEXIST)
+			rfs_debug("glfs_mkdir %s: %s", dir, strerror(errno));
+		*c = '/';
+	}
+	if (strcmp(dir, "/") != 0 && glfs_mkdir(fs, dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		fini_later(fs);
+		return rc;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fini_later(fs);
+		return -ENOMEM;
+	}
+	p->fs = fs;
+	s->priv = p;
+	return 0;
+}
+
+static void gl_disconnect(struct rfs_store *s, bool fast)
+{
+	struct gl_priv *p = s->priv;
+
+	if (!p)
+		return;
+	/* At exit the process ends right after; glfs_fini would only add up to 10 s. */
+	if (!fast)
+		fini_later(p->fs);
+	free(p);
+	s->priv = NULL;
+}
+
+static glfs_t *fs_of(struct rfs_store *s)
+{
+	return ((struct gl_priv *)s->priv)->fs;
+}
+
+static int gl_mkdir(struct rfs_store *s, const char *rel)
+{
+	char path[PATH_MAX];
+
+	abs_path(s, rel, path, sizeof(path));
+	if (glfs_mkdir(fs_of(s), path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int gl_open(struct rfs_store *s, const char *rel, int flags, struct rfs_sfile **f)
+{
+	char path[PATH_MAX];
+	glfs_fd_t *fd;
+
+	abs_path(s, rel, path, sizeof(path));
+	if (flags & O_CREAT)
+		fd = glfs_creat(fs_of(s), path, flags & ~O_CREAT, 0644);
+	else
+		fd = glfs_open(fs_of(s), path, flags);
+	if (!fd)
+		return errno ? -errno : -EIO;
+	*f = malloc(sizeof(**f));
+	if (!*f) {
+		glfs_close(fd);
+		return -ENOMEM;
+	}
+	(*f)->fd = fd;
+	return 0;
+}
+
+static void gl_close(struct rfs_sfile *f)
+{
+	glfs_close(f->fd);
+	free(f);
+}
+
+static ssize_t gl_pread(struct rfs_sfile *f, void *buf, size_t len, off_t off)
+{
+	ssize_t n = glfs_pread(f->fd, buf, len, off, 0, NULL);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t gl_pwrite(struct rfs_sfile *f, const void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = glfs_pwrite(f->fd, (const char *)buf + done, len - done,
+					off + (off_t)done, 0, NULL, NULL);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int gl_fsync(struct rfs_sfile *f)
+{
+	return glfs_fdatasync(f->fd, NULL, NULL) < 0 ? -errno : 0;
+}
+
+static int gl_size(struct rfs_sfile *f, off_t *size)
+{
+	struct stat st;
+
+	if (glfs_fstat(f->fd, &st) < 0)
+		return -errno;
+	*size = st.st_size;
+	return 0;
+}
+
+static int gl_truncate(struct rfs_sfile *f, off_t size)
+{
+	return glfs_ftruncate(f->fd, size, NULL, NULL) < 0 ? -errno : 0;
+}
+
+static int gl_lock(struct rfs_sfile *f)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	char owner[64];
+	int n = snprintf(owner, sizeof(owner), "rmtabfs-%d-%p", (int)getpid(), (void *)f);
+
+	if (glfs_fd_set_lkowner(f->fd, owner, n) < 0)
+		return -errno;
+	if (glfs_posix_lock(f->fd, F_SETLK, &fl) < 0)
+		return (errno == EAGAIN || errno == EACCES) ? -EAGAIN : -errno;
+	return 0;
+}
+
+static int gl_list(struct rfs_store *s, const char *rel, int (*fn)(void *, const char *),
+		   void *ctx)
+{
+	char path[PATH_MAX];
+	struct dirent ent, *res;
+	glfs_fd_t *d;
+	int rc = 0;
+
+	abs_path(s, rel, path, sizeof(path));
+	d = glfs_opendir(fs_of(s), path);
+	if (!d)
+		return -errno;
+	while (!rc) {
+		if (glfs_readdir_r(d, &ent, &res) != 0) {
+			rc = -EIO;
+			break;
+		}
+		if (!res)
+			break;
+		if (strcmp(ent.d_name, ".") == 0 || strcmp(ent.d_name, "..") == 0)
+			continue;
+		rc = fn(ctx, ent.d_name);
+	}
+	glfs_closedir(d);
+	return rc;
+}
+
+static int gl_rename(struct rfs_store *s, const char *from, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	abs_path(s, from, a, sizeof(a));
+	abs_path(s, to, b, sizeof(b));
+	return glfs_rename(fs_of(s), a, b) < 0 ? -errno : 0;
+}
+
+static int gl_unlink(struct rfs_store *s, const char *rel)
+{
+	char path[PATH_MAX];
+
+	abs_path(s, rel, path, sizeof(path));
+	return glfs_unlink(fs_of(s), path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+const struct rfs_store_ops rfs_store_gluster_ops = {
+	.scheme = "gluster",
+	.connect = gl_connect,
+	.disconnect = gl_disconnect,
+	.mkdir = gl_mkdir,
+	.open = gl_open,
+	.close = gl_close,
+	.pread = gl_pread,
+	.pwrite = gl_pwrite,
+	.fsync = gl_fsync,
+	.size = gl_size,
+	.truncate = gl_truncate,
+	.lock = gl_lock,
+	.list = gl_list,
+	.rename = gl_rename,
+	.unlink = gl_unlink,
+};

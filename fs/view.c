@@ -1,0 +1,695 @@
+/*
+ * The views (see include/rmtabfs/view.h and DESIGN §5).
+ *
+ * Invariants:
+ *  - a view handle shows one content for its whole life unless it has not written and
+ *    reads from offset 0 again, which takes the current snapshot (gNFS rescans from 0
+ *    through a descriptor opened before another writer's rename; mountd reads with ftell
+ *    positions that must refer to one content);
+ *  - handles use direct I/O, so every read is answered from the handle's own content and
+ *    the kernel's page cache can never mix two generations in one reader;
+ *  - a commit happens at flush or fsync of a dirty handle, is idempotent (a clean handle
+ *    commits nothing: rpc.mountd's ha-callout child flushes the same file again), and
+ *    afterwards the handle's base is what it committed;
+ *  - bad content changes nothing: the flush, fsync or rename fails with EINVAL and a log
+ *    line names the line and the reason.
+ * Lock order: rfs_inode.lock, then rfs_vhandle.lock, then rfs_view.lock (leaf); the core's
+ * locks are taken inside any of them. None is held across a reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rmtabfs/log.h>
+#include <rmtabfs/notify.h>
+#include <rmtabfs/passthrough.h>
+#include <rmtabfs/rmtab_fmt.h>
+#include <rmtabfs/view.h>
+
+struct rfs_vhandle {
+	struct rfs_vhandle *next, *prev; /* the view's open handles */
+	struct rfs_view *view;
+	pthread_mutex_t lock;
+	struct rfs_snap *snap; /* what the handle shows while it has not written */
+	struct rfs_buf buf;    /* its own content once written */
+	bool own;
+	bool dirty;   /* written since the last commit */
+	bool written; /* ever written: no fresh snapshot at offset 0 any more */
+	bool append;
+	struct rfs_base base;
+};
+
+void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len)
+{
+	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
+	char path[64], comm[32] = "?";
+	FILE *f;
+
+	if (!ctx) {
+		snprintf(buf, len, "%s", what);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)ctx->pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	snprintf(buf, len, "%s by pid %d (%s)", what, (int)ctx->pid, comm);
+}
+
+static struct rfs_view *view_new(struct rfs *fs, const char *name, enum rfs_format fmt)
+{
+	struct rfs_view *v = calloc(1, sizeof(*v));
+	struct stat st;
+
+	if (!v)
+		return NULL;
+	v->fs = fs;
+	v->name = name;
+	v->fmt = fmt;
+	v->inode.view = v;
+	v->inode.fd = -1;
+	v->inode.type = S_IFREG;
+	/* Keep the underlying file's inode number if there is one, else a stable invented one. */
+	if (fstatat(fs->root.fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		v->inode.ino = st.st_ino;
+	else
+		v->inode.ino = (ino_t)(0x7ffffff000000000ull | (uint64_t)fmt);
+	v->inode.dev = fs->root.dev;
+	pthread_mutex_init(&v->inode.lock, NULL);
+	pthread_mutex_init(&v->lock, NULL);
+	return v;
+}
+
+int rfs_views_init(struct rfs *fs)
+{
+	fs->views[0] = view_new(fs, "rmtab", RFS_FMT_RMTAB);
+	if (!fs->views[0])
+		return -ENOMEM;
+	fs->nviews = 1;
+	if (fs->opts->gnfs) {
+		fs->views[1] = view_new(fs, fs->opts->gnfs, RFS_FMT_GNFS);
+		if (!fs->views[1])
+			return -ENOMEM;
+		fs->nviews = 2;
+	}
+	return 0;
+}
+
+void rfs_views_destroy(struct rfs *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->nviews; i++) {
+		pthread_mutex_destroy(&fs->views[i]->lock);
+		pthread_mutex_destroy(&fs->views[i]->inode.lock);
+		free(fs->views[i]);
+		fs->views[i] = NULL;
+	}
+	fs->nviews = 0;
+}
+
+struct rfs_view *rfs_view_named(struct rfs *fs, struct rfs_inode *parent, const char *name)
+{
+	size_t i;
+
+	if (parent != &fs->root)
+		return NULL;
+	for (i = 0; i < fs->nviews; i++)
+		if (strcmp(fs->views[i]->name, name) == 0)
+			return fs->views[i];
+	return NULL;
+}
+
+struct rfs_view *rfs_view_shown(struct rfs_inode *inode)
+{
+	return inode->view ? inode->view : inode->alias;
+}
+
+fuse_ino_t rfs_view_ino(struct rfs_view *v)
+{
+	return (fuse_ino_t)(uintptr_t)&v->inode;
+}
+
+static void fill_stat(struct rfs_view *v, struct stat *st, size_t size, int64_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = v->inode.ino;
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = (time_t)mtime;
+}
+
+void rfs_view_stat(struct rfs_view *v, struct stat *st)
+{
+	size_t size;
+	int64_t mtime;
+
+	rfs_core_view_attr(&v->fs->core, v->fmt, &size, &mtime);
+	fill_stat(v, st, size, mtime);
+}
+
+void vf_lookup(fuse_req_t req, struct rfs_view *v)
+{
+	struct fuse_entry_param e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = rfs_view_ino(v);
+	rfs_view_stat(v, &e.attr);
+	e.attr_timeout = 0;
+	e.entry_timeout = v->fs->entry_timeout;
+	fuse_reply_entry(req, &e);
+}
+
+/* The handle's content. Called with vh->lock held. */
+static const char *content(struct rfs_vhandle *vh, size_t *len)
+{
+	if (vh->own) {
+		*len = vh->buf.len;
+		return vh->buf.data ? vh->buf.data : "";
+	}
+	if (vh->view->fmt == RFS_FMT_GNFS) {
+		const char *g = rfs_snap_gnfs(vh->snap, len);
+
+		if (!g)
+			*len = 0;
+		return g ? g : "";
+	}
+	*len = vh->snap->len;
+	return vh->snap->text;
+}
+
+/* Copy-on-write: the handle gets its own content before its first change. */
+static int make_own(struct rfs_vhandle *vh)
+{
+	const char *c;
+	size_t len;
+	int rc;
+
+	if (vh->own)
+		return 0;
+	c = content(vh, &len);
+	rc = rfs_buf_append(&vh->buf, c, len);
+	if (rc == 0 && !vh->buf.data)
+		rc = rfs_buf_reserve(&vh->buf, 0);
+	if (rc)
+		return rc;
+	vh->own = true;
+	return 0;
+}
+
+void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_handle *h)
+{
+	struct stat st;
+
+	if (h && h->kind == RFS_H_VIEW) {
+		struct rfs_vhandle *vh = h->vh;
+		size_t len, size_now;
+		int64_t mtime;
+
+		/* fstat tells the handle's own size, so stdio and appends agree with reads. */
+		pthread_mutex_lock(&vh->lock);
+		content(vh, &len);
+		if (vh->own)
+			rfs_core_view_attr(&v->fs->core, v->fmt, &size_now, &mtime);
+		else
+			mtime = vh->snap->mtime;
+		pthread_mutex_unlock(&vh->lock);
+		fill_stat(v, &st, len, mtime);
+	} else {
+		rfs_view_stat(v, &st);
+	}
+	fuse_reply_attr(req, &st, 0);
+}
+
+static int commit_text(struct rfs_view *v, struct rfs_base *base, const char *text, size_t len,
+		       const char *who)
+{
+	struct rfs_parse_error err;
+	int rc = rfs_core_commit(&v->fs->core, v->fmt, base, text, len, who, &err);
+
+	if (rc == 0)
+		rc = rfs_base_set_text(base, text, len);
+	return rc;
+}
+
+/* Commits a dirty handle. Called with vh->lock held. */
+static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
+{
+	char who[128];
+	const char *c;
+	size_t len;
+	int rc;
+
+	if (!vh->dirty)
+		return 0;
+	c = content(vh, &len);
+	rfs_req_who(req, vh->view->name, who, sizeof(who));
+	rc = commit_text(vh->view, &vh->base, c, len, who);
+	if (rc == 0)
+		vh->dirty = false;
+	return rc;
+}
+
+void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
+{
+	struct rfs *fs = v->fs;
+	struct rfs_vhandle *vh = calloc(1, sizeof(*vh));
+	struct rfs_handle *h = calloc(1, sizeof(*h));
+	bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+
+	if (!vh || !h)
+		goto nomem;
+	vh->view = v;
+	vh->snap = rfs_core_snap(&fs->core);
+	if (!vh->snap)
+		goto nomem;
+	pthread_mutex_init(&vh->lock, NULL);
+	rfs_base_set_snap(&vh->base, vh->snap);
+	vh->append = (fi->flags & O_APPEND) != 0;
+	if (writable && (fi->flags & O_TRUNC)) {
+		/* ": > rmtab", cp: the session starts empty and means to replace everything. */
+		vh->own = true;
+		vh->dirty = vh->written = true;
+		if (rfs_buf_reserve(&vh->buf, 0))
+			goto nomem;
+	}
+	h->kind = RFS_H_VIEW;
+	h->inode = &v->inode;
+	h->fd = -1;
+	h->writable = writable;
+	h->vh = vh;
+	pthread_mutex_lock(&v->lock);
+	vh->next = v->handles;
+	if (v->handles)
+		v->handles->prev = vh;
+	v->handles = vh;
+	pthread_mutex_unlock(&v->lock);
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		vf_release(NULL, h);
+	return;
+nomem:
+	if (vh) {
+		rfs_snap_put(vh->snap);
+		rfs_base_clear(&vh->base);
+		rfs_buf_free(&vh->buf);
+	}
+	free(vh);
+	free(h);
+	fuse_reply_err(req, ENOMEM);
+}
+
+void vf_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
+{
+	struct rfs_vhandle *vh = h->vh;
+	const char *c;
+	size_t len;
+
+	pthread_mutex_lock(&vh->lock);
+	if (off == 0 && !vh->written) {
+		struct rfs_snap *now = rfs_core_snap(&vh->view->fs->core);
+
+		if (now && now->gen != vh->snap->gen) {
+			rfs_snap_put(vh->snap);
+			vh->snap = now;
+			rfs_base_set_snap(&vh->base, now);
+		} else {
+			rfs_snap_put(now);
+		}
+	}
+	c = content(vh, &len);
+	if ((size_t)off >= len)
+		size = 0;
+	else if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	/* The content cannot change under us: the handle's lock is held until the copy. */
+	fuse_reply_buf(req, size ? c + off : NULL, size);
+	pthread_mutex_unlock(&vh->lock);
+}
+
+void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size, off_t off)
+{
+	struct rfs_vhandle *vh = h->vh;
+	size_t end;
+	int rc;
+
+	pthread_mutex_lock(&vh->lock);
+	rc = make_own(vh);
+	if (rc)
+		goto out;
+	/* O_APPEND: the kernel's idea of the end may be stale; ours is not. */
+	if (vh->append)
+		off = (off_t)vh->buf.len;
+	if (off < 0 || (uint64_t)off > RFS_VIEW_MAX_BYTES ||
+	    size > RFS_VIEW_MAX_BYTES - (size_t)off) {
+		char who[128];
+
+		rfs_req_who(req, vh->view->name, who, sizeof(who));
+		rfs_err("%s: refused: write beyond the limit of %u bytes", who, RFS_VIEW_MAX_BYTES);
+		rc = -EFBIG;
+		goto out;
+	}
+	/*
+	 * Whole lines written at a line start (echo >>, mountd's in-place bump, cp) are
+	 * checked now, so the writer's write(2) fails and a shell reports it; anything else
+	 * is checked at flush.
+	 */
+	if (vh->view->fmt == RFS_FMT_RMTAB && size && buf[size - 1] == '\n' &&
+	    (off == 0 || ((size_t)off <= vh->buf.len && vh->buf.data[off - 1] == '\n'))) {
+		struct rfs_entries e = {0};
+		struct rfs_parse_error err;
+
+		rc = rt_parse(buf, size, 1, &e, &err);
+		rfs_entries_free(&e);
+		if (rc == -EINVAL) {
+			char who[128];
+
+			rfs_req_who(req, vh->view->name, who, sizeof(who));
+			rfs_err("%s: refused write, nothing changed: line %u of the write: %s", who,
+				err.line, err.reason);
+		}
+		if (rc)
+			goto out;
+	}
+	end = (size_t)off + size;
+	if (end > vh->buf.len) {
+		rc = rfs_buf_resize(&vh->buf, end);
+		if (rc)
+			goto out;
+	}
+	memcpy(vh->buf.data + off, buf, size);
+	vh->dirty = vh->written = true;
+out:
+	pthread_mutex_unlock(&vh->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
+}
+
+void vf_flush(fuse_req_t req, struct rfs_handle *h)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->vh->lock);
+	rc = commit_handle(req, h->vh);
+	pthread_mutex_unlock(&h->vh->lock);
+	fuse_reply_err(req, -rc);
+}
+
+void vf_fsync(fuse_req_t req, struct rfs_handle *h)
+{
+	vf_flush(req, h);
+}
+
+void vf_release(fuse_req_t req, struct rfs_handle *h)
+{
+	struct rfs_vhandle *vh = h->vh;
+	struct rfs_view *v = vh->view;
+
+	pthread_mutex_lock(&v->lock);
+	if (vh->prev)
+		vh->prev->next = vh->next;
+	else
+		v->handles = vh->next;
+	if (vh->next)
+		vh->next->prev = vh->prev;
+	pthread_mutex_unlock(&v->lock);
+	if (vh->dirty)
+		rfs_debug("%s: handle closed with uncommitted content (refused earlier)", v->name);
+	rfs_snap_put(vh->snap);
+	rfs_base_clear(&vh->base);
+	rfs_buf_free(&vh->buf);
+	pthread_mutex_destroy(&vh->lock);
+	free(vh);
+	free(h);
+	if (req)
+		fuse_reply_err(req, 0);
+}
+
+/* truncate(2) without an open handle: a one-shot session. */
+static int truncate_now(fuse_req_t req, struct rfs_view *v, off_t size)
+{
+	struct rfs_snap *snap = rfs_core_snap(&v->fs->core);
+	struct rfs_base base = {0};
+	struct rfs_buf text = RFS_BUF_INIT;
+	const char *c;
+	size_t len;
+	char who[128];
+	int rc;
+
+	if (!snap)
+		return -ENOMEM;
+	rfs_base_set_snap(&base, snap);
+	if (v->fmt == RFS_FMT_GNFS) {
+		c = rfs_snap_gnfs(snap, &len);
+		if (!c) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	} else {
+		c = snap->text;
+		len = snap->len;
+	}
+	if ((uint64_t)size > RFS_VIEW_MAX_BYTES) {
+		rc = -EFBIG;
+		goto out;
+	}
+	rc = rfs_buf_append(&text, c, (size_t)size < len ? (size_t)size : len);
+	if (!rc)
+		rc = rfs_buf_resize(&text, (size_t)size);
+	if (rc)
+		goto out;
+	rfs_req_who(req, v->name, who, sizeof(who));
+	rc = commit_text(v, &base, text.data ? text.data : "", text.len, who);
+out:
+	rfs_buf_free(&text);
+	rfs_base_clear(&base);
+	rfs_snap_put(snap);
+	return rc;
+}
+
+void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid,
+		struct rfs_handle *h)
+{
+	int rc = 0;
+
+	if (valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		char who[128];
+
+		rfs_req_who(req, v->name, who, sizeof(who));
+		rfs_info("%s: refused: the owner and mode of a view are fixed (root, 0644)", who);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		if (h && h->kind == RFS_H_VIEW) {
+			struct rfs_vhandle *vh = h->vh;
+
+			pthread_mutex_lock(&vh->lock);
+			if ((uint64_t)attr->st_size > RFS_VIEW_MAX_BYTES)
+				rc = -EFBIG;
+			if (!rc)
+				rc = make_own(vh);
+			if (!rc)
+				rc = rfs_buf_resize(&vh->buf, (size_t)attr->st_size);
+			if (!rc)
+				vh->dirty = vh->written = true;
+			pthread_mutex_unlock(&vh->lock);
+		} else {
+			rc = truncate_now(req, v, attr->st_size);
+		}
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+	}
+	/* Times: accepted and forgotten (touch(1) works); the mtime rule owns st_mtime. */
+	vf_getattr(req, v, h);
+}
+
+/* The oldest snapshot an open view handle started from, else the current one. */
+static struct rfs_snap *oldest_base(struct rfs *fs)
+{
+	struct rfs_snap *best = NULL;
+	size_t i;
+
+	for (i = 0; i < fs->nviews; i++) {
+		struct rfs_view *v = fs->views[i];
+		struct rfs_vhandle *vh;
+
+		pthread_mutex_lock(&v->lock);
+		for (vh = v->handles; vh; vh = vh->next) {
+			struct rfs_snap *s = vh->base.snap;
+
+			if (s && (!best || s->gen < best->gen)) {
+				rfs_snap_put(best);
+				best = rfs_snap_get(s);
+			}
+		}
+		pthread_mutex_unlock(&v->lock);
+	}
+	return best ? best : rfs_core_snap(&fs->core);
+}
+
+void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool truncated)
+{
+	if (!writable)
+		return;
+	pthread_mutex_lock(&inode->lock);
+	inode->writers++;
+	/*
+	 * The base of a file that may replace a view: the view as the writer saw it. A writer
+	 * reads the view before or after creating its file (mountd after, gNFS before), so
+	 * take the oldest content an open view handle shows: an older base only re-sets keys
+	 * to the values the writer read.
+	 */
+	if (!inode->base.snap && !inode->base.text) {
+		struct rfs_snap *s = oldest_base(fs);
+
+		if (s)
+			rfs_base_set_snap(&inode->base, s);
+		rfs_snap_put(s);
+	}
+	if (truncated)
+		inode->dirty = true;
+	pthread_mutex_unlock(&inode->lock);
+}
+
+void vf_file_written(struct rfs_inode *inode)
+{
+	pthread_mutex_lock(&inode->lock);
+	inode->dirty = true;
+	pthread_mutex_unlock(&inode->lock);
+}
+
+/* Reads an underlying file whole and commits it onto view v. inode->lock held. */
+static int commit_file(struct rfs *fs, struct rfs_inode *inode, struct rfs_view *v,
+		       fuse_req_t req)
+{
+	struct rfs_buf text = RFS_BUF_INIT;
+	char who[160], what[300];
+	int fd, rc;
+
+	fd = rfs_inode_reopen(fs, inode, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	rc = pt_read_whole(fd, &text);
+	close(fd);
+	if (rc)
+		goto out;
+	if (!inode->base.snap && !inode->base.text) {
+		struct rfs_snap *s = rfs_core_snap(&fs->core);
+
+		if (!s) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rfs_base_set_snap(&inode->base, s);
+		rfs_snap_put(s);
+	}
+	snprintf(what, sizeof(what), "%s (file renamed onto it)", v->name);
+	rfs_req_who(req, what, who, sizeof(who));
+	rc = commit_text(v, &inode->base, text.data ? text.data : "", text.len, who);
+	if (rc == 0)
+		inode->dirty = false;
+out:
+	rfs_buf_free(&text);
+	return rc;
+}
+
+int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req)
+{
+	struct rfs_inode *inode = h->inode;
+	int rc = 0;
+
+	pthread_mutex_lock(&inode->lock);
+	if (inode->pending && inode->dirty)
+		rc = commit_file(fs, inode, inode->pending, req);
+	pthread_mutex_unlock(&inode->lock);
+	return rc;
+}
+
+void vf_file_released(struct rfs *fs, struct rfs_handle *h)
+{
+	struct rfs_inode *inode = h->inode;
+
+	if (!h->writable)
+		return;
+	pthread_mutex_lock(&inode->lock);
+	if (inode->writers)
+		inode->writers--;
+	/* A file never written (a lock file) keeps no base: nothing to pin memory for. */
+	if (!inode->writers && !inode->dirty && !inode->pending)
+		rfs_base_clear(&inode->base);
+	pthread_mutex_unlock(&inode->lock);
+}
+
+void vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
+		    struct rfs_view *v, unsigned int flags)
+{
+	struct rfs *fs = v->fs;
+	struct fuse_entry_param e;
+	struct rfs_inode *inode;
+	char who[128];
+	int rc;
+
+	rfs_req_who(req, v->name, who, sizeof(who));
+	if (flags & RENAME_EXCHANGE) {
+		rfs_info("%s: refused: a view cannot be exchanged", who);
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (flags & RENAME_NOREPLACE) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	rc = rfs_inode_lookup(fs, parent, name, &e);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	inode = rfs_inode_of(fs, e.ino);
+	if (!S_ISREG(e.attr.st_mode)) {
+		rc = S_ISDIR(e.attr.st_mode) ? -ENOTDIR : -EINVAL;
+		rfs_err("%s: refused: only a regular file can replace a view, '%s' is not one", who,
+			name);
+		goto out;
+	}
+	pthread_mutex_lock(&inode->lock);
+	if (inode->writers) {
+		/*
+		 * rpc.mountd renames rmtab.tmp before it writes it: commit at the writers'
+		 * flush, never the empty file now.
+		 */
+		inode->pending = v;
+	} else {
+		rc = commit_file(fs, inode, v, req);
+		if (rc == 0)
+			inode->pending = v; /* a later writer (unusual) commits again */
+	}
+	if (rc == 0) {
+		if (unlinkat(parent->fd, name, 0) < 0 && errno != ENOENT)
+			rfs_warn("%s: cannot remove '%s' underneath: %s", who, name,
+				 strerror(errno));
+		inode->alias = v;
+	}
+	pthread_mutex_unlock(&inode->lock);
+out:
+	rfs_inode_forget(fs, inode, 1);
+	fuse_reply_err(req, -rc);
+	if (rc == 0 && fs->notify)
+		rfs_notify_entry(fs->notify, FUSE_ROOT_ID, v->name);
+}

@@ -1,0 +1,131 @@
+/*
+ * The record set as the daemon holds it: the table, its snapshots, the local journal and
+ * the commit path that turns a write session's content into journaled, applied ops.
+ */
+#ifndef RMTABFS_CORE_H
+#define RMTABFS_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rmtabfs/checkpoint.h>
+#include <rmtabfs/journal.h>
+#include <rmtabfs/record.h>
+#include <rmtabfs/table.h>
+
+/*
+ * The table rendered at one generation; immutable once made, shared by every reader of
+ * that generation, freed with its last reference.
+ */
+struct rfs_snap {
+	atomic_int refs;
+	uint64_t gen;
+	int64_t mtime; /* as reported for this content */
+	size_t len;
+	char *text; /* rmtab format */
+	pthread_mutex_t lazy_lock;
+	char *gnfs; /* gNFS format, made on first use */
+	size_t gnfs_len;
+	struct rfs_entries *folded; /* sorted (client, path) -> count, made on first use */
+};
+
+struct rfs_snap *rfs_snap_get(struct rfs_snap *s);
+void rfs_snap_put(struct rfs_snap *s);
+/* The gNFS rendering of the same records; NULL on ENOMEM. */
+const char *rfs_snap_gnfs(struct rfs_snap *s, size_t *len);
+/* Entries sorted by key; NULL on ENOMEM. */
+const struct rfs_entries *rfs_snap_folded(struct rfs_snap *s);
+
+/* What a write session started from: a snapshot, or a text it committed itself. */
+struct rfs_base {
+	struct rfs_snap *snap; /* set: the base is this snapshot */
+	char *text;            /* otherwise: private copy of committed content */
+	size_t len;
+	struct rfs_entries *folded; /* index of text, made on first use */
+};
+
+void rfs_base_set_snap(struct rfs_base *b, struct rfs_snap *s);
+/* Takes a copy of text. Returns 0 or -ENOMEM (the base is then unchanged). */
+int rfs_base_set_text(struct rfs_base *b, const char *text, size_t len);
+void rfs_base_clear(struct rfs_base *b);
+
+enum rfs_format {
+	RFS_FMT_RMTAB,
+	RFS_FMT_GNFS,
+};
+
+struct rfs_core_stats {
+	uint64_t commits;
+	uint64_t ops_local;
+	uint64_t ops_remote;
+	uint64_t refused; /* write sessions refused for bad content */
+};
+
+struct rfs_core {
+	/* Lock order: commit_lock, then table_lock. Never held across a store call. */
+	pthread_mutex_t commit_lock; /* serialises local commits and journal appends/resets */
+	pthread_mutex_t table_lock;  /* table, cur, stats, imported */
+	struct rfs_table table;
+	struct rfs_snap *cur; /* snapshot of table.gen, or NULL until someone asks */
+	struct rfs_journal journal;
+	struct rfs_core_stats stats;
+	int statedir_fd;
+	int lock_fd;
+	bool imported;
+	uint64_t checkpoint_gen; /* table.gen at the last checkpoint */
+	struct rfs_checkpoint_info loaded;
+	/* Called after every change of the table, outside the locks. */
+	void (*on_change)(void *ctx, bool local);
+	void *on_change_ctx;
+	/* With sync=store: wait until the store has everything up to seq (bounded). */
+	void (*wait_shipped)(void *ctx, uint64_t seq);
+	void *wait_shipped_ctx;
+};
+
+/*
+ * Opens the state directory (creating it), takes its lock (one daemon per directory),
+ * loads the checkpoint and replays the journal. Returns 0, or -errno with a log line.
+ */
+int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node);
+void rfs_core_close(struct rfs_core *c);
+
+/*
+ * First start over an existing directory: the records of the underlying rmtab (and gNFS
+ * file, if named) become records once, so mounting loses nothing a running system knew.
+ * Lines that do not parse are logged and skipped. The files are left as they were.
+ */
+int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name);
+
+/* The snapshot of the current generation (a new reference). NULL on ENOMEM. */
+struct rfs_snap *rfs_core_snap(struct rfs_core *c);
+/* Current size and mtime of a view, as getattr reports them. */
+void rfs_core_view_attr(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime);
+
+/*
+ * Commits a write session: the difference between base and text becomes ops, journaled
+ * and applied. Returns 0 (also when nothing changed), -EINVAL for bad content (err says
+ * which line and why; nothing changed), -ENOSPC for the record limit or a full disk, -EIO.
+ * who names the writer in log lines.
+ */
+int rfs_core_commit(struct rfs_core *c, enum rfs_format fmt, struct rfs_base *base,
+		    const char *text, size_t len, const char *who, struct rfs_parse_error *err);
+
+/* Sets one record's count (0 removes) as this node; for the control interface. */
+int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint32_t count,
+		 bool at_least);
+
+/*
+ * Applies the complete op lines of another node's log. Stops at the first damaged line or
+ * a line of another node. Returns bytes consumed; *damaged is set when it stopped at a
+ * damaged line (which is then the next byte).
+ */
+long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
+			   bool *damaged);
+
+/* Writes the checkpoint if the table changed since the last one (or if force). */
+int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,
+			bool force);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * Passthrough of everything that is not a view: each handler works on the object
+ * underneath through *at() calls on O_PATH fds, and replies exactly once.
+ */
+#ifndef RMTABFS_PASSTHROUGH_H
+#define RMTABFS_PASSTHROUGH_H
+
+#include <rmtabfs/rfs.h>
+
+void pt_lookup(fuse_req_t req, struct rfs_inode *parent, const char *name);
+void pt_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void pt_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi);
+void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
+		struct fuse_file_info *fi);
+void pt_readlink(fuse_req_t req, struct rfs_inode *inode);
+void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	      dev_t rdev);
+void pt_mkdir(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode);
+void pt_symlink(fuse_req_t req, const char *link, struct rfs_inode *parent, const char *name);
+void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent,
+	     const char *name);
+void pt_unlink(fuse_req_t req, struct rfs_inode *parent, const char *name);
+void pt_rmdir(fuse_req_t req, struct rfs_inode *parent, const char *name);
+void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,
+	       struct rfs_inode *newparent, const char *newname, unsigned int flags);
+void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	       struct fuse_file_info *fi);
+void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi);
+void pt_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off);
+void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, off_t off);
+void pt_flush(fuse_req_t req, struct rfs_handle *h);
+void pt_release(fuse_req_t req, struct rfs_handle *h);
+void pt_fsync(fuse_req_t req, struct rfs_handle *h, int datasync);
+void pt_fallocate(fuse_req_t req, struct rfs_handle *h, int mode, off_t offset, off_t length);
+void pt_opendir(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi);
+void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bool plus);
+void pt_releasedir(fuse_req_t req, struct rfs_handle *h);
+void pt_fsyncdir(fuse_req_t req, struct rfs_handle *h, int datasync);
+void pt_statfs(fuse_req_t req, struct rfs_inode *inode);
+
+/* Reads the whole content of an open regular file underneath (for a commit). */
+int pt_read_whole(int fd, struct rfs_buf *out);
+
+#endif

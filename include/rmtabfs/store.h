@@ -1,0 +1,90 @@
+/*
+ * Stores: where the cluster-wide ops live. A store is a directory tree, either a POSIX
+ * directory (dir:PATH, the embedded default and any shared mount) or a directory on a
+ * Gluster volume reached through libgfapi (gluster://server[,server...]/VOLUME[/dir]).
+ *
+ * Layout (relative to the store root):
+ *   FORMAT               "rmtabfs-store 1\n"; a store with another content is refused
+ *   nodes/NODE.log       NODE's ops, appended only by NODE, read by everyone
+ *   nodes/NODE.owner     locked by the daemon running as NODE for its whole life
+ *
+ * The backend is a small file API; every call may block on the network, which is why only
+ * the replication thread calls it (never a FUSE request handler).
+ */
+#ifndef RMTABFS_STORE_H
+#define RMTABFS_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RFS_STORE_FORMAT "rmtabfs-store 1\n"
+#define RFS_STORE_MAX_SERVERS 8
+
+enum rfs_store_kind {
+	RFS_STORE_DIR,
+	RFS_STORE_GLUSTER,
+};
+
+struct rfs_store_spec {
+	enum rfs_store_kind kind;
+	char path[PATH_MAX]; /* dir: absolute root; gluster: directory inside the volume */
+	char volume[128];
+	char servers[RFS_STORE_MAX_SERVERS][256];
+	int ports[RFS_STORE_MAX_SERVERS];
+	size_t nservers;
+};
+
+/* Parses "dir:/abs/path" or "gluster://h1[:port][,h2...]/VOLUME[/dir]". */
+int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *err,
+			 size_t errlen);
+
+struct rfs_store;
+struct rfs_sfile;
+
+struct rfs_store_ops {
+	const char *scheme;
+	/* Reaches the store (may block: bounded by the caller's watchdog, not here). */
+	int (*connect)(struct rfs_store *s);
+	/* Frees everything; fast = at exit, do not wait for the network (gfapi's fini). */
+	void (*disconnect)(struct rfs_store *s, bool fast);
+	int (*mkdir)(struct rfs_store *s, const char *rel);
+	/* flags: O_RDONLY / O_RDWR, O_CREAT (mode 0644). */
+	int (*open)(struct rfs_store *s, const char *rel, int flags, struct rfs_sfile **f);
+	void (*close)(struct rfs_sfile *f);
+	ssize_t (*pread)(struct rfs_sfile *f, void *buf, size_t len, off_t off);
+	ssize_t (*pwrite)(struct rfs_sfile *f, const void *buf, size_t len, off_t off);
+	int (*fsync)(struct rfs_sfile *f);
+	int (*size)(struct rfs_sfile *f, off_t *size);
+	int (*truncate)(struct rfs_sfile *f, off_t size);
+	/* Exclusive whole-file lock, without waiting, held until close: 0 or -EAGAIN. */
+	int (*lock)(struct rfs_sfile *f);
+	/* Calls fn for every entry name of a directory except "." and "..". */
+	int (*list)(struct rfs_store *s, const char *rel, int (*fn)(void *ctx, const char *name),
+		    void *ctx);
+	int (*rename)(struct rfs_store *s, const char *from, const char *to);
+	int (*unlink)(struct rfs_store *s, const char *rel);
+};
+
+struct rfs_store {
+	const struct rfs_store_ops *ops;
+	struct rfs_store_spec spec;
+	char logfile[PATH_MAX]; /* where a backend may log its own library's messages */
+	void *priv;
+};
+
+/* Picks the backend for spec; -ENOTSUP if it was not built in. */
+int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec);
+void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len);
+
+extern const struct rfs_store_ops rfs_store_dir_ops;
+extern const struct rfs_store_ops rfs_store_gluster_ops;
+
+/* Helpers over the backend. */
+int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap,
+			 size_t *len);
+/* Writes a small file atomically (tmp + rename). */
+int rfs_store_write_small(struct rfs_store *s, const char *rel, const char *data, size_t len);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * The views: rmtab (nfs-utils format) and, with gnfs=NAME, the gNFS file, both rendered
+ * from the record set. Opening one starts a write session: the handle shows a snapshot,
+ * writes edit a private copy, and flush/fsync commit the difference from the base.
+ */
+#ifndef RMTABFS_VIEW_H
+#define RMTABFS_VIEW_H
+
+#include <rmtabfs/rfs.h>
+
+struct rfs_vhandle;
+
+struct rfs_view {
+	struct rfs *fs;
+	const char *name;
+	enum rfs_format fmt;
+	struct rfs_inode inode;
+	pthread_mutex_t lock;         /* handles list; leaf lock */
+	struct rfs_vhandle *handles;  /* open handles, for choosing a renamed file's base */
+};
+
+int rfs_views_init(struct rfs *fs);
+void rfs_views_destroy(struct rfs *fs);
+/* The view called name in the top directory, or NULL. */
+struct rfs_view *rfs_view_named(struct rfs *fs, struct rfs_inode *parent, const char *name);
+/* The view an inode shows: itself, or the view a file was renamed onto. */
+struct rfs_view *rfs_view_shown(struct rfs_inode *inode);
+fuse_ino_t rfs_view_ino(struct rfs_view *v);
+void rfs_view_stat(struct rfs_view *v, struct stat *st);
+
+void vf_lookup(fuse_req_t req, struct rfs_view *v);
+void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_handle *h);
+void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid,
+		struct rfs_handle *h);
+void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi);
+void vf_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off);
+void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size, off_t off);
+void vf_flush(fuse_req_t req, struct rfs_handle *h);
+void vf_fsync(fuse_req_t req, struct rfs_handle *h);
+void vf_release(fuse_req_t req, struct rfs_handle *h);
+/* rename(parent/name -> a view): commit the file, now or at its writers' flush. */
+void vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
+		    struct rfs_view *v, unsigned int flags);
+
+/* Hooks for regular files of the top directory (see struct rfs_inode). */
+void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool truncated);
+void vf_file_written(struct rfs_inode *inode);
+/* At flush/fsync of a file renamed onto a view: commit what was written. 0 or -errno. */
+int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req);
+void vf_file_released(struct rfs *fs, struct rfs_handle *h);
+
+/* Names the process behind a request, for log lines: "pid 123 (rpc.mountd)". */
+void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len);
+
+#endif
