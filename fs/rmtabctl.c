@@ -1,0 +1,5 @@
+/* placeholder: written by the rmtabctl work */
+int main(void)
+{
+	return 1;
+}
