@@ -175,7 +175,7 @@ int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_in
 {
 	unsigned long long seq, hlc, imported, nrec, mtime;
 	const char *p, *end, *tail;
-	char value[RFS_NODE_MAX + 32];
+	char value[RFS_NODE_MAX + 32], end_line[16];
 	size_t len = 0, bad = 0;
 	char *buf = NULL;
 	long used;
@@ -192,8 +192,14 @@ int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_in
 	tail = buf + len - 1;
 	while (tail > buf && tail[-1] != '\n')
 		tail--;
-	if (strncmp(tail, "end ", 4) != 0 ||
-	    strtoul(tail + 4, NULL, 16) != rfs_crc32c(0, buf, (size_t)(tail - buf)))
+	/*
+	 * Compare with the line as encoded, byte for byte: strtoul would also take " 1f", "+1f",
+	 * "0x1f" or "1F" for "01f", so a damaged checksum line could still load.
+	 */
+	snprintf(end_line, sizeof(end_line), "end %08x\n",
+		 rfs_crc32c(0, buf, (size_t)(tail - buf)));
+	if ((size_t)(buf + len - tail) != strlen(end_line) ||
+	    memcmp(tail, end_line, strlen(end_line)) != 0)
 		goto out;
 	if (strncmp(buf, MAGIC, strlen(MAGIC)) != 0)
 		goto out;

@@ -149,9 +149,17 @@ int gn_parse(const char *buf, size_t len, struct rfs_entries *out, struct rfs_pa
 			rc = -EINVAL;
 			goto out;
 		}
+		/*
+		 * The two halves may be far apart: blame the client on its hostname line and
+		 * the path on its mountpoint line.
+		 */
 		if (err)
 			err->line = s->host_line;
-		rc = rfs_key_check(s->host, s->host_len, s->path, s->path_len, err);
+		rc = rfs_key_check(s->host, s->host_len, "/", 1, err);
+		if (!rc && err)
+			err->line = s->path_line;
+		if (!rc)
+			rc = rfs_key_check(s->host, s->host_len, s->path, s->path_len, err);
 		if (rc)
 			goto out;
 		rc = rfs_entries_add(out, s->host, s->host_len, s->path, s->path_len, 1,

@@ -219,7 +219,11 @@ long rfs_op_decode(const char *buf, size_t len, struct rfs_op *op, struct rfs_op
 	end = nl - 8;
 	crc_read = 0;
 	for (f = end; f < nl; f++) {
-		int d = hexval(*f);
+		/*
+		 * Only the encoder's lower-case digits: the checksum does not cover itself, so
+		 * accepting 'A' for 'a' would let a damaged byte pass.
+		 */
+		int d = (*f >= 'A' && *f <= 'F') ? -1 : hexval(*f);
 
 		if (d < 0)
 			return -EBADMSG;

@@ -40,6 +40,7 @@ struct rfs_vhandle {
 	bool dirty;   /* written since the last commit */
 	bool written; /* ever written: no fresh snapshot at offset 0 any more */
 	bool append;
+	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
 };
 
@@ -250,6 +251,8 @@ static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
 	size_t len;
 	int rc;
 
+	if (vh->refused)
+		return -EINVAL;
 	if (!vh->dirty)
 		return 0;
 	c = content(vh, &len);
@@ -392,6 +395,9 @@ void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size
 	memcpy(vh->buf.data + off, buf, size);
 	vh->dirty = vh->written = true;
 out:
+	/* One refused write refuses the session: ": >" followed by bad data must not empty it. */
+	if (rc == -EINVAL || rc == -EFBIG)
+		vh->refused = true;
 	pthread_mutex_unlock(&vh->lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -427,7 +433,7 @@ void vf_release(fuse_req_t req, struct rfs_handle *h)
 	if (vh->next)
 		vh->next->prev = vh->prev;
 	pthread_mutex_unlock(&v->lock);
-	if (vh->dirty)
+	if (vh->dirty || vh->refused)
 		rfs_debug("%s: handle closed with uncommitted content (refused earlier)", v->name);
 	rfs_snap_put(vh->snap);
 	rfs_base_clear(&vh->base);

@@ -15,8 +15,8 @@
 #define RFS_NODE_MAX 64
 #define RFS_COUNT_MAX 0xffffffffu
 /* Cluster-wide number of live records; beyond it a commit fails with ENOSPC. */
-#define RFS_RECORDS_MAX 1000000
-/* Largest content a write session may hold (1 000 000 records of 60 bytes fit). */
+#define RFS_RECORDS_MAX 500000
+/* Largest content a write session may hold: more than RFS_RECORDS_MAX long lines. */
 #define RFS_VIEW_MAX_BYTES (96u << 20)
 
 /* Why a key or a line was refused: line number (1-based, 0 if none) and a reason. */

@@ -142,6 +142,7 @@ rfs_cleanup() {
 rfs_setup() {
 	rfs_need_fuse
 	RFS_WORK=$(mktemp -d "/tmp/rfs-$RFS_TEST.XXXXXX")
+	chmod 0755 "$RFS_WORK" # other users (statd) must reach the mount point
 	if [[ $(type -t mountd_env_at_exit) == function ]]; then
 		mountd_env_at_exit rfs_cleanup
 	else
