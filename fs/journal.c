@@ -77,7 +77,7 @@ int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_
 	struct replay_ctx rctx = {.self = self, .fn = fn, .ctx = ctx, .j = j};
 	size_t chunk = 1 << 20, have = 0, bad = 0, first_bad = 0;
 	char *buf = NULL;
-	off_t off = 0;
+	off_t off = 0, skip_from = -1;
 	int rc = 0;
 
 	memset(j, 0, sizeof(*j));
@@ -89,30 +89,63 @@ int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_
 		rc = -ENOMEM;
 		goto fail;
 	}
-	/* Stream through the file; a line never exceeds RFS_OP_LINE_MAX, far below chunk. */
+	/*
+	 * Stream through the file; an op line never exceeds RFS_OP_LINE_MAX, far below chunk.
+	 * A full buffer without a newline is therefore a damaged run (a region lost to zeros):
+	 * skip to its newline, one damaged line however long, rather than take it and every
+	 * acknowledged op after it for a torn tail. skip_from is where such a run started.
+	 */
 	for (;;) {
 		ssize_t n = pread(j->fd, buf + have, chunk - have, off + (off_t)have);
-		long used;
 
 		if (n < 0) {
 			rc = -errno;
 			goto fail;
 		}
 		have += (size_t)n;
-		used = rfs_ops_scan(buf, have, replay_one, &rctx, &bad, &first_bad);
-		if (used < 0) {
-			rc = (int)used;
-			if (rctx.foreign)
-				rfs_err("journal holds ops of node '%s', not '%s': wrong state "
-					"directory or node id",
-					rctx.foreign, self);
-			goto fail;
+		if (skip_from >= 0) {
+			const char *nl = memchr(buf, '\n', have);
+			size_t drop = nl ? (size_t)(nl - buf) + 1 : have;
+
+			if (nl && bad++ == 0)
+				first_bad = (size_t)skip_from;
+			if (nl)
+				skip_from = -1;
+			memmove(buf, buf + drop, have - drop);
+			off += (off_t)drop;
+			have -= drop;
 		}
-		memmove(buf, buf + used, have - (size_t)used);
-		off += used;
-		have -= (size_t)used;
-		if (n == 0)
+		if (skip_from < 0) {
+			size_t bad_before = bad;
+			long used = rfs_ops_scan(buf, have, replay_one, &rctx, &bad, &first_bad);
+
+			if (used < 0) {
+				rc = (int)used;
+				if (rctx.foreign)
+					rfs_err("journal holds ops of node '%s', not '%s': wrong "
+						"state directory or node id",
+						rctx.foreign, self);
+				goto fail;
+			}
+			/* rfs_ops_scan counts from the buffer's start, the log from the file's. */
+			if (!bad_before && bad)
+				first_bad += (size_t)off;
+			memmove(buf, buf + used, have - (size_t)used);
+			off += used;
+			have -= (size_t)used;
+		}
+		if (have == chunk) {
+			skip_from = off;
+			off += (off_t)have;
+			have = 0;
+		} else if (n == 0) {
 			break;
+		}
+	}
+	if (skip_from >= 0) {
+		/* The run reaches the end of the file: a torn tail, cut where it starts. */
+		have = (size_t)(off - skip_from);
+		off = skip_from;
 	}
 	if (bad)
 		rfs_err("journal: %zu damaged line(s) skipped, first at byte %lld", bad,

@@ -25,6 +25,8 @@ struct raw_opts {
 	char *store, *statedir, *node, *gnfs, *ctl, *config;
 	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout;
 	int noimport;
+	char *nonopt[2]; /* [SOURCE] MOUNTPOINT (copies: fuse_opt_parse frees its input) */
+	int nnonopt;
 };
 
 #define ROPT(t, f) {t, offsetof(struct raw_opts, f), 1}
@@ -45,9 +47,24 @@ static const struct fuse_opt rfs_opts[] = {
 	FUSE_OPT_END,
 };
 
+/*
+ * Not ours: leave it for libfuse. Except the non-option arguments: mount.fuse3 (/etc/fstab,
+ * mount -t fuse.rmtabfs) runs "rmtabfs SOURCE MOUNTPOINT -o ...", and libfuse takes exactly
+ * one, so they are kept aside and only the last (the mount point) is handed on.
+ */
 static int keep_rest(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	return 1; /* not ours: leave it for libfuse */
+	struct raw_opts *raw = data;
+
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (raw->nnonopt == 2) {
+		fprintf(stderr, "rmtabfs: unexpected argument '%s' (usage: [SOURCE] MOUNTPOINT)\n",
+			arg);
+		return -1;
+	}
+	raw->nonopt[raw->nnonopt] = strdup(arg);
+	return raw->nonopt[raw->nnonopt++] ? 0 : -1;
 }
 
 static int parse_seconds(const char *name, const char *text, double min, double max, double *v,
@@ -116,7 +133,7 @@ int rfs_options_read_config(const char *path, struct fuse_args *args, char *err,
 		return -errno;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char *p = line, *end;
+		char opt[2 * sizeof(line)], *p = line, *end, *o;
 
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
@@ -132,13 +149,23 @@ int rfs_options_read_config(const char *path, struct fuse_args *args, char *err,
 			*--end = '\0';
 		if (!*p || *p == '#')
 			continue;
-		if (strchr(p, ',') || strchr(p, ' ')) {
-			snprintf(err, errlen, "%s:%u: one option per line, no spaces or commas",
-				 path, lineno);
+		if (strchr(p, ' ')) {
+			snprintf(err, errlen, "%s:%u: one option per line, no spaces", path,
+				 lineno);
 			fclose(f);
 			return -EINVAL;
 		}
-		if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, p)) {
+		/*
+		 * A line is one option even with commas in its value (store=gluster://a,b/vol):
+		 * escape them, and backslashes, as fuse_opt reads them, or it splits the line.
+		 */
+		for (o = opt; *p; p++) {
+			if (*p == ',' || *p == '\\')
+				*o++ = '\\';
+			*o++ = *p;
+		}
+		*o = '\0';
+		if (fuse_opt_add_arg(args, "-o") || fuse_opt_add_arg(args, opt)) {
 			fclose(f);
 			return -ENOMEM;
 		}
@@ -181,8 +208,14 @@ static char probe_msg[512];
 
 static void capture_log(enum fuse_log_level level, const char *fmt, va_list ap)
 {
-	if (!probe_msg[0])
-		vsnprintf(probe_msg, sizeof(probe_msg), fmt, ap);
+	size_t n = strlen(probe_msg);
+
+	/*
+	 * libfuse writes one message in several calls ("unknown option(s): `", each option,
+	 * "'\n"): append them all, the caller keeps the first line.
+	 */
+	if (n < sizeof(probe_msg) - 1)
+		vsnprintf(probe_msg + n, sizeof(probe_msg) - n, fmt, ap);
 }
 
 static void free_raw(struct raw_opts *r)
@@ -198,6 +231,8 @@ static void free_raw(struct raw_opts *r)
 	free(r->sync);
 	free(r->entry_timeout);
 	free(r->attr_timeout);
+	free(r->nonopt[0]);
+	free(r->nonopt[1]);
 }
 
 int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_args *fuse_args,
@@ -224,6 +259,9 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 		snprintf(err, errlen, "cannot parse options");
 		goto out;
 	}
+	/* the mount point is the last non-option; a first one is mount.fuse3's source */
+	if (raw.nnonopt && fuse_opt_add_arg(&args, raw.nonopt[raw.nnonopt - 1]))
+		goto nomem;
 	if (fuse_parse_cmdline(&args, &cmd) != 0) {
 		snprintf(err, errlen, "cannot parse the command line");
 		goto out;
@@ -383,6 +421,7 @@ void rfs_options_usage(const char *prog)
 	       "    store=dir:PATH              store on a directory (default %s)\n"
 	       "    store=gluster://SERVER[,SERVER...]/VOLUME[/DIR]\n"
 	       "                                store on a Gluster volume through libgfapi\n"
+	       "                                (after -o, write each ',' in it as '\\,')\n"
 	       "    statedir=PATH               local journal and checkpoint (default %s)\n"
 	       "    node=ID                     this server's id, unique in the cluster\n"
 	       "                                (default: host name; [A-Za-z0-9._-]{1,64})\n"

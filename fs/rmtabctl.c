@@ -37,16 +37,16 @@
 #include <rmtabfs/record.h>
 #include <rmtabfs/rmtab_fmt.h>
 
-#define PROG "rmtabctl"
+#define PROG		   "rmtabctl"
 #define DEFAULT_MOUNTPOINT "/var/lib/nfs"
-#define DEFAULT_TIMEOUT 60.0
+#define DEFAULT_TIMEOUT	   60.0
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct ctx {
-	const char *socket;     /* resolved control socket path */
+	const char *socket;	/* resolved control socket path */
 	const char *mountpoint; /* for the hint in messages; NULL with -s */
-	double timeout;         /* seconds to wait for the daemon; 0: forever */
+	double timeout;		/* seconds to wait for the daemon; 0: forever */
 };
 
 /* One record of "list": pointers into the reply buffer. */
@@ -131,7 +131,8 @@ static void usage(void)
 	       "\n"
 	       "options:\n"
 	       "  -m, --mountpoint DIR   the daemon mounted on DIR; its socket is\n"
-	       "                         " RFS_RUNDIR "/<DIR escaped like systemd-escape --path>.sock\n"
+	       "                         " RFS_RUNDIR
+	       "/<DIR escaped like systemd-escape --path>.sock\n"
 	       "  -s, --socket PATH      the control socket itself (the daemon's -o ctl=PATH)\n"
 	       "  -t, --timeout SECONDS  how long to wait for an answer (default %g, 0: no limit)\n"
 	       "  -h, --help             this text\n"
@@ -253,8 +254,8 @@ static int call(const struct ctx *c, const char *const *args, int nargs, const s
 		if (n < 0) {
 			rc = -errno;
 			if (rc == -EAGAIN || rc == -EWOULDBLOCK)
-				errmsg("no answer from the rmtabfs daemon at %s within %g s", c->socket,
-				       c->timeout);
+				errmsg("no answer from the rmtabfs daemon at %s within %g s",
+				       c->socket, c->timeout);
 			else
 				errmsg("cannot read the answer of the rmtabfs daemon at %s: %s",
 				       c->socket, strerror(-rc));
@@ -363,7 +364,7 @@ static int parse_ull(const char *s, unsigned long long *v)
 }
 
 /*
- * Splits a "list" body into rows, in place. A line is
+ * Splits a "list" body into rows, in place (data[len] must be writable). A line is
  * "client\tpath\tcount\tborn_ns\torigin\tchanged_ns\twriter"; a tab is legal in a path (and the
  * daemon does not escape it), so the five fields after the path are counted from the end and
  * the client is taken as the first field (a host name or address never holds a tab).
@@ -446,6 +447,37 @@ static void format_time(unsigned long long ns, bool iso, char *out, size_t len)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong form, no surrogate, at
+ * most U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	int n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /*
  * A JSON string. Keys are raw bytes: valid UTF-8 goes through, control characters are
  * escaped, and a byte that is not part of valid UTF-8 becomes \u00XX so that the output is
@@ -457,28 +489,15 @@ static void json_string(const char *s)
 
 	putchar('"');
 	while (*p) {
-		unsigned char ch = *p;
-		int extra = ch >= 0xf0 && ch <= 0xf4 ? 3 : ch >= 0xe0 ? 2 : ch >= 0xc2 ? 1 : 0;
-		int i;
+		int n = *p >= 0x80 ? utf8_len(p) : 1;
 
-		if (ch == '"' || ch == '\\') {
-			printf("\\%c", ch);
-		} else if (ch < 0x20 || ch == 0x7f) {
-			printf("\\u%04x", ch);
-		} else if (ch < 0x80) {
-			putchar(ch);
-		} else {
-			for (i = 1; i <= extra && ch >= 0xc2 && ch <= 0xf4; i++)
-				if ((p[i] & 0xc0) != 0x80)
-					break;
-			if (ch < 0xc2 || ch > 0xf4 || i <= extra) {
-				printf("\\u%04x", ch);
-			} else {
-				fwrite(p, 1, (size_t)extra + 1, stdout);
-				p += extra;
-			}
-		}
-		p++;
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f || n == 0)
+			printf("\\u%04x", *p);
+		else
+			fwrite(p, 1, (size_t)n, stdout);
+		p += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -503,14 +522,14 @@ enum {
 };
 
 static const struct option sub_opts[] = {
-	{"client", required_argument, NULL, OPT_CLIENT},
-	{"path", required_argument, NULL, OPT_PATH},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"older-than", required_argument, NULL, OPT_OLDER},
-	{"dry-run", no_argument, NULL, OPT_DRY},
-	{"format", required_argument, NULL, OPT_FORMAT},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"client", required_argument, NULL, OPT_CLIENT},
+    {"path", required_argument, NULL, OPT_PATH},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"older-than", required_argument, NULL, OPT_OLDER},
+    {"dry-run", no_argument, NULL, OPT_DRY},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 struct sub_args {
@@ -526,12 +545,12 @@ struct sub_args {
  */
 static int parse_sub(const char *cmd, int argc, char **argv, int allowed, struct sub_args *a)
 {
-	int ch;
+	int ch, idx = -1;
 
 	memset(a, 0, sizeof(*a));
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then resets its permutation state too */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "h", sub_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", sub_opts, &idx)) != -1) {
 		if (ch == 'h') {
 			usage();
 			return finish_stdout(EXIT_OK);
@@ -550,7 +569,8 @@ static int parse_sub(const char *cmd, int argc, char **argv, int allowed, struct
 			return usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
 		}
 		if (!(ch & allowed))
-			return usage_error("%s: option '%s' does not apply", cmd, argv[optind - 1]);
+			return usage_error("%s: option '--%s' does not apply", cmd,
+					   sub_opts[idx].name);
 		switch (ch) {
 		case OPT_CLIENT:
 			a->client = optarg;
@@ -605,31 +625,36 @@ static int check_key_args(const char *cmd, const char *client, const char *path)
 	return 0;
 }
 
-/* The daemon's "key: value" lines; used[] marks what has been shown. */
+/* The daemon's "key: value" lines, in their order; "used" marks what has been shown. */
+struct kv_line {
+	char *key, *val;
+	bool used;
+};
+
 struct kv {
-	char **keys, **vals;
-	bool *used;
+	struct kv_line *v;
 	size_t n;
 };
 
+/* The first value of key not shown yet (a key may repeat: "peer"). */
 static const char *kv_get(struct kv *kv, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < kv->n; i++)
-		if (!kv->used[i] && strcmp(kv->keys[i], key) == 0) {
-			kv->used[i] = true;
-			return kv->vals[i];
+		if (!kv->v[i].used && strcmp(kv->v[i].key, key) == 0) {
+			kv->v[i].used = true;
+			return kv->v[i].val;
 		}
 	return NULL;
 }
 
+/* Splits text in place; lines without ": " are not status lines and are skipped. */
 static int kv_parse(char *text, struct kv *kv)
 {
 	size_t cap = 0;
 	char *p, *end;
 
-	memset(kv, 0, sizeof(*kv));
 	for (p = text; *p; p = end) {
 		char *sep;
 
@@ -640,29 +665,16 @@ static int kv_parse(char *text, struct kv *kv)
 			continue;
 		*sep = '\0';
 		if (kv->n == cap) {
-			char **k = realloc(kv->keys, (cap + 32) * sizeof(*k));
-			char **v = k ? (kv->keys = k, realloc(kv->vals, (cap + 32) * sizeof(*v)))
-				     : NULL;
-			bool *u = v ? (kv->vals = v, realloc(kv->used, (cap + 32) * sizeof(*u)))
-				    : NULL;
+			struct kv_line *v = realloc(kv->v, (cap + 32) * sizeof(*v));
 
-			if (!u)
+			if (!v)
 				return -ENOMEM;
-			kv->used = u;
+			kv->v = v;
 			cap += 32;
 		}
-		kv->keys[kv->n] = p;
-		kv->vals[kv->n] = sep + 2;
-		kv->used[kv->n++] = false;
+		kv->v[kv->n++] = (struct kv_line){.key = p, .val = sep + 2};
 	}
 	return 0;
-}
-
-static void kv_free(struct kv *kv)
-{
-	free(kv->keys);
-	free(kv->vals);
-	free(kv->used);
 }
 
 #define STATUS_FMT "%-13s "
@@ -714,7 +726,7 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 		return EXIT_FAIL;
 	if (rfs_buf_append(&out, "", 1) || kv_parse(out.data, &kv)) {
 		errmsg("out of memory");
-		kv_free(&kv);
+		free(kv.v);
 		rfs_buf_free(&out);
 		return EXIT_FAIL;
 	}
@@ -737,15 +749,15 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 	last = kv_get(&kv, "last-seq");
 	shipped = kv_get(&kv, "shipped-seq");
 	if (backlog)
-		printf(STATUS_FMT "%s op(s) of this node not on the store yet\n", "backlog:",
-		       backlog);
+		printf(STATUS_FMT "%s op(s) of this node not on the store yet\n",
+		       "backlog:", backlog);
 	if ((v = kv_get(&kv, "last-error")))
 		printf(STATUS_FMT "%s\n", "last error:", *v ? v : "none");
 	records = kv_get(&kv, "records");
 	tomb = kv_get(&kv, "tombstones");
 	if (records)
-		printf(STATUS_FMT "%s (plus %s tombstone(s) of removed records)\n", "records:",
-		       records, tomb ? tomb : "0");
+		printf(STATUS_FMT "%s (plus %s tombstone(s) of removed records)\n",
+		       "records:", records, tomb ? tomb : "0");
 	if ((v = kv_get(&kv, "journal-ops")))
 		printf(STATUS_FMT "%s op(s) in the local journal\n", "journal:", v);
 	if ((v = kv_get(&kv, "gnfs-view")))
@@ -758,9 +770,9 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 	/* Every node seen: this one (what it has shipped), then the others (what we read). */
 	wnode = node ? (int)strlen(node) : 4;
 	for (i = 0; i < kv.n; i++)
-		if (!kv.used[i] && strcmp(kv.keys[i], "peer") == 0 &&
-		    (int)strcspn(kv.vals[i], " ") > wnode)
-			wnode = (int)strcspn(kv.vals[i], " ");
+		if (!kv.v[i].used && strcmp(kv.v[i].key, "peer") == 0 &&
+		    (int)strcspn(kv.v[i].val, " ") > wnode)
+			wnode = (int)strcspn(kv.v[i].val, " ");
 	wnode = wnode < 4 ? 4 : wnode;
 	printf("nodes:\n  %-*s  %-10s  %s\n", wnode, "NODE", "LAST SEQ", "BEHIND");
 	printf("  %-*s  %-10s  ", wnode, node ? node : "?", last ? last : "?");
@@ -772,9 +784,9 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 		printf("(this node) %s op(s) to ship, store has up to %s\n", backlog,
 		       shipped ? shipped : "?");
 	for (i = 0; i < kv.n; i++)
-		if (!kv.used[i] && strcmp(kv.keys[i], "peer") == 0) {
-			kv.used[i] = true;
-			status_peer(kv.vals[i], wnode);
+		if (!kv.v[i].used && strcmp(kv.v[i].key, "peer") == 0) {
+			kv.v[i].used = true;
+			status_peer(kv.v[i].val, wnode);
 		}
 
 	/* The counters on one line, then anything a newer daemon reports, as it came. */
@@ -791,9 +803,9 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 	if (any)
 		putchar('\n');
 	for (i = 0; i < kv.n; i++)
-		if (!kv.used[i])
-			printf("%s: %s\n", kv.keys[i], kv.vals[i]);
-	kv_free(&kv);
+		if (!kv.v[i].used)
+			printf("%s: %s\n", kv.v[i].key, kv.v[i].val);
+	free(kv.v);
 	rfs_buf_free(&out);
 	return finish_stdout(EXIT_OK);
 }
@@ -824,7 +836,7 @@ static int cmd_list(const struct ctx *c, int argc, char **argv)
 	}
 	if (call(c, req, nreq, NULL, &out))
 		return EXIT_FAIL;
-	rc = parse_list(out.data, out.len, &rows, &n);
+	rc = rfs_buf_append(&out, "", 1) ? -ENOMEM : parse_list(out.data, out.len - 1, &rows, &n);
 	if (rc) {
 		errmsg(rc == -ENOMEM ? "out of memory" : "list: malformed answer from the daemon");
 		rfs_buf_free(&out);
@@ -971,8 +983,11 @@ static int cmd_prune(const struct ctx *c, int argc, char **argv)
 		req[0] = "list";
 		if (call(c, req, 1, NULL, &out))
 			return EXIT_FAIL;
-		if (parse_list(out.data, out.len, &rows, &n)) {
-			errmsg("prune: malformed answer from the daemon");
+		rc = rfs_buf_append(&out, "", 1) ? -ENOMEM
+						 : parse_list(out.data, out.len - 1, &rows, &n);
+		if (rc) {
+			errmsg(rc == -ENOMEM ? "out of memory"
+					     : "prune: malformed answer from the daemon");
 			rfs_buf_free(&out);
 			return EXIT_FAIL;
 		}
@@ -1082,8 +1097,8 @@ static int cmd_import(const struct ctx *c, int argc, char **argv)
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		rc = rfs_buf_printf(&body, "%s\t%s\t%u\n", e.v[i].client, e.v[i].path,
-				    e.v[i].count);
+		rc =
+		    rfs_buf_printf(&body, "%s\t%s\t%u\n", e.v[i].client, e.v[i].path, e.v[i].count);
 	}
 	if (rc) {
 		errmsg("out of memory");
@@ -1124,34 +1139,61 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct ctx *c, int argc, char **argv);
 } commands[] = {
-	{"status", cmd_status}, {"list", cmd_list},	{"add", cmd_add},
-	{"remove", cmd_remove}, {"prune", cmd_prune},	{"import", cmd_import},
-	{"export", cmd_export},
+    {"status", cmd_status}, {"list", cmd_list},	    {"add", cmd_add},	    {"remove", cmd_remove},
+    {"prune", cmd_prune},   {"import", cmd_import}, {"export", cmd_export},
 };
 
-/* realpath() when it works: libfuse canonicalizes the daemon's mount point the same way,
- * and the socket name is derived from it. A dead mount fails realpath (ENOTCONN); then the
- * path as given still names the right socket in the usual case. */
-static char *socket_for(const char *mountpoint, char *canon)
+/*
+ * The socket of the daemon mounted on mountpoint. libfuse canonicalizes the daemon's mount
+ * point (realpath) and the socket is named after that, so the same is done here, but without
+ * looking at the mount point itself: its attributes come from the daemon, and rmtabctl is
+ * what one runs when the daemon hangs, so only the parent is resolved and the last component
+ * appended. Unless the last component is a symlink (readlink reads the link, never the
+ * mount) or "." or "..": then realpath() of the whole. A path that does not resolve is used
+ * as given, and the connection then fails with the reason.
+ */
+static char *socket_for(const char *mountpoint)
 {
-	const char *mp = realpath(mountpoint, canon) ? canon : mountpoint;
+	char path[PATH_MAX], canon[PATH_MAX], link[8];
+	char *slash, *base, *mp = path;
+	size_t n;
 
+	n = (size_t)snprintf(path, sizeof(path), "%s", mountpoint);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	slash = strrchr(path, '/');
+	base = slash ? slash + 1 : path;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    readlink(path, link, sizeof(link)) >= 0) {
+		if (realpath(path, canon))
+			mp = canon;
+	} else {
+		const char *dir = slash == path ? "/" : slash ? path : ".";
+
+		if (slash)
+			*slash = '\0';
+		if (realpath(dir, canon) && strlen(canon) + 1 + strlen(base) < sizeof(canon)) {
+			if (strcmp(canon, "/") != 0)
+				strcat(canon, "/");
+			strcat(canon, base);
+			mp = canon;
+		} else if (slash) {
+			*slash = '/';
+		}
+	}
 	return rfs_ctl_default_path(mp);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"mountpoint", required_argument, NULL, 'm'},
-		{"socket", required_argument, NULL, 's'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"mountpoint", required_argument, NULL, 'm'}, {"socket", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 't'},	  {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
 	};
 	struct ctx c = {.timeout = DEFAULT_TIMEOUT};
 	const char *mountpoint = NULL, *sock = NULL;
-	char canon[PATH_MAX], *derived = NULL;
+	char *derived = NULL;
 	size_t i;
 	int ch, rc;
 
@@ -1169,7 +1211,7 @@ int main(int argc, char **argv)
 		case 't':
 			if (parse_timeout(optarg, &c.timeout))
 				return bad_value("bad timeout '%s' (seconds, 0 for no limit)",
-						   optarg);
+						 optarg);
 			break;
 		case 'h':
 			usage();
@@ -1193,7 +1235,7 @@ int main(int argc, char **argv)
 		c.mountpoint = mountpoint ? mountpoint : DEFAULT_MOUNTPOINT;
 		if (!*c.mountpoint)
 			return usage_error("empty mount point");
-		derived = socket_for(c.mountpoint, canon);
+		derived = socket_for(c.mountpoint);
 		if (!derived) {
 			errmsg("out of memory");
 			return EXIT_FAIL;

@@ -113,8 +113,12 @@ void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len
 		return;
 	}
 	n = (size_t)snprintf(buf, len, "gluster://");
-	for (i = 0; i < spec->nservers && n < len; i++)
+	/* A port other than glusterd's default is part of where the store is. */
+	for (i = 0; i < spec->nservers && n < len; i++) {
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", spec->servers[i]);
+		if (spec->ports[i] != 24007 && n < len)
+			n += (size_t)snprintf(buf + n, len - n, ":%d", spec->ports[i]);
+	}
 	if (n < len)
 		snprintf(buf + n, len - n, "/%s%s", spec->volume,
 			 strcmp(spec->path, "/") ? spec->path : "");

@@ -19,6 +19,12 @@ RFS_FAILS=0
 RFS_CHECKS=0
 declare -A RFS_PIDS=()
 
+# The gluster suite runs the same scripts on the throwaway volume of scripts/test.sh.
+if [[ ${RFS_STORE_FROM:-} == gluster ]]; then
+	: "${RFS_GLUSTER_URL:?the gluster suite needs RFS_GLUSTER_URL (scripts/gluster-volume.sh up)}"
+	export RFS_STORE=$RFS_GLUSTER_URL
+fi
+
 rfs_need_fuse() {
 	if [[ ! -c /dev/fuse ]]; then
 		echo "SKIP: /dev/fuse missing: the kernel offers no FUSE" >&2
@@ -52,12 +58,22 @@ check_eq() {
 	RFS_CHECKS=$((RFS_CHECKS + 1))
 	if [[ $2 == "$3" ]]; then
 		log "ok: $1"
+	elif (($(wc -l <<<"$2") > 3 || $(wc -l <<<"$3") > 3)); then
+		fail "$1 (diff expected actual:)"
+		diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | head -n 20 >&2 || true
 	else
 		fail "$1"
 		printf '  expected: %q\n  actual:   %q\n' "$2" "$3" >&2
 	fi
 }
 rfs_finish() {
+	# A sanitizer build reports into the daemons' logs; any report fails the test.
+	if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$RFS_WORK"/*.log \
+		2>/dev/null; then
+		fail "sanitizer reports in the daemon logs above"
+		grep -h -A 30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' \
+			"$RFS_WORK"/*.log | head -n 60 >&2 || true
+	fi
 	log "$((RFS_CHECKS - RFS_FAILS)) of $RFS_CHECKS checks passed"
 	[[ $RFS_FAILS == 0 ]]
 }

@@ -336,8 +336,8 @@ static void test_sealed_but_wrong(void **state)
 		{"imported 1\n", "imported\n"},
 		{"rmtabfs-view 1\n", "rmtabfs-view 2\n"},
 		{"peer n2 1234\n", "peer n2\n"},
-		{"peer n2 1234\n", "peer a-node-id-much-longer-than-sixty-four-characters-is-not-a-node-"
-				   "id 1\n"},
+		{"peer n2 1234\n",
+		 "peer a-node-id-much-longer-than-sixty-four-characters-is-not-a-node-id 1\n"},
 		{" /vol/a ", " /vol/a  "},
 		{" 10.0.0.1 ", " 10.0.0.1%zz "},
 	};

@@ -281,6 +281,18 @@ static void test_trimming(void **state)
 	expect_change(&out, "ya", "/p", 1, 1);
 	rfs_entries_free(&out);
 
+	/* The common tail starts a line in one text but is the end of a line in the other. */
+	out = diff("ab:/p:0x00000001\n", "c:/q:0x00000001\nb:/p:0x00000001\n", true);
+	assert_int_equal(out.n, 3);
+	expect_change(&out, "ab", "/p", 0, 0);
+	expect_change(&out, "c", "/q", 1, 1);
+	expect_change(&out, "b", "/p", 1, 2);
+	rfs_entries_free(&out);
+	out = diff("c:/q:0x00000001\nb:/p:0x00000001\n", "ab:/p:0x00000001\n", true);
+	assert_int_equal(out.n, 3);
+	expect_change(&out, "ab", "/p", 1, 1);
+	rfs_entries_free(&out);
+
 	/* A duplicate of the line above inserted: prefix and suffix overlap in the base. */
 	out = diff("a:/p:0x00000001\nc:/p:0x00000001\n",
 		   "a:/p:0x00000001\na:/p:0x00000001\nc:/p:0x00000001\n", true);
@@ -439,10 +451,12 @@ struct line {
 	int style; /* how the count is written */
 };
 
-#define RKEYS 8
-static const char *const rclients[RKEYS] = {"10.0.0.1", "10.0.0.1", "10.0.0.10", "::1",
-					     "a",        "ab",       "fe80::1%e", "10.0.0.1"};
-static const char *const rpaths[RKEYS] = {"/v", "/v/", "/v", "/v", "/x:1", "/x", "/v", "/w"};
+/* Keys whose lines are prefixes and suffixes of each other ("ab:/x" ends like "b:/x"). */
+#define RKEYS 9
+static const char *const rclients[RKEYS] = {"10.0.0.1", "10.0.0.1",  "10.0.0.10",
+					     "::1",      "a",         "ab",
+					     "b",        "fe80::1%e", "10.0.0.1"};
+static const char *const rpaths[RKEYS] = {"/v", "/v/", "/v", "/v", "/x:1", "/x", "/x", "/v", "/w"};
 
 static void render_lines(struct rfs_buf *b, const struct line *lines, size_t n, bool last_nl)
 {

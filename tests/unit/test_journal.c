@@ -344,6 +344,70 @@ static void test_large(void **state)
 	free(c);
 }
 
+/*
+ * A damaged run without any newline longer than the replay buffer (a disk that lost a region
+ * to zeros): one damaged line if a newline ends it, a torn tail if the file ends first. The
+ * acknowledged ops after it must survive either way, whatever the run's length around 1 MiB.
+ */
+static void test_long_damaged_run(void **state)
+{
+	static const size_t runs[] = {1000, (1u << 20) - 300, (1u << 20) - 1, 1u << 20,
+				      (1u << 20) + 1, 3u << 19, 5u << 20};
+	struct fixture *f = *state;
+	struct rfs_buf a = RFS_BUF_INIT, b = RFS_BUF_INIT, file = RFS_BUF_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	encode_ops(&a, "n1", 1, 3, NULL);
+	encode_ops(&b, "n1", 4, 5, NULL);
+	rfs_log_set_level(LOG_CRIT);
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		struct rfs_journal j;
+		size_t bad = 0, first_bad = 0;
+
+		/* A, the run and its newline, B: B is kept, the run is one damaged line. */
+		file.len = 0;
+		assert_int_equal(rfs_buf_append(&file, a.data, a.len), 0);
+		assert_int_equal(rfs_buf_resize(&file, a.len + runs[i]), 0);
+		assert_int_equal(rfs_buf_append(&file, "\n", 1), 0);
+		assert_int_equal(rfs_buf_append(&file, b.data, b.len), 0);
+		assert_int_equal(rfs_ops_scan(file.data, file.len, NULL, NULL, &bad, &first_bad),
+				 (long)file.len);
+		assert_int_equal(bad, 1);
+		assert_int_equal(first_bad, a.len);
+		test_write_file(f->dirfd, "journal", file.data, file.len);
+		c->n = 0;
+		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+		if (c->n != 5)
+			fail_msg("run of %zu bytes: %zu ops replayed, want 5", runs[i], c->n);
+		expect_range(c, 1, 5);
+		assert_int_equal(j.last_seq, 5);
+		assert_int_equal(j.size, (off_t)file.len);
+		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)file.len);
+		rfs_journal_close(&j);
+
+		/* A and the run up to the end of the file: a torn tail, cut where it starts. */
+		test_write_file(f->dirfd, "journal", file.data, a.len + runs[i]);
+		c->n = 0;
+		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+		expect_range(c, 1, 3);
+		assert_int_equal(j.size, (off_t)a.len);
+		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)a.len);
+		/* And the next append lands cleanly after A. */
+		assert_int_equal(rfs_journal_append(&j, b.data, b.len, 5, 2), 0);
+		rfs_journal_close(&j);
+		c->n = 0;
+		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+		expect_range(c, 1, 5);
+		rfs_journal_close(&j);
+	}
+	rfs_log_set_level(LOG_NOTICE);
+	rfs_buf_free(&a);
+	rfs_buf_free(&b);
+	rfs_buf_free(&file);
+	free(c);
+}
+
 static void test_failed_append(void **state)
 {
 	struct fixture *f = *state;
@@ -430,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_callback_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_continues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_damaged_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_append, setup, teardown),
 		cmocka_unit_test(test_ops_scan),
 	};

@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include <config.h>
+#include <rmtabfs/oplog.h>
 #include <rmtabfs/options.h>
 
 struct fixture {
@@ -57,7 +58,31 @@ static int parse(struct rfs_options *o, struct fuse_args *fa, char *err, size_t 
 	return rfs_options_parse(argc, argv, o, fa, err, errlen);
 }
 
-static bool args_contain(const struct fuse_args *fa, const char *s)
+/* Is name one of the comma-separated -o options libfuse will get? */
+static bool has_opt(const struct fuse_args *fa, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (int i = 1; i < fa->argc; i++) {
+		const char *p = fa->argv[i];
+
+		if (strncmp(p, "-o", 2) == 0)
+			p += 2;
+		else if (strcmp(fa->argv[i - 1], "-o") != 0)
+			continue;
+		while (*p) {
+			size_t len = strcspn(p, ",");
+
+			if (len == n && strncmp(p, name, n) == 0)
+				return true;
+			p += len + (p[len] == ',');
+		}
+	}
+	return false;
+}
+
+/* Does any argument mention s at all? */
+static bool args_mention(const struct fuse_args *fa, const char *s)
 {
 	for (int i = 0; i < fa->argc; i++)
 		if (strstr(fa->argv[i], s))
@@ -73,14 +98,24 @@ static void test_defaults(void **state)
 	char err[256], host[256];
 	char *ctl;
 
-	assert_int_equal(parse(&o, &fa, err, sizeof(err), f->dir, NULL), 0);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	host[sizeof(host) - 1] = '\0';
+	if (rfs_node_id_valid(host)) {
+		assert_int_equal(parse(&o, &fa, err, sizeof(err), f->dir, NULL), 0);
+	} else {
+		/* This machine's host name is no node id: refused, so the rest needs node=. */
+		assert_int_equal(parse(&o, &fa, err, sizeof(err), f->dir, NULL), -EINVAL);
+		assert_non_null(strstr(err, "bad node="));
+		snprintf(host, sizeof(host), "n1");
+		assert_int_equal(parse(&o, &fa, err, sizeof(err), "-o", "node=n1", f->dir, NULL),
+				 0);
+	}
 	assert_string_equal(err, "");
 	assert_string_equal(o.mountpoint, f->real);
 	assert_string_equal(o.store, "dir:/var/lib/rmtabfs/store");
 	assert_int_equal(o.spec.kind, RFS_STORE_DIR);
 	assert_string_equal(o.spec.path, "/var/lib/rmtabfs/store");
 	assert_string_equal(o.statedir, "/var/lib/rmtabfs");
-	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	assert_string_equal(o.node, host);
 	assert_null(o.gnfs);
 	assert_null(o.config);
@@ -98,9 +133,10 @@ static void test_defaults(void **state)
 	free(ctl);
 	/* libfuse keeps what it needs, with the options the daemon always adds. */
 	assert_string_equal(fa.argv[0], "rmtabfs");
-	assert_true(args_contain(&fa, "allow_other"));
-	assert_true(args_contain(&fa, "default_permissions"));
-	assert_true(args_contain(&fa, "fsname=rmtabfs"));
+	assert_true(has_opt(&fa, "allow_other"));
+	assert_true(has_opt(&fa, "default_permissions"));
+	assert_true(has_opt(&fa, "fsname=rmtabfs"));
+	assert_false(args_mention(&fa, f->real)); /* the mount point is in o, not here */
 	rfs_options_free(&o);
 	assert_null(o.store);
 	fuse_opt_free_args(&fa);
@@ -114,8 +150,9 @@ static void test_every_option(void **state)
 	char err[256];
 
 	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-f", "-s", "-o",
-			       "store=gluster://h1,h2:24008/vol/sub,statedir=/srv/state,node=nfs-1.x_Y,"
-			       "gnfs=gnfs-rmtab,timeout=0.5,sync=store,poll=1.5,ctl=/run/x.sock",
+			       "store=gluster://h1\\,h2:24008/vol/sub,statedir=/srv/state,"
+			       "node=nfs-1.x_Y,gnfs=gnfs-rmtab,timeout=0.5,sync=store,poll=1.5,"
+			       "ctl=/run/x.sock",
 			       "-o", "entry_timeout=3,attr_timeout=0,noimport,ro", f->dir, NULL),
 			 0);
 	assert_string_equal(o.store, "gluster://h1,h2:24008/vol/sub");
@@ -135,10 +172,12 @@ static void test_every_option(void **state)
 	assert_int_equal(o.foreground, 1);
 	assert_int_equal(o.singlethread, 1);
 	/* Our options are gone from what libfuse gets; its own ("ro") stay. */
-	assert_false(args_contain(&fa, "store="));
-	assert_false(args_contain(&fa, "noimport"));
-	assert_false(args_contain(&fa, "timeout"));
-	assert_true(args_contain(&fa, "ro"));
+	assert_false(args_mention(&fa, "store="));
+	assert_false(args_mention(&fa, "noimport"));
+	assert_false(args_mention(&fa, "timeout"));
+	assert_false(args_mention(&fa, "gnfs"));
+	assert_true(has_opt(&fa, "ro"));
+	assert_true(has_opt(&fa, "allow_other"));
 	rfs_options_free(&o);
 	fuse_opt_free_args(&fa);
 
@@ -273,6 +312,24 @@ static void test_config(void **state)
 	rfs_options_free(&o);
 	fuse_opt_free_args(&fa);
 
+	/* A line is one option, commas and backslashes included (the man page's example). */
+	write_conf(f->conf, "store=gluster://gl1,gl2,gl3/nfsmeta/rmtab\nctl=/run/a\\b,c.sock\n");
+	assert_int_equal(rfs_options_read_config(f->conf, &args, err, sizeof(err)), 0);
+	assert_int_equal(args.argc, 4);
+	assert_string_equal(args.argv[1], "store=gluster://gl1\\,gl2\\,gl3/nfsmeta/rmtab");
+	fuse_opt_free_args(&args);
+	snprintf(opt, sizeof(opt), "config=%s", f->conf);
+	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-o", opt, f->dir, NULL), 0);
+	assert_string_equal(o.store, "gluster://gl1,gl2,gl3/nfsmeta/rmtab");
+	assert_int_equal(o.spec.nservers, 3);
+	assert_string_equal(o.spec.servers[2], "gl3");
+	assert_string_equal(o.spec.volume, "nfsmeta");
+	assert_string_equal(o.spec.path, "/rmtab");
+	assert_string_equal(o.ctl, "/run/a\\b,c.sock");
+	rfs_options_free(&o);
+	fuse_opt_free_args(&fa);
+	write_conf(f->conf, "store=dir:/srv/conf-store\nnode=from-config\ntimeout=5\nsync=store\n");
+
 	/* Also inside a list and in the joined "-oconfig=" form, even before the override. */
 	snprintf(opt, sizeof(opt), "-otimeout=7,config=%s", f->conf);
 	assert_int_equal(parse(&o, &fa, err, sizeof(err), opt, f->dir, NULL), 0);
@@ -291,7 +348,7 @@ static void test_config_errors(void **state)
 	char err[256], opt[PATH_MAX + 32], *big;
 	char missing[PATH_MAX + 16];
 
-	write_conf(f->conf, "node=a\n# fine\nstore=dir:/x,node=b\n");
+	write_conf(f->conf, "node=a\n# fine\nstore=dir:/x node=b\n");
 	assert_int_equal(rfs_options_read_config(f->conf, &args, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, ":3: one option per line"));
 	fuse_opt_free_args(&args);

@@ -143,14 +143,16 @@ static void test_fold_random(void **state)
 			   live);
 		for (size_t k = 0; k < e.n; k++) {
 			size_t c, p;
+			uint64_t sum;
 
 			for (c = 0; strcmp(clients[c], e.v[k].client); c++)
 				;
 			for (p = 0; strcmp(paths[p], e.v[k].path); p++)
 				;
-			check_seed(e.v[k].count == (want[c][p] > RFS_COUNT_MAX ? RFS_COUNT_MAX
-									       : want[c][p]),
-				   seed, "iteration %d: count of %s %s", iter, clients[c], paths[p]);
+			sum = want[c][p] > RFS_COUNT_MAX ? RFS_COUNT_MAX : want[c][p];
+
+			check_seed(e.v[k].count == sum, seed, "iteration %d: count of %s %s", iter,
+				   clients[c], paths[p]);
 			if (k)
 				check_seed(rfs_key_cmp(e.v[k - 1].client, e.v[k - 1].client_len,
 						       e.v[k - 1].path, e.v[k - 1].path_len,

@@ -212,6 +212,9 @@ static void test_parse_refusals(void **state)
 		{"a:/p:4294967296\n", 0, 1, "above 0xffffffff"},
 		{"a:/p:040000000000\n", 0, 1, "above 0xffffffff"},
 		{"a:/p:99999999999999999999999999\n", 0, 1, "above 0xffffffff"},
+		/* 2^64 + 1: a parser that wraps instead of saturating would read 1. */
+		{"a:/p:18446744073709551617\n", 0, 1, "above 0xffffffff"},
+		{"a:/p:0x10000000000000001\n", 0, 1, "above 0xffffffff"},
 		{"a:/p:0x1fzz\n", 0, 1, "malformed count"},
 		{"a:/p:12abc\n", 0, 1, "malformed count"},
 		{"a:/p:09\n", 0, 1, "malformed count"},
