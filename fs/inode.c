@@ -208,3 +208,20 @@ int rfs_inode_reopen(struct rfs *fs, struct rfs_inode *inode, int flags)
 	fd = openat(fs->proc_self_fd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
+
+unsigned rfs_inode_writers(struct rfs *fs, dev_t dev, ino_t ino)
+{
+	struct rfs_inode *inode;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fs->inodes.lock);
+	for (inode = fs->inodes.buckets[bucket(&fs->inodes, dev, ino)]; inode;
+	     inode = inode->hnext)
+		if (inode->dev == dev && inode->ino == ino) {
+			/* Lock order: inodes.lock is a leaf, so read without the inode's lock. */
+			n = __atomic_load_n(&inode->writers, __ATOMIC_RELAXED);
+			break;
+		}
+	pthread_mutex_unlock(&fs->inodes.lock);
+	return n;
+}

@@ -29,6 +29,7 @@
 #include <rmtabfs/notify.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
+#include <rmtabfs/stage.h>
 #include <rmtabfs/view.h>
 
 /* systemd Type=notify readiness, without linking libsystemd. */
@@ -194,7 +195,7 @@ int main(int argc, char **argv)
 	core_open = true;
 	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
 		goto out;
-	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs)) {
+	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {
 		rfs_err("out of memory");
 		goto out;
 	}
@@ -269,6 +270,7 @@ out:
 		fuse_session_destroy(fs.se);
 	if (loop_cfg)
 		fuse_loop_cfg_destroy(loop_cfg);
+	rfs_stages_destroy(&fs);
 	if (fs.nviews)
 		rfs_views_destroy(&fs);
 	if (fs.inodes.buckets)

@@ -15,6 +15,7 @@
 
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
+#include <rmtabfs/stage.h>
 #include <rmtabfs/view.h>
 
 static struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
@@ -52,10 +53,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs_inode *p = inode_of(req, parent);
-	struct rfs_view *v = rfs_view_named(rfs_from_req(req), p, name);
+	struct rfs *fs = rfs_from_req(req);
+	struct rfs_view *v = rfs_view_named(fs, p, name);
 
 	if (v)
 		vf_lookup(req, v);
+	else if ((v = rfs_stage_view(fs, p, name)))
+		stage_lookup(req, v);
 	else
 		pt_lookup(req, p, name);
 }
@@ -138,8 +142,14 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rfs_inode *p = inode_of(req, parent);
-	struct rfs_view *v = rfs_view_named(rfs_from_req(req), p, name);
+	struct rfs *fs = rfs_from_req(req);
+	struct rfs_view *v = rfs_view_named(fs, p, name);
+	struct rfs_view *staged = rfs_stage_view(fs, p, name);
 
+	if (staged) {
+		stage_unlink(req, staged);
+		return;
+	}
 	/*
 	 * Deleting the file must not wipe the cluster's list (a boot script that "clears
 	 * rmtab" would clear it on every server). ": > rmtab" or rmtabctl remove do that.
@@ -167,8 +177,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct rfs_inode *p = inode_of(req, parent), *np = inode_of(req, newparent);
 	struct rfs_view *from = rfs_view_named(fs, p, name);
 	struct rfs_view *to = rfs_view_named(fs, np, newname);
+	struct rfs_view *staged = rfs_stage_view(fs, p, name);
 
-	if (from)
+	if (staged)
+		stage_rename(req, staged, np, newname, flags);
+	else if (rfs_stage_view(fs, np, newname))
+		refuse(req, rfs_stage_view(fs, np, newname),
+		       "renaming onto a staging name (VIEW.tmp) is not supported", EINVAL);
+	else if (from)
 		refuse(req, from, "a view cannot be renamed away", EBUSY);
 	else if (to)
 		vf_rename_onto(req, p, name, to, flags);
@@ -192,9 +208,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct rfs_inode *p = inode_of(req, parent);
 
+	struct rfs *fs = rfs_from_req(req);
+	struct rfs_view *v;
+
 	/* The kernel opens an existing name instead; this is a race with our own lookup. */
-	if (rfs_view_named(rfs_from_req(req), p, name))
+	if (rfs_view_named(fs, p, name))
 		fuse_reply_err(req, EEXIST);
+	else if ((v = rfs_stage_view(fs, p, name)))
+		stage_create(req, v, mode, fi);
 	else
 		pt_create(req, p, name, mode, fi);
 }

@@ -24,6 +24,7 @@
 
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
+#include <rmtabfs/stage.h>
 #include <rmtabfs/view.h>
 
 static void reply_entry(fuse_req_t req, struct rfs *fs, struct rfs_inode *parent,
@@ -296,8 +297,8 @@ static struct rfs_handle *file_handle(struct rfs_inode *inode, int fd, int flags
 	return h;
 }
 
-void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
-	       struct fuse_file_info *fi)
+int pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	      struct fuse_file_info *fi)
 {
 	struct rfs *fs = rfs_from_req(req);
 	struct fuse_entry_param e;
@@ -309,8 +310,9 @@ void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_
 
 	fd = openat(parent->fd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
-		return;
+		rc = -errno;
+		fuse_reply_err(req, -rc);
+		return rc;
 	}
 	new_owner(req, parent, &uid, &gid);
 	if (fchown(fd, uid, gid) < 0)
@@ -319,7 +321,7 @@ void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_
 	if (rc) {
 		close(fd);
 		fuse_reply_err(req, -rc);
-		return;
+		return rc;
 	}
 	inode = rfs_inode_of(fs, e.ino);
 	h = file_handle(inode, fd, fi->flags);
@@ -327,7 +329,7 @@ void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_
 		close(fd);
 		rfs_inode_forget(fs, inode, 1);
 		fuse_reply_err(req, ENOMEM);
-		return;
+		return -ENOMEM;
 	}
 	if (parent == &fs->root) {
 		inode->top = true;
@@ -342,7 +344,9 @@ void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_
 		close(fd);
 		free(h);
 		rfs_inode_forget(fs, inode, 1);
+		return -EINTR;
 	}
+	return 0;
 }
 
 void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
@@ -489,8 +493,9 @@ static int load_listing(struct rfs *fs, struct rfs_handle *h)
 			rc = errno ? -errno : 0;
 			break;
 		}
-		if (dir == &fs->root && rfs_view_named(fs, dir, de->d_name))
-			continue; /* hidden by the view of that name */
+		if (dir == &fs->root &&
+		    (rfs_view_named(fs, dir, de->d_name) || rfs_stage_hidden(de->d_name)))
+			continue; /* hidden by the view of that name, or a private staging file */
 		if (h->nentries == cap) {
 			struct rfs_dirent *n;
 

@@ -2,10 +2,12 @@
  * The views (see include/rmtabfs/view.h and DESIGN §5).
  *
  * Invariants:
- *  - a view handle shows one content for its whole life unless it has not written and
- *    reads from offset 0 again, which takes the current snapshot (gNFS rescans from 0
- *    through a descriptor opened before another writer's rename; mountd reads with ftell
- *    positions that must refer to one content);
+ *  - a view handle shows one content for its whole life (the snapshot taken at open, then
+ *    its own writes): mountd reads with ftell positions that must refer to one content,
+ *    and gNFS rescans the file from offset 0 once per key through dups of one descriptor,
+ *    so a fresh snapshot per scan would pair the host of one record with the path of
+ *    another whenever a record before them came or went in between. Every reader opens
+ *    anew for each operation, so "fresh at open" is fresh enough;
  *  - handles use direct I/O, so every read is answered from the handle's own content and
  *    the kernel's page cache can never mix two generations in one reader;
  *  - a commit happens at flush or fsync of a dirty handle, is idempotent (a clean handle
@@ -38,7 +40,6 @@ struct rfs_vhandle {
 	struct rfs_buf buf;    /* its own content once written */
 	bool own;
 	bool dirty;   /* written since the last commit */
-	bool written; /* ever written: no fresh snapshot at offset 0 any more */
 	bool append;
 	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
@@ -282,7 +283,7 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	if (writable && (fi->flags & O_TRUNC)) {
 		/* ": > rmtab", cp: the session starts empty and means to replace everything. */
 		vh->own = true;
-		vh->dirty = vh->written = true;
+		vh->dirty = true;
 		if (rfs_buf_reserve(&vh->buf, 0))
 			goto nomem;
 	}
@@ -321,17 +322,6 @@ void vf_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
 	size_t len;
 
 	pthread_mutex_lock(&vh->lock);
-	if (off == 0 && !vh->written) {
-		struct rfs_snap *now = rfs_core_snap(&vh->view->fs->core);
-
-		if (now && now->gen != vh->snap->gen) {
-			rfs_snap_put(vh->snap);
-			vh->snap = now;
-			rfs_base_set_snap(&vh->base, now);
-		} else {
-			rfs_snap_put(now);
-		}
-	}
 	c = content(vh, &len);
 	if ((size_t)off >= len)
 		size = 0;
@@ -393,7 +383,7 @@ void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size
 			goto out;
 	}
 	memcpy(vh->buf.data + off, buf, size);
-	vh->dirty = vh->written = true;
+	vh->dirty = true;
 out:
 	/* One refused write refuses the session: ": >" followed by bad data must not empty it. */
 	if (rc == -EINVAL || rc == -EFBIG)
@@ -512,7 +502,7 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 			if (!rc)
 				rc = rfs_buf_resize(&vh->buf, (size_t)attr->st_size);
 			if (!rc)
-				vh->dirty = vh->written = true;
+				vh->dirty = true;
 			pthread_mutex_unlock(&vh->lock);
 		} else {
 			rc = truncate_now(req, v, attr->st_size);
@@ -643,8 +633,8 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-void vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
-		    struct rfs_view *v, unsigned int flags)
+int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
+		   struct rfs_view *v, unsigned int flags)
 {
 	struct rfs *fs = v->fs;
 	struct fuse_entry_param e;
@@ -656,16 +646,16 @@ void vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
 	if (flags & RENAME_EXCHANGE) {
 		rfs_info("%s: refused: a view cannot be exchanged", who);
 		fuse_reply_err(req, EINVAL);
-		return;
+		return -EINVAL;
 	}
 	if (flags & RENAME_NOREPLACE) {
 		fuse_reply_err(req, EEXIST);
-		return;
+		return -EEXIST;
 	}
 	rc = rfs_inode_lookup(fs, parent, name, &e);
 	if (rc) {
 		fuse_reply_err(req, -rc);
-		return;
+		return rc;
 	}
 	inode = rfs_inode_of(fs, e.ino);
 	if (!S_ISREG(e.attr.st_mode)) {
@@ -698,4 +688,5 @@ out:
 	fuse_reply_err(req, -rc);
 	if (rc == 0 && fs->notify)
 		rfs_notify_entry(fs->notify, FUSE_ROOT_ID, v->name);
+	return rc;
 }

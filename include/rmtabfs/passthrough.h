@@ -24,8 +24,9 @@ void pt_unlink(fuse_req_t req, struct rfs_inode *parent, const char *name);
 void pt_rmdir(fuse_req_t req, struct rfs_inode *parent, const char *name);
 void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,
 	       struct rfs_inode *newparent, const char *newname, unsigned int flags);
-void pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
-	       struct fuse_file_info *fi);
+/* Replies; also returns 0 or the -errno replied, for callers that keep state about it. */
+int pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
+	      struct fuse_file_info *fi);
 void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi);
 void pt_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off);
 void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, off_t off);

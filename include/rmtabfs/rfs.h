@@ -19,6 +19,7 @@ struct rfs_view;
 struct rfs_repl;
 struct rfs_notify;
 struct rfs_ctl;
+struct rfs_stages;
 
 /*
  * A FUSE inode. Passed-through files and directories hold an O_PATH fd of the object
@@ -95,6 +96,7 @@ struct rfs {
 	struct rfs_inodes inodes;
 	struct rfs_view *views[2]; /* rmtab, then the gNFS view if configured */
 	size_t nviews;
+	struct rfs_stages *stages;
 	double entry_timeout;
 	double attr_timeout;
 };
@@ -112,6 +114,8 @@ struct rfs_inode *rfs_inode_of(struct rfs *fs, fuse_ino_t ino);
 int rfs_inode_lookup(struct rfs *fs, struct rfs_inode *parent, const char *name,
 		     struct fuse_entry_param *e);
 void rfs_inode_forget(struct rfs *fs, struct rfs_inode *inode, uint64_t n);
+/* Open handles that may write to the object (dev, ino), 0 if the kernel has no inode for it. */
+unsigned rfs_inode_writers(struct rfs *fs, dev_t dev, ino_t ino);
 /* Opens an O_PATH inode for I/O through /proc/self/fd. */
 int rfs_inode_reopen(struct rfs *fs, struct rfs_inode *inode, int flags);
 

@@ -38,9 +38,10 @@ void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size
 void vf_flush(fuse_req_t req, struct rfs_handle *h);
 void vf_fsync(fuse_req_t req, struct rfs_handle *h);
 void vf_release(fuse_req_t req, struct rfs_handle *h);
-/* rename(parent/name -> a view): commit the file, now or at its writers' flush. */
-void vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
-		    struct rfs_view *v, unsigned int flags);
+/* rename(parent/name -> a view): commit the file, now or at its writers' flush.
+ * Replies; returns 0 or the -errno replied. */
+int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
+		   struct rfs_view *v, unsigned int flags);
 
 /* Hooks for regular files of the top directory (see struct rfs_inode). */
 void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool truncated);

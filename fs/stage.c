@@ -1,0 +1,320 @@
+/*
+ * Staging files (see include/rmtabfs/stage.h).
+ *
+ * gNFS writes its list to the fixed name NAME.tmp and renames it over NAME; its POSIX lock
+ * does not serialise writers (it drops when gNFS closes a dup of the locked fd, see
+ * notes/gluster.md), so two writers truncate and append into the same temporary file and
+ * the renamed result is a mix of both lists. Here every thread that creates VIEW.tmp gets a
+ * file of its own underneath (".rmtabfs-stage.VIEW.TID.N"), and the names VIEW.tmp resolve,
+ * for each request, to the caller thread's file. A thread without one sees the most recent
+ * finished file (no writer left) of another thread, so "cp f rmtab.tmp; mv rmtab.tmp rmtab"
+ * from two processes still works.
+ *
+ * Invariants: a staging file is in the list until it is renamed, unlinked, or replaced by a
+ * newer one of the same thread; names of the top directory that resolve here are looked up
+ * with entry timeout 0 (positive and negative), so the kernel asks every time.
+ * Lock: stages.lock protects the list only; no other lock is taken under it, and no FUSE
+ * reply or store call happens under it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rmtabfs/log.h>
+#include <rmtabfs/passthrough.h>
+#include <rmtabfs/stage.h>
+#include <rmtabfs/view.h>
+
+#define STAGE_PREFIX ".rmtabfs-stage."
+/* A finished staging file nobody renamed is removed after this long. */
+#define STAGE_ABANDONED_SECS 600
+
+struct stage {
+	struct stage *next;
+	struct rfs_view *view;
+	pid_t tid;
+	dev_t dev;
+	ino_t ino;
+	time_t created;
+	char under[NAME_MAX + 1];
+};
+
+struct rfs_stages {
+	pthread_mutex_t lock;
+	struct stage *list;
+	unsigned long seq;
+};
+
+bool rfs_stage_hidden(const char *name)
+{
+	return strncmp(name, STAGE_PREFIX, strlen(STAGE_PREFIX)) == 0;
+}
+
+int rfs_stages_init(struct rfs *fs)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fs->stages = calloc(1, sizeof(*fs->stages));
+	if (!fs->stages)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->stages->lock, NULL);
+	/* Leftovers of a daemon that was killed: never renamed, so never committed. */
+	fd = openat(fs->root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)))
+		if (rfs_stage_hidden(de->d_name)) {
+			rfs_info("removing a staging file left by an earlier run: %s", de->d_name);
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	closedir(d);
+	return 0;
+}
+
+void rfs_stages_destroy(struct rfs *fs)
+{
+	struct stage *s, *next;
+
+	if (!fs->stages)
+		return;
+	for (s = fs->stages->list; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	pthread_mutex_destroy(&fs->stages->lock);
+	free(fs->stages);
+	fs->stages = NULL;
+}
+
+struct rfs_view *rfs_stage_view(struct rfs *fs, struct rfs_inode *parent, const char *name)
+{
+	size_t i;
+
+	if (parent != &fs->root)
+		return NULL;
+	for (i = 0; i < fs->nviews; i++) {
+		size_t n = strlen(fs->views[i]->name);
+
+		if (strncmp(name, fs->views[i]->name, n) == 0 && strcmp(name + n, ".tmp") == 0)
+			return fs->views[i];
+	}
+	return NULL;
+}
+
+static bool finished(struct rfs *fs, const struct stage *s)
+{
+	return s->ino && rfs_inode_writers(fs, s->dev, s->ino) == 0;
+}
+
+/*
+ * The staging file a request of thread tid means by VIEW.tmp: its own, else the newest
+ * finished one. Unlinked from the list when take is set. Called with the lock held.
+ */
+static struct stage *resolve(struct rfs *fs, struct rfs_view *v, pid_t tid, bool take)
+{
+	struct stage **link, **found = NULL, **newest = NULL;
+
+	for (link = &fs->stages->list; *link; link = &(*link)->next) {
+		struct stage *s = *link;
+
+		if (s->view != v)
+			continue;
+		if (s->tid == tid) {
+			found = link;
+			break;
+		}
+		if ((!newest || s->created >= (*newest)->created) && finished(fs, s))
+			newest = link;
+	}
+	if (!found)
+		found = newest;
+	if (!found)
+		return NULL;
+	if (take) {
+		struct stage *s = *found;
+
+		*found = s->next;
+		return s;
+	}
+	return *found;
+}
+
+static pid_t caller(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->pid;
+}
+
+void stage_lookup(fuse_req_t req, struct rfs_view *v)
+{
+	struct rfs *fs = v->fs;
+	char under[NAME_MAX + 1] = "";
+	struct fuse_entry_param e;
+	struct stage *s;
+	int rc;
+
+	pthread_mutex_lock(&fs->stages->lock);
+	s = resolve(fs, v, caller(req), false);
+	if (s)
+		snprintf(under, sizeof(under), "%s", s->under);
+	pthread_mutex_unlock(&fs->stages->lock);
+	if (!under[0]) {
+		/* Nothing staged for this caller: negative, and not cached. */
+		memset(&e, 0, sizeof(e));
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	rc = rfs_inode_lookup(fs, &fs->root, under, &e);
+	if (rc == -ENOENT) {
+		memset(&e, 0, sizeof(e));
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rfs_inode_of(fs, e.ino)->top = true;
+	e.entry_timeout = 0;
+	if (fuse_reply_entry(req, &e) == -ENOENT)
+		rfs_inode_forget(fs, rfs_inode_of(fs, e.ino), 1);
+}
+
+/* Removes finished staging files nobody renamed for a long time. Lock held. */
+static void drop_abandoned(struct rfs *fs, time_t now)
+{
+	struct stage **link = &fs->stages->list;
+
+	while (*link) {
+		struct stage *s = *link;
+
+		if (now - s->created > STAGE_ABANDONED_SECS && finished(fs, s)) {
+			rfs_info("removing %s.tmp staged %ld s ago and never renamed",
+				 s->view->name, (long)(now - s->created));
+			unlinkat(fs->root.fd, s->under, 0);
+			*link = s->next;
+			free(s);
+		} else {
+			link = &s->next;
+		}
+	}
+}
+
+void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_file_info *fi)
+{
+	struct rfs *fs = v->fs;
+	struct stage *s = calloc(1, sizeof(*s)), *old;
+	struct stat st;
+	pid_t tid = caller(req);
+	int rc;
+
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	s->view = v;
+	s->tid = tid;
+	s->created = time(NULL);
+	pthread_mutex_lock(&fs->stages->lock);
+	snprintf(s->under, sizeof(s->under), STAGE_PREFIX "%s.%d.%lu", v->name, (int)tid,
+		 ++fs->stages->seq);
+	/* A thread starting over replaces what it staged before. */
+	for (old = fs->stages->list; old; old = old->next)
+		if (old->view == v && old->tid == tid)
+			break;
+	if (old) {
+		unlinkat(fs->root.fd, old->under, 0);
+		old->tid = 0; /* unreachable; freed by drop_abandoned or never used */
+		old->created = 0;
+	}
+	drop_abandoned(fs, s->created);
+	/*
+	 * Listed before the create is replied: the caller's next request (mountd renames at
+	 * once) may reach another worker thread before this one returns.
+	 */
+	s->next = fs->stages->list;
+	fs->stages->list = s;
+	pthread_mutex_unlock(&fs->stages->lock);
+
+	rc = pt_create(req, &fs->root, s->under, mode, fi);
+	if (rc == 0 && fstatat(fs->root.fd, s->under, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	pthread_mutex_lock(&fs->stages->lock);
+	if (rc == 0) {
+		s->dev = st.st_dev;
+		s->ino = st.st_ino;
+	} else {
+		struct stage **link;
+
+		for (link = &fs->stages->list; *link; link = &(*link)->next)
+			if (*link == s) {
+				*link = s->next;
+				free(s);
+				break;
+			}
+	}
+	pthread_mutex_unlock(&fs->stages->lock);
+}
+
+void stage_rename(fuse_req_t req, struct rfs_view *v, struct rfs_inode *newparent,
+		  const char *newname, unsigned int flags)
+{
+	struct rfs *fs = v->fs;
+	struct rfs_view *target = rfs_view_named(fs, newparent, newname);
+	struct stage *s;
+	int rc;
+
+	pthread_mutex_lock(&fs->stages->lock);
+	s = resolve(fs, v, caller(req), true);
+	pthread_mutex_unlock(&fs->stages->lock);
+	if (!s) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (target) {
+		rc = vf_rename_onto(req, &fs->root, s->under, target, flags);
+	} else {
+		rc = renameat2(fs->root.fd, s->under, newparent->fd, newname, flags) < 0 ? -errno
+											: 0;
+		fuse_reply_err(req, -rc);
+	}
+	if (rc == 0) {
+		free(s);
+		return;
+	}
+	/* Refused (bad content): the file stays staged, as a refused rename leaves a file. */
+	pthread_mutex_lock(&fs->stages->lock);
+	s->next = fs->stages->list;
+	fs->stages->list = s;
+	pthread_mutex_unlock(&fs->stages->lock);
+}
+
+void stage_unlink(fuse_req_t req, struct rfs_view *v)
+{
+	struct rfs *fs = v->fs;
+	struct stage *s;
+	int rc;
+
+	pthread_mutex_lock(&fs->stages->lock);
+	s = resolve(fs, v, caller(req), true);
+	pthread_mutex_unlock(&fs->stages->lock);
+	if (!s) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = unlinkat(fs->root.fd, s->under, 0) < 0 ? errno : 0;
+	free(s);
+	fuse_reply_err(req, rc);
+}
