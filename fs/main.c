@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 	if (!fs.repl)
 		goto out;
 	/* A quick store tells now whether our node id is taken; a slow one does not delay us. */
-	st = rfs_repl_wait_first(fs.repl, opts.timeout < 0.5 ? opts.timeout : 0.5, msg,
+	st = rfs_repl_wait_first(fs.repl, opts.timeout < 0.1 ? opts.timeout : 0.1, msg,
 				 sizeof(msg));
 	if (st == RFS_REPL_REFUSED) {
 		rfs_err("refusing to start: %s", msg);

@@ -12,12 +12,18 @@
  * every fd is fsync'ed and closed instead, so nothing is pending).
  *
  * Invariants: one glfs_t per daemon for its whole life once glfs_init succeeded; on
- * ENOTCONN the caller retries and the glfs_t reconnects by itself. A glfs_t whose init
- * failed is finished in a detached thread, since its fini may take seconds. Every fd that
+ * ENOTCONN the caller retries and the glfs_t reconnects by itself. While no glusterd answers,
+ * no glfs_t is made at all (a TCP probe of the volfile servers first); a glfs_t whose init
+ * failed anyway is finished right here, in the replication thread (libglusterfs 10.3
+ * crashed in glfs_epoll when a failed glfs_t was finished in another thread while the next
+ * one was being set up; its fini may take seconds, during which the store is down anyway).
+ * Every fd that
  * locks has its own lock owner (gfapi keeps the owner thread-locally otherwise, see the
  * notes). No locks here: only the replication thread calls this backend.
  */
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -39,18 +45,38 @@ struct gl_priv {
 	glfs_t *fs;
 };
 
-static void *fini_thread(void *arg)
+/* Is some volfile server accepting TCP connections? Cheap, and fails at once when refused. */
+static int probe_servers(const struct rfs_store_spec *spec)
 {
-	glfs_fini(arg);
-	return NULL;
-}
+	int rc = -ENOTCONN;
+	size_t i;
 
-static void fini_later(glfs_t *fs)
-{
-	pthread_t t;
+	for (i = 0; i < spec->nservers && rc; i++) {
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res, *ai;
+		char port[16];
 
-	if (pthread_create(&t, NULL, fini_thread, fs) == 0)
-		pthread_detach(t);
+		snprintf(port, sizeof(port), "%d", spec->ports[i]);
+		if (getaddrinfo(spec->servers[i], port, &hints, &res) != 0) {
+			rc = -EHOSTUNREACH;
+			continue;
+		}
+		for (ai = res; ai && rc; ai = ai->ai_next) {
+			struct timeval tv = {.tv_sec = 1};
+			int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+
+			if (fd < 0)
+				continue;
+			/* Bounded: an unroutable server must not stall the retry loop. */
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+				rc = 0;
+			else
+				rc = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+			close(fd);
+		}
+		freeaddrinfo(res);
+	}
+	return rc;
 }
 
 static void abs_path(struct rfs_store *s, const char *rel, char *out, size_t len)
@@ -69,6 +95,9 @@ static int gl_connect(struct rfs_store *s)
 	char dir[PATH_MAX], *c;
 	int rc;
 
+	rc = probe_servers(&s->spec);
+	if (rc)
+		return rc;
 	fs = glfs_new(s->spec.volume);
 	if (!fs)
 		return -ENOMEM;
@@ -82,7 +111,7 @@ static int gl_connect(struct rfs_store *s)
 	glfs_set_logging(fs, s->logfile[0] ? s->logfile : "/dev/null", 4);
 	if (glfs_init(fs) < 0) {
 		rc = errno ? -errno : -EIO;
-		fini_later(fs);
+		glfs_fini(fs);
 		return rc;
 	}
 	/* The store directory inside the volume, created on first use. */
@@ -97,12 +126,12 @@ static int gl_connect(struct rfs_store *s)
 	}
 	if (strcmp(dir, "/") != 0 && glfs_mkdir(fs, dir, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
-		fini_later(fs);
+		glfs_fini(fs);
 		return rc;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		fini_later(fs);
+		glfs_fini(fs);
 		return -ENOMEM;
 	}
 	p->fs = fs;
@@ -118,7 +147,7 @@ static void gl_disconnect(struct rfs_store *s, bool fast)
 		return;
 	/* At exit the process ends right after; glfs_fini would only add up to 10 s. */
 	if (!fast)
-		fini_later(p->fs);
+		glfs_fini(p->fs);
 	free(p);
 	s->priv = NULL;
 }

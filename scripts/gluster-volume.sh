@@ -60,6 +60,8 @@ all progress and errors go to stderr.
   pause-brick NAME I     kill -STOP brick I (a hung brick, for ping-timeout tests)
   resume-brick NAME I    kill -CONT brick I
   restart-bricks NAME    'volume start NAME force' until all bricks are online
+  stop-glusterd          stop the glusterd that 'up' started (bricks keep running)
+  start-glusterd         start it again
   stop-volume NAME       'volume stop NAME force'
   start-volume NAME      'volume start NAME', wait until all bricks are online
   mount NAME DIR [OPT..] FUSE-mount the volume on DIR with glusterfs (DIR is
@@ -232,6 +234,37 @@ ensure_glusterd() {
     save_global
     wait_glusterd || die "glusterd started (pid $G_GLUSTERD_PID) but does not answer after ${GLUSTERD_TIMEOUT}s; see /var/log/glusterfs/glusterd.log"
     log "glusterd up (pid $G_GLUSTERD_PID)"
+}
+
+# Fault tests: stop the glusterd that 'up' started (bricks keep running, as when the
+# management daemon dies), and start it again; the state file keeps tracking it.
+cmd_stop_glusterd() {
+    load_global
+    [[ -n $G_GLUSTERD_PID ]] && is_glusterd_pid "$G_GLUSTERD_PID" ||
+        die "no glusterd started by '$PROG up' is running"
+    kill -TERM "$G_GLUSTERD_PID"
+    local deadline=$((SECONDS + 15))
+    while is_glusterd_pid "$G_GLUSTERD_PID" && ((SECONDS < deadline)); do sleep 0.1; done
+    is_glusterd_pid "$G_GLUSTERD_PID" && die "glusterd $G_GLUSTERD_PID ignored SIGTERM"
+    log "glusterd $G_GLUSTERD_PID stopped"
+}
+
+cmd_start_glusterd() {
+    load_global
+    [[ -n $G_GLUSTERD_PID ]] || die "no glusterd was started by '$PROG up'"
+    glusterd_answers && { log "glusterd already answers"; return 0; }
+    local pidfile="$STATE_DIR/glusterd.pid" i
+    rm -f "$pidfile"
+    glusterd -p "$pidfile" </dev/null >>"$STATE_DIR/glusterd.out" 2>&1 9>&- ||
+        die "glusterd failed to start"
+    for ((i = 0; i < 50; i++)); do
+        [[ -s $pidfile ]] && break
+        sleep 0.1
+    done
+    G_GLUSTERD_PID=$(cat "$pidfile" 2>/dev/null || live_glusterd_pids | tail -n 1)
+    save_global
+    wait_glusterd || die "restarted glusterd does not answer"
+    log "glusterd restarted (pid $G_GLUSTERD_PID)"
 }
 
 wait_glusterd() {
@@ -794,6 +827,8 @@ main() {
         pause-brick)    (($# == 2)) || die "usage: $PROG pause-brick NAME I"; need_root; signal_brick STOP "$1" "$2" ;;
         resume-brick)   (($# == 2)) || die "usage: $PROG resume-brick NAME I"; need_root; signal_brick CONT "$1" "$2" ;;
         restart-bricks) (($# == 1)) || die "usage: $PROG restart-bricks NAME"; cmd_restart_bricks "$1" ;;
+        stop-glusterd)  need_root; cmd_stop_glusterd ;;
+        start-glusterd) need_root; cmd_start_glusterd ;;
         stop-volume)    (($# == 1)) || die "usage: $PROG stop-volume NAME"; cmd_stop_volume "$1" ;;
         start-volume)   (($# == 1)) || die "usage: $PROG start-volume NAME"; cmd_start_volume "$1" ;;
         mount)          (($# >= 2)) || die "usage: $PROG mount NAME DIR [GLUSTERFS-OPTION...]"; cmd_mount "$@" ;;

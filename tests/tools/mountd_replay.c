@@ -78,6 +78,13 @@ static char *rmtab_tmpfn;
 static char *rmtab_lockfn;
 static const char *ha_callout_prog;
 static bool quiet;
+/*
+ * -E: report an op whose close(2) of rmtab failed as "err". rpc.mountd ignores fclose
+ * errors (and answers MNT3_OK anyway); fault tests need to know which changes the file
+ * system acknowledged.
+ */
+static bool strict_close;
+static bool close_failed;
 
 /* -e: the exported directories auth_authenticate() knows; none given = everything allowed. */
 static const char **exports;
@@ -248,8 +255,8 @@ static void putrmtabent(const struct rmtabent *rep, const long *pos)
 /* fendrmtabent: fclose = [write(buffered data)] + close. No fdatasync since fc1127d7. */
 static void fendrmtabent(FILE *fp)
 {
-	if (fp)
-		fclose(fp);
+	if (fp && fclose(fp) != 0)
+		close_failed = true;
 }
 
 static void endrmtabent(void)
@@ -598,14 +605,20 @@ static bool do_mnt(const char *client, const char *path)
 		return true;
 	}
 
+	close_failed = false;
 	switch (mountlist_add(client, path, &count)) {
 	case RES_INPLACE:
+		if (strict_close && close_failed)
+			goto err;
 		printf("mnt %s %s inplace %d\n", client, path, count);
 		break;
 	case RES_APPEND:
+		if (strict_close && close_failed)
+			goto err;
 		printf("mnt %s %s append %d\n", client, path, count);
 		break;
 	default:
+	err:
 		printf("mnt %s %s err\n", client, path);
 		return false;
 	}
@@ -620,14 +633,18 @@ static bool do_umnt(const char *client, const char *path)
 		printf("umnt %s %s denied\n", client, path);
 		return true;
 	}
+	close_failed = false;
 	switch (mountlist_del(client, path, &matches)) {
 	case RES_MATCH:
+		if (strict_close && close_failed)
+			goto err;
 		printf("umnt %s %s ok %d\n", client, path, matches);
 		break;
 	case RES_NOMATCH:
 		printf("umnt %s %s nomatch\n", client, path);
 		break;
 	default:
+	err:
 		printf("umnt %s %s err\n", client, path);
 		return false;
 	}
@@ -680,6 +697,7 @@ static void usage(void)
 	    "         -e EXPORT   exported directory (repeatable); paths outside all of them\n"
 	    "                     fail auth_authenticate(); default: everything allowed\n"
 	    "         -q          no diagnostics on stderr\n"
+	    "         -E          report an op whose close of rmtab failed as err (mountd does not)\n"
 	    "script lines: mnt CLIENT PATH | umnt CLIENT PATH | umntall [NAME] | dump |"
 	    " sleep MS\n"
 	    "  (PATH and NAME are the rest of the line; empty NAME = failed reverse lookup;\n"
@@ -752,7 +770,7 @@ int main(int argc, char **argv)
 	const char *dir, *cmd;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "+qH:e:")) != -1) {
+	while ((opt = getopt(argc, argv, "+qEH:e:")) != -1) {
 		switch (opt) {
 		case 'e':
 			exports = realloc(exports, (n_exports + 1) * sizeof(*exports));
@@ -761,6 +779,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			exports[n_exports++] = optarg;
+			break;
+		case 'E':
+			strict_close = true;
 			break;
 		case 'q':
 			quiet = true;
