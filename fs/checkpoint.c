@@ -7,7 +7,7 @@
  *   hlc TIME
  *   mtime SECONDS
  *   imported 0|1
- *   peer NODE OFFSET            (one per other node)
+ *   peer NODE SEG OFFSET SKIP   (one per other node: where reading its log stands)
  *   records N
  *   <N op lines, one per record, tombstones included>
  *   end CRC32C                  (of every byte before this line)
@@ -41,8 +41,9 @@ int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool i
 			    (unsigned long long)t->hlc, (long long)t->reported_mtime,
 			    imported ? 1 : 0);
 	for (i = 0; !rc && i < npeers; i++)
-		rc = rfs_buf_printf(out, "peer %s %llu\n", peers[i].node,
-				    (unsigned long long)peers[i].offset);
+		rc = rfs_buf_printf(out, "peer %s %u %llu %llu\n", peers[i].node, peers[i].seg,
+				    (unsigned long long)peers[i].offset,
+				    (unsigned long long)peers[i].skip);
 	if (!rc)
 		rc = rfs_buf_printf(out, "records %zu\n", t->nrecords);
 	rfs_table_for_each(t, i, r)
@@ -231,7 +232,22 @@ int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_in
 		info->peers = np;
 		memcpy(np[info->npeers].node, value, (size_t)(sp - value));
 		np[info->npeers].node[sp - value] = '\0';
-		np[info->npeers].offset = strtoull(sp + 1, NULL, 10);
+		{
+			unsigned long long a = 0, b = 0, c = 0;
+			int n = sscanf(sp + 1, "%llu %llu %llu", &a, &b, &c);
+
+			np[info->npeers].seg = 0;
+			np[info->npeers].skip = 0;
+			if (n == 3) {
+				np[info->npeers].seg = (uint32_t)a;
+				np[info->npeers].offset = b;
+				np[info->npeers].skip = c;
+			} else if (n == 1) {
+				np[info->npeers].offset = a;
+			} else {
+				goto out;
+			}
+		}
 		info->npeers++;
 	}
 	if (header_u64(&p, end, "records", &nrec))

@@ -24,6 +24,7 @@
 #include <rmtabfs/gnfs_fmt.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/rmtab_fmt.h>
+#include <rmtabfs/snapshot.h>
 
 struct rfs_snap *rfs_snap_get(struct rfs_snap *s)
 {
@@ -354,7 +355,7 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 }
 
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
-			   bool *damaged)
+			   uint64_t skip_seq, bool *damaged)
 {
 	struct rfs_op_scratch scratch;
 	size_t pos = 0;
@@ -368,18 +369,21 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 		long n = rfs_op_decode(buf + pos, len - pos, &op, &scratch, NULL);
 		int r;
 
-		if (n == -EAGAIN)
+		/* No valid line is that long: damage, not a line still being written. */
+		if (n == -EAGAIN && len - pos <= RFS_OP_LINE_MAX)
 			break;
 		if (n < 0 || strcmp(op.node, node) != 0) {
 			*damaged = true;
 			break;
 		}
+		pos += (size_t)n;
+		if (op.seq <= skip_seq)
+			continue;
 		r = rfs_table_apply(&c->table, &op);
 		if (r < 0)
 			break;
 		changed |= r;
 		nops++;
-		pos += (size_t)n;
 	}
 	c->stats.ops_remote += nops;
 	drop_cur_locked(c);
@@ -655,5 +659,108 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name)
 out:
 	rfs_entries_free(&found);
 	rfs_buf_free(&text);
+	return rc;
+}
+
+struct adopt_ctx {
+	struct rfs_table *t;
+	uint64_t skip; /* this node's ops up to here are in the snapshot */
+};
+
+static int adopt_own(void *p, const struct rfs_op *op)
+{
+	struct adopt_ctx *a = p;
+	int rc;
+
+	if (op->seq <= a->skip)
+		return 0;
+	rc = rfs_table_apply(a->t, op);
+	return rc < 0 ? rc : 0;
+}
+
+int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap,
+		   const char *own_tail, size_t own_len)
+{
+	const struct rfs_cover *self_cover;
+	struct rfs_table fresh, old;
+	struct adopt_ctx a;
+	struct rfs_record *r;
+	char *journal = NULL;
+	size_t i, bad = 0;
+	long used;
+	int rc;
+
+	rc = rfs_table_init(&fresh, c->table.self->name);
+	if (rc)
+		return rc;
+	self_cover = rfs_snapshot_cover(snap, fresh.self->name);
+	a.t = &fresh;
+	a.skip = self_cover ? self_cover->seq : 0;
+	used = rfs_ops_scan(snap->records, snap->records_len, replay_op, &fresh, &bad, NULL);
+	if (used < 0 || bad) {
+		rc = used < 0 ? (int)used : -EBADMSG;
+		goto out;
+	}
+	used = rfs_ops_scan(own_tail, own_len, adopt_own, &a, NULL, NULL);
+	if (used < 0) {
+		rc = (int)used;
+		goto out;
+	}
+
+	/* No local commit while the journal's ops are folded in and the tables swap. */
+	pthread_mutex_lock(&c->commit_lock);
+	journal = malloc((size_t)c->journal.size + 1);
+	if (!journal) {
+		pthread_mutex_unlock(&c->commit_lock);
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (rfs_journal_read(&c->journal, 0, journal, (size_t)c->journal.size) !=
+	    (ssize_t)c->journal.size) {
+		pthread_mutex_unlock(&c->commit_lock);
+		rc = -EIO;
+		goto out;
+	}
+	rfs_ops_scan(journal, (size_t)c->journal.size, adopt_own, &a, NULL, NULL);
+
+	pthread_mutex_lock(&c->table_lock);
+	for (i = 0; i < snap->ncovers; i++) {
+		struct rfs_node *n = rfs_table_node(&fresh, snap->covers[i].node, true);
+
+		if (n && snap->covers[i].seq > n->applied_seq) {
+			n->applied_seq = snap->covers[i].seq;
+			n->applied_time = snap->covers[i].time;
+		}
+	}
+	if (c->table.self_seq > fresh.self_seq)
+		fresh.self_seq = c->table.self_seq;
+	if (c->table.hlc > fresh.hlc)
+		fresh.hlc = c->table.hlc;
+	/*
+	 * Generations go on from the old table's, and no record can say what it held at an
+	 * earlier one: write sessions started before fall back to their base text.
+	 */
+	fresh.gen += c->table.gen;
+	rfs_table_for_each(&fresh, i, r) r->changed_gen = r->prev_gen = fresh.gen;
+	fresh.reported_mtime = c->table.reported_mtime;
+	fresh.reported_gen = 0;
+	fresh.now_ns = c->table.now_ns;
+	old = c->table;
+	c->table = fresh;
+	memset(&fresh, 0, sizeof(fresh));
+	rfs_snap_put(c->cur);
+	c->cur = NULL;
+	pthread_mutex_unlock(&c->table_lock);
+	pthread_mutex_unlock(&c->commit_lock);
+	rfs_table_free(&old);
+	rfs_notice("adopted store snapshot %llu by %s: %zu live record(s)",
+		   (unsigned long long)snap->gen, snap->by, c->table.nlive);
+	if (c->on_change)
+		c->on_change(c->on_change_ctx, false);
+	rc = 0;
+out:
+	free(journal);
+	if (fresh.buckets)
+		rfs_table_free(&fresh);
 	return rc;
 }

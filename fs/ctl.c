@@ -278,6 +278,14 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 		rfs_entries_free(&e);
 		return rc;
 	}
+	if (strcmp(cmd, "compact") == 0 && argc == 1) {
+		if (!fs->repl)
+			return msgf(msg, msglen, -ENOTCONN, "no store");
+		rc = rfs_repl_compact(fs->repl, msg, msglen);
+		if (!rc)
+			rc = rfs_buf_printf(out, "%s\n", msg);
+		return rc;
+	}
 	if (strcmp(cmd, "import") == 0 && argc == 1)
 		return cmd_import(fs, body, body_len, out, msg, msglen);
 	if (strcmp(cmd, "export") == 0 && argc == 2) {

@@ -31,6 +31,25 @@ static int key_cmp_entries(const struct rfs_entry *a, const struct rfs_entry *b)
 			   b->client_len, b->path, b->path_len);
 }
 
+/* Count of a key in a folded list (0 if absent). */
+static uint64_t folded_find(const struct rfs_entries *e, const struct rfs_entry *key)
+{
+	size_t lo = 0, hi = e->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp_entries(&e->v[mid], key);
+
+		if (c == 0)
+			return e->v[mid].count;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 static int emit(struct rfs_entries *out, const struct rfs_entry *e, uint64_t target,
 		uint32_t flags)
 {
@@ -47,7 +66,8 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 		   size_t text_len, rfs_base_count_fn base_count, void *ctx,
 		   struct rfs_entries *out, struct rfs_parse_error *err)
 {
-	struct rfs_entries old_mid = {0}, new_mid = {0};
+	struct rfs_entries old_mid = {0}, new_mid = {0}, outside_f = {0};
+	bool outside_parsed = false;
 	size_t min_len = base_len < text_len ? base_len : text_len;
 	size_t pre = 0, suf = 0, i = 0, j = 0;
 	int rc;
@@ -110,7 +130,27 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 			}
 			total = (uint64_t)b;
 		}
-		outside = total - in_old;
+		if (total >= RFS_COUNT_MAX && !base_unique) {
+			/*
+			 * A saturated total says nothing about the lines outside the middle:
+			 * count them in the unchanged prefix and suffix instead (rare: parsed
+			 * once, only when some key reaches the cap).
+			 */
+			if (!outside_parsed) {
+				rc = rt_parse(base, pre, 1, &outside_f, NULL);
+				if (!rc)
+					rc = rt_parse(base + base_len - suf, suf, 1, &outside_f, NULL);
+				if (rc) {
+					rfs_parse_error_set(err, 0, "base content unreadable");
+					goto out;
+				}
+				rfs_entries_fold(&outside_f);
+				outside_parsed = true;
+			}
+			outside = folded_find(&outside_f, key);
+		} else {
+			outside = total - in_old;
+		}
 		target = outside + in_new;
 		if (target > RFS_COUNT_MAX)
 			target = RFS_COUNT_MAX;
@@ -123,6 +163,7 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 out:
 	rfs_entries_free(&old_mid);
 	rfs_entries_free(&new_mid);
+	rfs_entries_free(&outside_f);
 	return rc;
 }
 

@@ -23,7 +23,7 @@
 
 struct raw_opts {
 	char *store, *statedir, *node, *gnfs, *ctl, *config;
-	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout;
+	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout, *tombstones;
 	int noimport;
 	char *nonopt[2]; /* [SOURCE] MOUNTPOINT (copies: fuse_opt_parse frees its input) */
 	int nnonopt;
@@ -40,6 +40,7 @@ static const struct fuse_opt rfs_opts[] = {
 	ROPT("config=%s", config),
 	ROPT("timeout=%s", timeout),
 	ROPT("poll=%s", poll),
+	ROPT("tombstones=%s", tombstones),
 	ROPT("sync=%s", sync),
 	ROPT("entry_timeout=%s", entry_timeout),
 	ROPT("attr_timeout=%s", attr_timeout),
@@ -228,6 +229,7 @@ static void free_raw(struct raw_opts *r)
 	free(r->config);
 	free(r->timeout);
 	free(r->poll);
+	free(r->tombstones);
 	free(r->sync);
 	free(r->entry_timeout);
 	free(r->attr_timeout);
@@ -324,6 +326,10 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 		goto out;
 	o->poll = 0.2;
 	if (raw.poll && parse_seconds("poll", raw.poll, 0.01, 60, &o->poll, err, errlen))
+		goto out;
+	o->tombstones = 600;
+	if (raw.tombstones && parse_seconds("tombstones", raw.tombstones, 0, 365 * 86400.0,
+					    &o->tombstones, err, errlen))
 		goto out;
 	o->entry_timeout = 1.0;
 	if (raw.entry_timeout && parse_seconds("entry_timeout", raw.entry_timeout, 0, 86400,
@@ -430,6 +436,9 @@ void rfs_options_usage(const char *prog)
 	       "    sync=local|store            acknowledge a change once in the local journal\n"
 	       "                                (local, default) or once on the store too\n"
 	       "    poll=SECONDS                how often other nodes' logs are checked (0.2)\n"
+	       "    tombstones=SECONDS          keep removals at least this long in store\n"
+	       "                                snapshots (600; never before every node's log\n"
+	       "                                has passed them)\n"
 	       "    ctl=PATH                    control socket (default %s/<mountpoint>.sock)\n"
 	       "    config=FILE                 read options from FILE, one per line\n"
 	       "    entry_timeout=SECONDS       kernel cache of names and attributes of\n"

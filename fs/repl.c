@@ -17,7 +17,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include <rmtabfs/journal.h>
+#include <rmtabfs/snapshot.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/store.h>
@@ -37,12 +40,20 @@
 #define DAMAGE_RETRY 10.0
 #define BACKOFF_MAX 5.0
 #define OWNER_CHECK_EVERY 5.0
+/* Compaction: when the logs grew by more than this many times the table since the last
+ * snapshot (and at least RFS_COMPACT_MIN_BYTES). */
+#define RFS_COMPACT_RATIO 4
+#define RFS_COMPACT_MIN_BYTES (1u << 20)
 
 struct peer {
 	char node[RFS_NODE_MAX + 1];
-	struct rfs_sfile *f;
-	uint64_t offset; /* bytes of its log applied */
-	uint64_t size;   /* size last seen */
+	struct rfs_sfile *f; /* segment seg, open */
+	uint32_t seg;        /* log segment being read */
+	uint64_t offset;     /* bytes of it applied */
+	uint64_t skip;       /* its ops up to here are in an adopted snapshot */
+	uint64_t size;       /* size of segment seg last seen */
+	uint32_t min_seg, max_seg; /* segments present at the last listing */
+	bool listed;
 	uint64_t damaged_at;
 	double damaged_retry;
 };
@@ -70,6 +81,8 @@ struct rfs_repl {
 	char refused_msg[256];
 	uint64_t shipped_seq;
 	uint64_t ship_off; /* journal offset of the first op not known shipped */
+	uint32_t own_seg;  /* the segment of our log we append to */
+	uint32_t own_min_seg;
 	uint64_t own_size;
 	struct rfs_sfile *own_log;
 	struct rfs_sfile *owner;
@@ -79,6 +92,16 @@ struct rfs_repl {
 	double last_list;
 	double last_checkpoint;
 	double last_owner_check;
+	/* compaction */
+	uint64_t snap_newest;    /* highest snapshot generation listed */
+	uint64_t snap_seen;      /* highest one acted on (rotation of our log) */
+	bool need_adopt;         /* a log we read lost segments: start from the snapshot */
+	uint64_t adopted_gen;    /* the snapshot we last started from */
+	uint64_t bytes_since_snap; /* log bytes written or read since the newest snapshot */
+	bool compact_requested;  /* rmtabctl compact */
+	int compact_result;      /* of the last requested attempt, 1 while pending */
+	char compact_msg[200];
+	const char *crash_at;    /* tests: die at this step (RMTABFS_TEST_CRASH) */
 	uint64_t shipped_ops;
 	uint64_t shipped_batches;
 };
@@ -201,6 +224,142 @@ static struct peer *peer_get(struct rfs_repl *r, const char *node)
 	return p;
 }
 
+
+/* Store name of a log segment: segment 0 is nodes/NODE.log, later ones nodes/NODE.log.N. */
+static void log_rel(char *buf, size_t len, const char *node, uint32_t seg)
+{
+	if (seg == 0)
+		snprintf(buf, len, "nodes/%s.log", node);
+	else
+		snprintf(buf, len, "nodes/%s.log.%u", node, seg);
+}
+
+/* The inverse, unambiguous although node ids may hold '.': 0 or -EINVAL. */
+static int parse_log_name(const char *name, char *node, uint32_t *seg)
+{
+	size_t len = strlen(name);
+	const char *dot;
+
+	if (len > 4 && strcmp(name + len - 4, ".log") == 0) {
+		if (len - 4 > RFS_NODE_MAX)
+			return -EINVAL;
+		memcpy(node, name, len - 4);
+		node[len - 4] = '\0';
+		*seg = 0;
+	} else {
+		char *end;
+		unsigned long n;
+
+		dot = strrchr(name, '.');
+		if (!dot || dot - name < 5 || strncmp(dot - 4, ".log", 4) != 0 || !dot[1])
+			return -EINVAL;
+		n = strtoul(dot + 1, &end, 10);
+		if (*end || n == 0 || n > UINT32_MAX || (size_t)(dot - 4 - name) > RFS_NODE_MAX)
+			return -EINVAL;
+		memcpy(node, name, (size_t)(dot - 4 - name));
+		node[dot - 4 - name] = '\0';
+		*seg = (uint32_t)n;
+	}
+	return rfs_node_id_valid(node) ? 0 : -EINVAL;
+}
+
+/* Tests kill the daemon at a named step of compaction (RMTABFS_TEST_CRASH=step). */
+static void crash_point(struct rfs_repl *r, const char *step)
+{
+	if (r->crash_at && strcmp(r->crash_at, step) == 0) {
+		rfs_err("test: crashing at compaction step '%s'", step);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+/* The last sequence number in a log segment (0 if it has no complete op), cutting a
+ * torn tail when cut is set (only for our own log: we are its only writer). */
+static int segment_last_seq(struct rfs_repl *r, struct rfs_sfile *f, const char *rel, bool cut,
+			    uint64_t *last, off_t *size_out)
+{
+	const struct rfs_store_ops *ops = r->store.ops;
+	size_t tail_len, start = 0, end;
+	bool partial_first;
+	char *tail;
+	off_t size;
+	ssize_t n;
+	int rc;
+
+	*last = 0;
+	rc = ops->size(f, &size);
+	if (rc)
+		return rc;
+	*size_out = size;
+	tail_len = size > 65536 ? 65536 : (size_t)size;
+	if (!tail_len)
+		return 0;
+	partial_first = (off_t)tail_len < size;
+	tail = malloc(tail_len);
+	if (!tail)
+		return -ENOMEM;
+	n = ops->pread(f, tail, tail_len, size - (off_t)tail_len);
+	if (n != (ssize_t)tail_len) {
+		free(tail);
+		return n < 0 ? (int)n : -EIO;
+	}
+	end = tail_len;
+	while (end > 0 && tail[end - 1] != '\n')
+		end--;
+	if (cut && end < tail_len) {
+		rfs_warn("store: cutting a torn last line (%zu bytes) of %s", tail_len - end, rel);
+		rc = ops->truncate(f, size - (off_t)(tail_len - end));
+		if (rc) {
+			free(tail);
+			return rc;
+		}
+		*size_out = size - (off_t)(tail_len - end);
+	}
+	if (partial_first) {
+		char *nl = memchr(tail, '\n', end);
+
+		start = nl ? (size_t)(nl - tail) + 1 : end;
+	}
+	while (start < end) {
+		struct rfs_op op;
+		struct rfs_op_scratch sc;
+		size_t used = 0;
+		long m = rfs_op_decode(tail + start, end - start, &op, &sc, &used);
+
+		if (m > 0 && op.seq > *last)
+			*last = op.seq;
+		if (used == 0)
+			break;
+		start += used;
+	}
+	free(tail);
+	return 0;
+}
+
+static int list_one(void *ctx, const char *name);
+
+/* Lists nodes/ (log segments of every node) and snapshots/ (the newest generation). */
+static int list_store(struct rfs_repl *r)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->npeers; i++)
+		r->peers[i].listed = false;
+	r->own_min_seg = UINT32_MAX;
+	call_begin(r);
+	rc = r->store.ops->list(&r->store, "nodes", list_one, r);
+	if (!rc)
+		rc = r->store.ops->list(&r->store, "snapshots", list_one, r);
+	call_end(r);
+	if (r->own_min_seg == UINT32_MAX)
+		r->own_min_seg = r->own_seg;
+	r->last_list = now_mono();
+	return rc;
+}
+
+static int read_snapshot(struct rfs_repl *r, uint64_t gen, char **buf, size_t *len);
+static int adopt(struct rfs_repl *r);
+
 /* Reads the owner file of a node id held by someone else, for the refusal message. */
 static void describe_holder(struct rfs_repl *r, const char *rel)
 {
@@ -218,7 +377,7 @@ static void describe_holder(struct rfs_repl *r, const char *rel)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static int read_own_log(struct rfs_repl *r, uint64_t from, uint64_t to);
+static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from);
 
 /*
  * Makes the store ready for this node: FORMAT, nodes/, the owner lock, and the state of
@@ -231,9 +390,8 @@ static int prepare(struct rfs_repl *r)
 	size_t len = 0;
 	uint64_t last = 0;
 	off_t size = 0;
-	size_t tail_len;
-	char *tail = NULL;
-	bool behind;
+	uint32_t seg;
+	bool behind, fresh;
 	int rc;
 
 	rc = rfs_store_read_small(&r->store, "FORMAT", fmt, sizeof(fmt), &len);
@@ -275,59 +433,49 @@ static int prepare(struct rfs_repl *r)
 	if (ops->truncate(r->owner, 0) == 0 && ops->pwrite(r->owner, owner_text, len, 0) > 0)
 		ops->fsync(r->owner);
 
-	snprintf(rel, sizeof(rel), "nodes/%s.log", r->opts->node);
+	rc = ops->mkdir(&r->store, "snapshots");
+	if (rc)
+		return rc;
+	r->own_seg = 0;
+	rc = list_store(r);
+	if (rc)
+		return rc;
+	log_rel(rel, sizeof(rel), r->opts->node, r->own_seg);
 	rc = ops->open(&r->store, rel, O_RDWR | O_CREAT, &r->own_log);
 	if (rc)
 		return rc;
-	rc = ops->size(r->own_log, &size);
+	/* The last complete line tells what the store has (a torn one after it is cut). */
+	rc = segment_last_seq(r, r->own_log, rel, true, &last, &size);
 	if (rc)
 		return rc;
-	/* The last complete line tells what the store has; cut a torn one after it. */
-	tail_len = size > 65536 ? 65536 : (size_t)size;
-	if (tail_len) {
-		bool partial_first = (off_t)tail_len < size;
-		size_t start = 0, end;
-		ssize_t n;
+	/* A segment just begun holds nothing yet: look in the ones before it. */
+	for (seg = r->own_seg; !last && seg > r->own_min_seg; seg--) {
+		struct rfs_sfile *f;
+		off_t unused;
 
-		tail = malloc(tail_len);
-		if (!tail)
-			return -ENOMEM;
-		n = ops->pread(r->own_log, tail, tail_len, size - (off_t)tail_len);
-		if (n != (ssize_t)tail_len) {
-			free(tail);
-			return n < 0 ? (int)n : -EIO;
-		}
-		end = tail_len;
-		while (end > 0 && tail[end - 1] != '\n')
-			end--;
-		if (end < tail_len) {
-			rfs_warn("store: cutting a torn last line (%zu bytes) of %s",
-				 tail_len - end, rel);
-			rc = ops->truncate(r->own_log, size - (off_t)(tail_len - end));
-			if (rc) {
-				free(tail);
-				return rc;
-			}
-			size -= (off_t)(tail_len - end);
-		}
-		if (partial_first) {
-			char *nl = memchr(tail, '\n', end);
+		log_rel(rel, sizeof(rel), r->opts->node, seg - 1);
+		if (ops->open(&r->store, rel, O_RDONLY, &f))
+			break;
+		rc = segment_last_seq(r, f, rel, false, &last, &unused);
+		ops->close(f);
+		if (rc)
+			return rc;
+	}
+	if (r->snap_newest) {
+		/* Segments all deleted after a snapshot: it says how far our log went. */
+		char *buf = NULL;
+		size_t blen = 0;
+		struct rfs_snapshot_info info;
 
-			start = nl ? (size_t)(nl - tail) + 1 : end;
-		}
-		while (start < end) {
-			struct rfs_op op;
-			struct rfs_op_scratch s;
-			size_t used = 0;
-			long m = rfs_op_decode(tail + start, end - start, &op, &s, &used);
+		if (read_snapshot(r, r->snap_newest, &buf, &blen) == 0 &&
+		    rfs_snapshot_parse(buf, blen, &info) == 0) {
+			const struct rfs_cover *c = rfs_snapshot_cover(&info, r->opts->node);
 
-			if (m > 0 && op.seq > last)
-				last = op.seq;
-			if (used == 0)
-				break;
-			start += used;
+			if (c && c->seq > last)
+				last = c->seq;
+			rfs_snapshot_info_free(&info);
 		}
-		free(tail);
+		free(buf);
 	}
 	pthread_mutex_lock(&r->lock);
 	r->own_size = (uint64_t)size;
@@ -336,17 +484,23 @@ static int prepare(struct rfs_repl *r)
 	r->prepared = true;
 	pthread_mutex_unlock(&r->lock);
 
-	/* The store knows more of our ops than we do (a lost or new state directory). */
 	pthread_mutex_lock(&r->core->table_lock);
 	behind = r->core->table.self_seq < last;
+	fresh = r->core->table.nrecords == 0 && r->core->loaded.npeers == 0;
 	pthread_mutex_unlock(&r->core->table_lock);
-	if (behind) {
+	if (r->snap_newest && (behind || fresh)) {
+		/* A new node, or a lost state directory: start from the newest snapshot. */
+		rc = adopt(r);
+	} else if (behind) {
 		rfs_warn("store has ops of this node up to seq %llu that the state directory "
 			 "lacks: reading them back",
 			 (unsigned long long)last);
-		rc = read_own_log(r, 0, (uint64_t)size);
-		if (rc)
-			return rc;
+		for (seg = r->own_min_seg; !rc && seg <= r->own_seg; seg++)
+			rc = read_own_log(r, seg, 0);
+	}
+	if (rc)
+		return rc;
+	if (behind) {
 		pthread_mutex_lock(&r->core->commit_lock);
 		pthread_mutex_lock(&r->core->table_lock);
 		if (r->core->table.self_seq < last)
@@ -357,17 +511,29 @@ static int prepare(struct rfs_repl *r)
 	return 0;
 }
 
-static int read_own_log(struct rfs_repl *r, uint64_t from, uint64_t to)
+/* Applies our own ops from one segment of our log, from a byte offset (ops up to skip are
+ * left out). For a new or lost state directory; may also collect the bytes into out. */
+static int read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_t skip,
+			struct rfs_buf *out)
 {
-	char *buf = malloc(CHUNK);
+	const struct rfs_store_ops *ops = r->store.ops;
+	struct rfs_sfile *f;
+	char rel[160], *buf;
 	uint64_t off = from;
-	int rc = 0;
+	int rc;
 
-	if (!buf)
+	log_rel(rel, sizeof(rel), r->opts->node, seg);
+	rc = ops->open(&r->store, rel, O_RDONLY, &f);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	buf = malloc(CHUNK);
+	if (!buf) {
+		ops->close(f);
 		return -ENOMEM;
-	while (off < to) {
-		size_t want = to - off > CHUNK ? CHUNK : (size_t)(to - off);
-		ssize_t n = r->store.ops->pread(r->own_log, buf, want, (off_t)off);
+	}
+	for (;;) {
+		ssize_t n = ops->pread(f, buf, CHUNK, (off_t)off);
+		size_t pos = 0;
 		bool damaged;
 		long used;
 
@@ -375,13 +541,34 @@ static int read_own_log(struct rfs_repl *r, uint64_t from, uint64_t to)
 			rc = n < 0 ? (int)n : 0;
 			break;
 		}
-		used = rfs_core_apply_remote(r->core, r->opts->node, buf, (size_t)n, &damaged);
+		if (out) {
+			/* whole lines only */
+			while (pos < (size_t)n) {
+				char *nl = memchr(buf + pos, '\n', (size_t)n - pos);
+
+				if (!nl)
+					break;
+				pos = (size_t)(nl - buf) + 1;
+			}
+			rc = rfs_buf_append(out, buf, pos);
+			if (rc || pos == 0)
+				break;
+			off += pos;
+			continue;
+		}
+		used = rfs_core_apply_remote(r->core, r->opts->node, buf, (size_t)n, skip, &damaged);
 		if (used <= 0)
 			break;
 		off += (uint64_t)used;
 	}
 	free(buf);
+	ops->close(f);
 	return rc;
+}
+
+static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from)
+{
+	return read_own_seg(r, seg, from, 0, NULL);
 }
 
 /* Appends the journal's ops the store does not have yet. */
@@ -440,8 +627,13 @@ static int ship(struct rfs_repl *r)
 		if (rc)
 			break;
 		if (pos == 0) {
-			rc = -EIO; /* a line longer than a chunk cannot be in the journal */
-			break;
+			/*
+			 * No newline in a whole chunk: damage the journal's replay already
+			 * reported and skipped. Skip it here too, to the next newline.
+			 */
+			char *nl = memchr(buf, '\n', (size_t)n);
+
+			pos = nl ? (size_t)(nl - buf) + 1 : (size_t)n;
 		}
 		if (batch.len) {
 			call_begin(r);
@@ -465,6 +657,7 @@ static int ship(struct rfs_repl *r)
 		shipped = top;
 		pthread_mutex_lock(&r->lock);
 		r->own_size += batch.len;
+		r->bytes_since_snap += batch.len;
 		r->shipped_seq = shipped;
 		r->ship_off = off;
 		r->slow = false;
@@ -479,22 +672,43 @@ static int ship(struct rfs_repl *r)
 static int list_one(void *ctx, const char *name)
 {
 	struct rfs_repl *r = ctx;
-	size_t len = strlen(name);
 	char node[RFS_NODE_MAX + 1];
+	struct peer *p;
+	uint32_t seg;
 
-	if (len <= 4 || len - 4 > RFS_NODE_MAX || strcmp(name + len - 4, ".log") != 0)
+	if (strncmp(name, "snap.", 5) == 0) {
+		char *end;
+		unsigned long long gen = strtoull(name + 5, &end, 10);
+
+		if (!*end && gen > r->snap_newest)
+			r->snap_newest = gen;
 		return 0;
-	memcpy(node, name, len - 4);
-	node[len - 4] = '\0';
-	if (!rfs_node_id_valid(node) || strcmp(node, r->opts->node) == 0)
+	}
+	if (parse_log_name(name, node, &seg))
 		return 0;
+	if (strcmp(node, r->opts->node) == 0) {
+		if (seg > r->own_seg)
+			r->own_seg = seg;
+		if (seg < r->own_min_seg)
+			r->own_min_seg = seg;
+		return 0;
+	}
 	pthread_mutex_lock(&r->lock);
-	peer_get(r, node);
+	p = peer_get(r, node);
+	if (p && !p->listed) {
+		p->listed = true;
+		p->min_seg = p->max_seg = seg;
+	} else if (p) {
+		if (seg < p->min_seg)
+			p->min_seg = seg;
+		if (seg > p->max_seg)
+			p->max_seg = seg;
+	}
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
-/* Applies what other nodes appended since last time. */
+/* Applies what other nodes appended since last time, segment after segment. */
 static int tail_peers(struct rfs_repl *r)
 {
 	double t = now_mono();
@@ -503,27 +717,40 @@ static int tail_peers(struct rfs_repl *r)
 	int rc = 0;
 
 	if (t - r->last_list >= LIST_EVERY) {
-		call_begin(r);
-		rc = r->store.ops->list(&r->store, "nodes", list_one, r);
-		call_end(r);
+		rc = list_store(r);
 		if (rc)
 			return rc;
-		r->last_list = t;
 	}
 	for (i = 0; i < r->npeers && !rc; i++) {
 		struct peer *p = &r->peers[i];
-		char rel[128];
+		char rel[160];
 		off_t size = 0;
 
 		if (p->damaged_at != UINT64_MAX && t < p->damaged_retry)
 			continue;
 		if (!p->f) {
-			snprintf(rel, sizeof(rel), "nodes/%s.log", p->node);
+			log_rel(rel, sizeof(rel), p->node, p->seg);
 			call_begin(r);
 			rc = r->store.ops->open(&r->store, rel, O_RDONLY, &p->f);
 			call_end(r);
 			if (rc == -ENOENT) {
 				rc = 0;
+				if (p->listed && p->seg < p->min_seg) {
+					/*
+					 * Removed after a snapshot covered it. If that is the
+					 * snapshot we started from, go on with the next segment;
+					 * else start over from the newest one.
+					 */
+					if (r->adopted_gen && r->adopted_gen == r->snap_newest) {
+						pthread_mutex_lock(&r->lock);
+						p->seg = p->min_seg;
+						p->offset = 0;
+						pthread_mutex_unlock(&r->lock);
+						i--;
+					} else {
+						r->need_adopt = true;
+					}
+				}
 				continue;
 			}
 			if (rc)
@@ -566,19 +793,21 @@ static int tail_peers(struct rfs_repl *r)
 			}
 			if (n == 0)
 				break;
-			used = rfs_core_apply_remote(r->core, p->node, buf, (size_t)n, &damaged);
+			used = rfs_core_apply_remote(r->core, p->node, buf, (size_t)n, p->skip,
+						     &damaged);
 			if (used < 0) {
 				rc = (int)used;
 				break;
 			}
 			pthread_mutex_lock(&r->lock);
 			p->offset += (uint64_t)used;
+			r->bytes_since_snap += (uint64_t)used;
 			pthread_mutex_unlock(&r->lock);
 			if (damaged) {
 				if (p->damaged_at != p->offset)
-					rfs_err("log of node %s is damaged at byte %llu: its later ops "
-						"are not applied until it is repaired",
-						p->node, (unsigned long long)p->offset);
+					rfs_err("log of node %s is damaged at byte %llu of segment %u: "
+						"its later ops are not applied until it is repaired",
+						p->node, (unsigned long long)p->offset, p->seg);
 				p->damaged_at = p->offset;
 				p->damaged_retry = t + DAMAGE_RETRY;
 				break;
@@ -591,9 +820,477 @@ static int tail_peers(struct rfs_repl *r)
 			if (used == 0)
 				break; /* a torn last line: complete next time */
 		}
+		/* Read to its end and the node has begun a later segment: go on there. */
+		if (!rc && p->offset == (uint64_t)size && p->listed && p->max_seg > p->seg &&
+		    p->damaged_at == UINT64_MAX) {
+			call_begin(r);
+			r->store.ops->close(p->f);
+			call_end(r);
+			pthread_mutex_lock(&r->lock);
+			p->f = NULL;
+			p->seg++;
+			p->offset = 0;
+			pthread_mutex_unlock(&r->lock);
+			i--; /* the same peer again */
+		}
 	}
 	free(buf);
 	return rc;
+}
+
+
+/* ------------------------------------------------------------------ compaction -- */
+
+static void snap_rel(char *buf, size_t len, uint64_t gen)
+{
+	snprintf(buf, len, "snapshots/snap.%012llu", (unsigned long long)gen);
+}
+
+static int read_snapshot(struct rfs_repl *r, uint64_t gen, char **buf, size_t *len)
+{
+	const struct rfs_store_ops *ops = r->store.ops;
+	struct rfs_buf out = RFS_BUF_INIT;
+	struct rfs_sfile *f;
+	char rel[64];
+	off_t size, off = 0;
+	int rc;
+
+	snap_rel(rel, sizeof(rel), gen);
+	call_begin(r);
+	rc = ops->open(&r->store, rel, O_RDONLY, &f);
+	if (!rc) {
+		rc = ops->size(f, &size);
+		if (!rc)
+			rc = rfs_buf_reserve(&out, (size_t)size);
+		while (!rc && off < size) {
+			ssize_t n = ops->pread(f, out.data + off, (size_t)(size - off), off);
+
+			if (n <= 0)
+				rc = n < 0 ? (int)n : -EIO;
+			else
+				off += n;
+		}
+		ops->close(f);
+	}
+	call_end(r);
+	if (rc) {
+		rfs_buf_free(&out);
+		return rc;
+	}
+	out.len = (size_t)off;
+	out.data[out.len] = '\0';
+	*buf = rfs_buf_steal(&out, len);
+	return 0;
+}
+
+/*
+ * A newer snapshot covers (part of) our own log: begin a new segment, so the covered ones
+ * stop growing, and delete the segments it covers entirely. Only we write or delete our log.
+ */
+static int rotate_own(struct rfs_repl *r)
+{
+	const struct rfs_store_ops *ops = r->store.ops;
+	struct rfs_snapshot_info info;
+	const struct rfs_cover *c;
+	char *buf = NULL, rel[160];
+	bool whole;
+	size_t len;
+	uint32_t seg;
+	int rc;
+
+	if (!r->snap_newest || r->snap_newest == r->snap_seen)
+		return 0;
+	rc = read_snapshot(r, r->snap_newest, &buf, &len);
+	if (rc == -ENOENT)
+		return 0; /* replaced meanwhile: next listing */
+	if (rc)
+		return rc;
+	if (rfs_snapshot_parse(buf, len, &info)) {
+		rfs_err("store snapshot %llu is damaged: ignoring it",
+			(unsigned long long)r->snap_newest);
+		free(buf);
+		r->snap_seen = r->snap_newest;
+		return 0;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->bytes_since_snap = 0;
+	pthread_mutex_unlock(&r->lock);
+	/* Removals the snapshot forgot are forgotten here too: memory stays bounded. */
+	pthread_mutex_lock(&r->core->table_lock);
+	rfs_table_drop_tombstones(&r->core->table, info.horizon);
+	pthread_mutex_unlock(&r->core->table_lock);
+	c = rfs_snapshot_cover(&info, r->opts->node);
+	/* Covered to its very end: nothing shipped since the compactor read it. */
+	whole = c && c->seg == r->own_seg && c->offset >= r->own_size;
+	if (c && c->seg >= r->own_seg && r->own_size > 0) {
+		struct rfs_sfile *f;
+
+		log_rel(rel, sizeof(rel), r->opts->node, r->own_seg + 1);
+		call_begin(r);
+		rc = ops->open(&r->store, rel, O_RDWR | O_CREAT, &f);
+		call_end(r);
+		if (rc)
+			goto out;
+		call_begin(r);
+		ops->close(r->own_log);
+		call_end(r);
+		pthread_mutex_lock(&r->lock);
+		r->own_log = f;
+		r->own_seg++;
+		r->own_size = 0;
+		pthread_mutex_unlock(&r->lock);
+		crash_point(r, "rotate-created");
+	}
+	/* Every segment before the covered one is entirely in the snapshot. */
+	for (seg = r->own_min_seg; c && (seg < c->seg || (whole && seg == c->seg)) && seg < r->own_seg;
+	     seg++) {
+		log_rel(rel, sizeof(rel), r->opts->node, seg);
+		call_begin(r);
+		rc = ops->unlink(&r->store, rel);
+		call_end(r);
+		if (rc)
+			goto out;
+		r->own_min_seg = seg + 1;
+		crash_point(r, "rotate-deleting");
+	}
+	r->snap_seen = r->snap_newest;
+out:
+	rfs_snapshot_info_free(&info);
+	free(buf);
+	return rc;
+}
+
+static uint64_t backlog(struct rfs_repl *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = backlog_locked(r);
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Is compaction due? Logs grown since the last snapshot much larger than the live table. */
+static bool compaction_due(struct rfs_repl *r)
+{
+	size_t table_bytes;
+
+	pthread_mutex_lock(&r->core->table_lock);
+	table_bytes = r->core->table.rmtab_bytes + 64 * r->core->table.nlive;
+	pthread_mutex_unlock(&r->core->table_lock);
+	return r->bytes_since_snap > RFS_COMPACT_MIN_BYTES &&
+	       r->bytes_since_snap > RFS_COMPACT_RATIO * table_bytes;
+}
+
+static int drop_own_tmp(void *ctx, const char *name)
+{
+	struct rfs_repl *r = ctx;
+	size_t n = strlen(name), k = strlen(r->opts->node);
+	char rel[NAME_MAX + 16];
+
+	if (strncmp(name, ".snap.", 6) == 0 && n > k + 5 && strcmp(name + n - 4, ".tmp") == 0 &&
+	    name[n - 5 - k] == '.' && strncmp(name + n - 4 - k, r->opts->node, k) == 0) {
+		snprintf(rel, sizeof(rel), "snapshots/%s", name);
+		r->store.ops->unlink(&r->store, rel);
+	}
+	return 0;
+}
+
+/*
+ * Writes snapshot GEN+1: the table, which holds exactly the ops up to every log position
+ * of ours (no local op unshipped: checked under the commit lock), one compactor at a time
+ * (compact.lock), never covering less of any log than the snapshot before it, and created
+ * with link() so that of two racing compactors exactly one wins.
+ * Returns 0 if written, 1 if there was nothing to do or someone else is at it, or -errno.
+ */
+static int compact(struct rfs_repl *r, char *msg, size_t msglen)
+{
+	const struct rfs_store_ops *ops = r->store.ops;
+	struct rfs_snapshot_info prev = {0};
+	struct rfs_buf out = RFS_BUF_INIT;
+	struct rfs_cover *covers = NULL;
+	struct rfs_sfile *lock = NULL, *f = NULL;
+	char tmp[160], rel[64], *pbuf = NULL;
+	uint64_t gen, horizon, now;
+	size_t ncovers = 0, i, plen;
+	struct timespec ts;
+	int rc;
+
+	snprintf(msg, msglen, "nothing done");
+	call_begin(r);
+	rc = ops->open(&r->store, "compact.lock", O_RDWR | O_CREAT, &lock);
+	if (!rc)
+		rc = ops->lock(lock);
+	call_end(r);
+	if (rc == -EAGAIN) {
+		snprintf(msg, msglen, "another node is compacting");
+		rc = 1;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	crash_point(r, "compact-locked");
+	/* What a compactor of ours killed between writing and linking left behind. */
+	call_begin(r);
+	ops->list(&r->store, "snapshots", drop_own_tmp, r);
+	call_end(r);
+	rc = list_store(r);
+	if (rc)
+		goto out;
+	gen = r->snap_newest;
+	if (gen) {
+		rc = read_snapshot(r, gen, &pbuf, &plen);
+		if (!rc && rfs_snapshot_parse(pbuf, plen, &prev))
+			rc = -EBADMSG;
+		if (rc)
+			goto out;
+	}
+	covers = calloc(r->npeers + 1, sizeof(*covers));
+	if (!covers) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	horizon = now - (uint64_t)(r->opts->tombstones * 1e9);
+
+	pthread_mutex_lock(&r->core->commit_lock);
+	pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&r->core->table_lock);
+	if (r->shipped_seq != r->core->table.self_seq) {
+		snprintf(msg, msglen, "this node still has ops to ship");
+		rc = 1;
+	}
+	for (i = 0; !rc && i <= r->npeers; i++) {
+		struct rfs_cover *c = &covers[ncovers];
+		const char *name = i < r->npeers ? r->peers[i].node : r->opts->node;
+		struct rfs_node *n = rfs_table_node(&r->core->table, name, false);
+
+		if (!n || !n->applied_seq)
+			continue;
+		snprintf(c->node, sizeof(c->node), "%s", name);
+		c->seq = n->applied_seq;
+		c->time = n->applied_time;
+		c->seg = i < r->npeers ? r->peers[i].seg : r->own_seg;
+		c->offset = i < r->npeers ? r->peers[i].offset : r->own_size;
+		/*
+		 * Tombstones may go once every log has passed them: no op still to come
+		 * from any node can be older than its last one here.
+		 */
+		if (c->time < horizon)
+			horizon = c->time;
+		ncovers++;
+	}
+	for (i = 0; !rc && i < prev.ncovers; i++) {
+		const struct rfs_cover *mine = NULL;
+		size_t j;
+
+		for (j = 0; j < ncovers; j++)
+			if (strcmp(covers[j].node, prev.covers[i].node) == 0)
+				mine = &covers[j];
+		if (!mine || mine->seq < prev.covers[i].seq) {
+			snprintf(msg, msglen, "this node has not read as far as snapshot %llu "
+				 "(node %s)", (unsigned long long)gen, prev.covers[i].node);
+			rc = 1;
+		}
+	}
+	if (!rc)
+		rc = rfs_snapshot_encode(&out, &r->core->table, gen + 1, r->opts->node, horizon,
+					 covers, ncovers);
+	pthread_mutex_unlock(&r->core->table_lock);
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->core->commit_lock);
+	if (rc)
+		goto out;
+
+	snprintf(tmp, sizeof(tmp), "snapshots/.snap.%012llu.%s.tmp", (unsigned long long)gen + 1,
+		 r->opts->node);
+	snap_rel(rel, sizeof(rel), gen + 1);
+	call_begin(r);
+	ops->unlink(&r->store, tmp);
+	rc = ops->open(&r->store, tmp, O_RDWR | O_CREAT, &f);
+	if (!rc) {
+		ssize_t n = ops->pwrite(f, out.data, out.len, 0);
+
+		rc = n == (ssize_t)out.len ? ops->fsync(f) : (n < 0 ? (int)n : -EIO);
+		ops->close(f);
+	}
+	call_end(r);
+	if (rc)
+		goto out;
+	crash_point(r, "compact-written");
+	call_begin(r);
+	rc = ops->link(&r->store, tmp, rel);
+	ops->unlink(&r->store, tmp);
+	call_end(r);
+	if (rc == -EEXIST) {
+		snprintf(msg, msglen, "another node wrote snapshot %llu first",
+			 (unsigned long long)gen + 1);
+		rc = 1;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	crash_point(r, "compact-linked");
+	/* Keep the newest two: a reader may be reading the one before. */
+	for (i = 0; gen > 1 && i < 16 && gen - 1 > i; i++) {
+		char old[64];
+
+		snap_rel(old, sizeof(old), gen - 1 - i);
+		call_begin(r);
+		ops->unlink(&r->store, old);
+		call_end(r);
+	}
+	crash_point(r, "compact-pruned");
+	r->snap_newest = gen + 1;
+	snprintf(msg, msglen, "snapshot %llu written: %zu bytes, %zu node log(s) covered",
+		 (unsigned long long)gen + 1, out.len, ncovers);
+	rfs_notice("compaction: %s", msg);
+	rc = 0;
+out:
+	if (lock) {
+		call_begin(r);
+		ops->close(lock);
+		call_end(r);
+	}
+	if (rc < 0)
+		snprintf(msg, msglen, "compaction failed: %s", strerror(-rc));
+	rfs_snapshot_info_free(&prev);
+	free(pbuf);
+	free(covers);
+	rfs_buf_free(&out);
+	return rc;
+}
+
+/*
+ * Starts over from the newest snapshot: the table becomes the snapshot plus our own ops
+ * after its cover of us, and every other log is read on from its cover.
+ */
+static int adopt(struct rfs_repl *r)
+{
+	struct rfs_snapshot_info info;
+	struct rfs_buf own = RFS_BUF_INIT;
+	const struct rfs_cover *c;
+	char *buf = NULL;
+	size_t len, i;
+	uint32_t seg;
+	int rc;
+
+	rc = read_snapshot(r, r->snap_newest, &buf, &len);
+	if (rc)
+		return rc;
+	rc = rfs_snapshot_parse(buf, len, &info);
+	if (rc) {
+		rfs_err("store snapshot %llu is damaged: cannot start from it",
+			(unsigned long long)r->snap_newest);
+		free(buf);
+		return rc;
+	}
+	c = rfs_snapshot_cover(&info, r->opts->node);
+	for (seg = c ? c->seg : r->own_min_seg; !rc && seg <= r->own_seg; seg++)
+		rc = read_own_seg(r, seg, c && seg == c->seg ? c->offset : 0, 0, &own);
+	if (!rc)
+		rc = rfs_core_adopt(r->core, &info, own.data ? own.data : "", own.len);
+	if (!rc) {
+		pthread_mutex_lock(&r->lock);
+		/* Every node the snapshot covers is read on from its cover... */
+		for (i = 0; i < info.ncovers; i++)
+			if (strcmp(info.covers[i].node, r->opts->node) != 0)
+				peer_get(r, info.covers[i].node);
+		for (i = 0; i < r->npeers; i++) {
+			struct peer *p = &r->peers[i];
+			const struct rfs_cover *pc = rfs_snapshot_cover(&info, p->node);
+
+			if (p->f) {
+				r->store.ops->close(p->f);
+				p->f = NULL;
+			}
+			/* ...and a node it does not cover had no op then: from its start. */
+			p->seg = pc ? pc->seg : (p->listed ? p->min_seg : 0);
+			p->offset = pc ? pc->offset : 0;
+			p->skip = pc ? pc->seq : 0;
+			p->damaged_at = UINT64_MAX;
+		}
+		r->need_adopt = false;
+		r->adopted_gen = r->snap_newest;
+		r->bytes_since_snap = 0;
+		pthread_mutex_unlock(&r->lock);
+	}
+	rfs_snapshot_info_free(&info);
+	rfs_buf_free(&own);
+	free(buf);
+	return rc;
+}
+
+int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
+{
+	struct timespec ts;
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->state != RFS_REPL_UP) {
+		snprintf(msg, msglen, "the store is %s", rfs_repl_state_name(r->state));
+		pthread_mutex_unlock(&r->lock);
+		return -ENOTCONN;
+	}
+	r->compact_requested = true;
+	r->compact_result = 1;
+	r->wake = true;
+	pthread_cond_signal(&r->cond);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += 60;
+	while (r->compact_requested && !r->stop)
+		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
+			break;
+	rc = r->compact_requested ? -ETIMEDOUT : r->compact_result;
+	snprintf(msg, msglen, "%s", r->compact_requested ? "no answer within 60 s"
+							  : r->compact_msg);
+	pthread_mutex_unlock(&r->lock);
+	return rc < 0 ? rc : 0;
+}
+
+/* Once per loop: follow snapshots, start over from one when needed, compact when due. */
+static int snapshots(struct rfs_repl *r)
+{
+	char msg[200];
+	bool requested;
+	int rc = 0;
+
+	if (r->need_adopt && r->snap_newest) {
+		rc = adopt(r);
+		if (rc)
+			return rc;
+	}
+	rc = rotate_own(r);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	requested = r->compact_requested;
+	pthread_mutex_unlock(&r->lock);
+	if (!requested && !compaction_due(r))
+		return 0;
+	/*
+	 * A snapshot must hold exactly what the logs hold: not while this node has ops still
+	 * to ship (checked again under the commit lock). Under steady load the loop comes back
+	 * right after the next ship, so this costs nothing but a try later.
+	 */
+	if (!requested && backlog(r))
+		return 0;
+	rc = compact(r, msg, sizeof(msg));
+	if (rc == 0)
+		rc = rotate_own(r);
+	pthread_mutex_lock(&r->lock);
+	if (requested) {
+		r->compact_requested = false;
+		r->compact_result = rc;
+		snprintf(r->compact_msg, sizeof(r->compact_msg), "%s", msg);
+		pthread_cond_broadcast(&r->event);
+	} else if (rc == 1) {
+		/* Not now (someone else, or a backlog): wait for more growth before trying. */
+		r->bytes_since_snap /= 2;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc < 0 ? rc : 0;
 }
 
 /*
@@ -629,7 +1326,9 @@ static struct rfs_peer_pos *peer_positions(struct rfs_repl *r, size_t *n)
 	*n = 0;
 	for (i = 0; pos && i < r->npeers; i++) {
 		snprintf(pos[i].node, sizeof(pos[i].node), "%s", r->peers[i].node);
+		pos[i].seg = r->peers[i].seg;
 		pos[i].offset = r->peers[i].offset;
+		pos[i].skip = r->peers[i].skip;
 	}
 	if (pos)
 		*n = r->npeers;
@@ -686,8 +1385,11 @@ static void *repl_main(void *arg)
 	for (i = 0; i < r->core->loaded.npeers; i++) {
 		struct peer *p = peer_get(r, r->core->loaded.peers[i].node);
 
-		if (p)
+		if (p) {
+			p->seg = r->core->loaded.peers[i].seg;
 			p->offset = r->core->loaded.peers[i].offset;
+			p->skip = r->core->loaded.peers[i].skip;
+		}
 	}
 	r->last_checkpoint = now_mono();
 	pthread_mutex_lock(&r->lock);
@@ -714,6 +1416,8 @@ static void *repl_main(void *arg)
 			rc = tail_peers(r);
 		if (!rc)
 			rc = check_owner(r);
+		if (!rc)
+			rc = snapshots(r);
 		if (now_mono() - r->last_checkpoint >= CHECKPOINT_EVERY)
 			checkpoint(r, false);
 		if (!rc)
@@ -780,6 +1484,7 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 	pthread_condattr_destroy(&ca);
 	r->state = RFS_REPL_CONNECTING;
 	r->state_since = now_mono();
+	r->crash_at = getenv("RMTABFS_TEST_CRASH");
 	snprintf(r->last_error, sizeof(r->last_error), "none");
 	if (pthread_create(&r->thread, NULL, repl_main, r)) {
 		free(r);
@@ -910,6 +1615,9 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 							 ? self_seq - r->shipped_seq
 							 : 0),
 			    (unsigned long long)r->shipped_ops);
+	if (!rc)
+		rc = rfs_buf_printf(out, "snapshot: %llu\nlog-segment: %u\n",
+				    (unsigned long long)r->snap_newest, r->own_seg);
 	if (!rc && stuck > r->opts->timeout)
 		rc = rfs_buf_printf(out, "stuck-call: %.1f s\n", stuck);
 	if (!rc && r->state == RFS_REPL_REFUSED)
@@ -924,8 +1632,9 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 		if (n)
 			seq = n->applied_seq;
 		pthread_mutex_unlock(&r->core->table_lock);
-		rc = rfs_buf_printf(out, "peer: %s seq=%llu offset=%llu behind=%llu%s\n", p->node,
-				    (unsigned long long)seq, (unsigned long long)p->offset,
+		rc = rfs_buf_printf(out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n",
+				    p->node, (unsigned long long)seq, p->seg,
+				    (unsigned long long)p->offset,
 				    (unsigned long long)(p->size > p->offset ? p->size - p->offset
 									     : 0),
 				    p->damaged_at != UINT64_MAX ? " damaged" : "");

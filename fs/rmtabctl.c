@@ -128,6 +128,8 @@ static void usage(void)
 	       "                                add the records of an rmtab file (kernel, the\n"
 	       "                                default) or of a gNFS rmtab file; '-': stdin\n"
 	       "  export [--format kernel|gnfs] print the records in that format\n"
+	       "  compact                       write a store snapshot now (the log segments it\n"
+	       "                                covers are then removed by their nodes)\n"
 	       "\n"
 	       "options:\n"
 	       "  -m, --mountpoint DIR   the daemon mounted on DIR; its socket is\n"
@@ -1135,10 +1137,28 @@ static int cmd_export(const struct ctx *c, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_compact(const struct ctx *c, int argc, char **argv)
+{
+	const char *req[1] = {"compact"};
+	struct rfs_buf out = RFS_BUF_INIT;
+	struct sub_args a;
+	int rc;
+
+	rc = parse_sub("compact", argc, argv, 0, &a);
+	if (rc != -1)
+		return rc;
+	if (a.nargs != 0)
+		return usage_error("compact: takes no arguments");
+	rc = call(c, req, 1, NULL, &out) ? EXIT_FAIL : print_body(&out);
+	rfs_buf_free(&out);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct ctx *c, int argc, char **argv);
 } commands[] = {
+    {"compact", cmd_compact},
     {"status", cmd_status}, {"list", cmd_list},	    {"add", cmd_add},	    {"remove", cmd_remove},
     {"prune", cmd_prune},   {"import", cmd_import}, {"export", cmd_export},
 };

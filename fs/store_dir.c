@@ -3,7 +3,7 @@
  * node) and any shared file system mounted on every node (then several nodes share it).
  *
  * Syscalls used, all relative to the root directory fd opened at connect: openat, pread,
- * pwrite, fsync, fstat, ftruncate, mkdirat, renameat, unlinkat, fdopendir/readdir, and
+ * pwrite, fsync, fstat, ftruncate, mkdirat, renameat, linkat, unlinkat, fdopendir/readdir, and
  * fcntl(F_OFD_SETLK) for the owner lock: an open-file-description lock, so it conflicts
  * between two daemons even inside one process (tests) and goes away with the fd.
  * Not used: flock (not coherent on some network file systems), O_APPEND (each file has one
@@ -192,6 +192,11 @@ static int dir_rename(struct rfs_store *s, const char *from, const char *to)
 	return renameat(root(s), from, root(s), to) < 0 ? -errno : 0;
 }
 
+static int dir_link(struct rfs_store *s, const char *from, const char *to)
+{
+	return linkat(root(s), from, root(s), to, 0) < 0 ? -errno : 0;
+}
+
 static int dir_unlink(struct rfs_store *s, const char *rel)
 {
 	return unlinkat(root(s), rel, 0) < 0 && errno != ENOENT ? -errno : 0;
@@ -212,5 +217,6 @@ const struct rfs_store_ops rfs_store_dir_ops = {
 	.lock = dir_lock,
 	.list = dir_list,
 	.rename = dir_rename,
+	.link = dir_link,
 	.unlink = dir_unlink,
 };

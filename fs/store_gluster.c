@@ -6,7 +6,7 @@
  * glfs_mkdir, glfs_open/glfs_creat, glfs_pread/glfs_pwrite with explicit offsets (the glfd
  * offset is not thread-safe, and each file has one writer that knows its end),
  * glfs_fdatasync, glfs_fstat, glfs_ftruncate, glfs_posix_lock after glfs_fd_set_lkowner,
- * glfs_opendir/glfs_readdir_r, glfs_rename, glfs_unlink, glfs_close.
+ * glfs_opendir/glfs_readdir_r, glfs_rename, glfs_link, glfs_unlink, glfs_close.
  * Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable where upcalls
  * miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in glusterfs 10.3;
  * every fd is fsync'ed and closed instead, so nothing is pending).
@@ -285,6 +285,15 @@ static int gl_rename(struct rfs_store *s, const char *from, const char *to)
 	return glfs_rename(fs_of(s), a, b) < 0 ? -errno : 0;
 }
 
+static int gl_link(struct rfs_store *s, const char *from, const char *to)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	abs_path(s, from, a, sizeof(a));
+	abs_path(s, to, b, sizeof(b));
+	return glfs_link(fs_of(s), a, b) < 0 ? -errno : 0;
+}
+
 static int gl_unlink(struct rfs_store *s, const char *rel)
 {
 	char path[PATH_MAX];
@@ -308,5 +317,6 @@ const struct rfs_store_ops rfs_store_gluster_ops = {
 	.lock = gl_lock,
 	.list = gl_list,
 	.rename = gl_rename,
+	.link = gl_link,
 	.unlink = gl_unlink,
 };

@@ -208,8 +208,10 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op)
 	origin = rfs_table_node(t, op->origin, true);
 	if (!writer || !origin)
 		return -ENOMEM;
-	if (op->seq > writer->applied_seq)
+	if (op->seq > writer->applied_seq) {
 		writer->applied_seq = op->seq;
+		writer->applied_time = op->time;
+	}
 	if (op->time > t->hlc)
 		t->hlc = op->time;
 

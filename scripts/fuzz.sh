@@ -10,7 +10,8 @@
 #   -j N               run N targets at a time (default $FUZZ_JOBS, else 1)
 #   --build-only       build, run the regression reproducers, do not fuzz
 #   --keep             keep the work directory (grown corpora, logs) even on success
-#   --make-seeds       regenerate tests/fuzz/corpus/ with tests/fuzz/make_seeds.c and exit
+#   --make-seeds       (re)write the seeds of tests/fuzz/corpus/ with tests/fuzz/make_seeds.c
+#                      and exit; other files there are listed, never removed
 #   -h, --help
 # environment:
 #   FUZZ_TIME, FUZZ_JOBS     as above
@@ -75,7 +76,12 @@ if ! command -v "$cc" >/dev/null; then
 	exit 1
 fi
 probe=$build/probe
-printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' >"$probe.c"
+cat >"$probe.c" <<'EOF'
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return (int)(d && n) * 0; }
+EOF
 if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$probe" 2>"$probe.log"; then
 	echo "fuzz.sh: $cc cannot link -fsanitize=fuzzer,address,undefined" \
 		"(libclang-rt-14-dev missing?):" >&2
@@ -84,6 +90,7 @@ if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe.c" -o "$probe" 2>"$probe.
 fi
 
 # ---- build ----
+# shellcheck disable=SC2054 # the commas are clang's
 common=(-std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 	-I"$top/include" -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 	-Wmissing-prototypes -Wvla -fsanitize=address,undefined -fno-sanitize-recover=all)
@@ -102,9 +109,17 @@ for p in "${pids[@]}"; do wait "$p" || fail=1; done
 if ((make_seeds)); then
 	"$cc" "${common[@]}" "$fuzzdir/make_seeds.c" "${objs[@]}" -fsanitize=fuzzer-no-link \
 		-o "$build/make_seeds" -lpthread
-	rm -rf "$fuzzdir/corpus"
-	"$build/make_seeds" "$fuzzdir/corpus"
+	# Written beside, then copied over: files it does not write are left alone, only listed.
+	rm -rf "$build/seeds"
+	"$build/make_seeds" "$build/seeds"
+	cp -r "$build/seeds/." "$fuzzdir/corpus/"
 	echo "== seeds written to $fuzzdir/corpus"
+	(cd "$fuzzdir/corpus" && find . -type f | sort) >"$build/seeds.all"
+	(cd "$build/seeds" && find . -type f | sort) >"$build/seeds.new"
+	if comm -23 "$build/seeds.all" "$build/seeds.new" | grep -q .; then
+		echo "   not written by make_seeds (remove them if they are stale):"
+		comm -23 "$build/seeds.all" "$build/seeds.new" | sed 's|^\./|     corpus/|'
+	fi
 	exit 0
 fi
 
@@ -125,6 +140,7 @@ else
 	shm=$work/tmp
 	mkdir -p "$shm"
 fi
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	rm -rf "$shm"
 }
@@ -145,7 +161,7 @@ for t in "${targets[@]}"; do
 	reg=$fuzzdir/regressions/$t
 	compgen -G "$reg/*" >/dev/null || continue
 	if env -u FUZZ_SKIP_KNOWN "$build/$t" -runs=1 "$reg"/* >"$work/$t.regressions.log" 2>&1; then
-		echo "== $t: $(ls "$reg" | wc -l) regression reproducer(s) pass"
+		echo "== $t: $(find "$reg" -type f | wc -l) regression reproducer(s) pass"
 	else
 		echo "== $t: a regression reproducer FAILS (log: $work/$t.regressions.log)"
 		grep -m3 -E 'FUZZ INVARIANT|ERROR: |runtime error' "$work/$t.regressions.log" |
@@ -154,7 +170,11 @@ for t in "${targets[@]}"; do
 	fi
 done
 if ((build_only)); then
-	((status)) && echo "fuzz.sh: FAILED (work directory kept: $work)" || rm -rf "$work"
+	if ((status)); then
+		echo "fuzz.sh: FAILED (work directory kept: $work)"
+	else
+		rm -rf "$work"
+	fi
 	exit $status
 fi
 
@@ -212,8 +232,8 @@ for t in "${targets[@]}"; do
 	echo "== $t failed (exit $(cat "$dir/rc" 2>/dev/null)), log $dir/log:"
 	grep -m5 -E 'FUZZ INVARIANT|^==[0-9]+==ERROR|runtime error|SUMMARY|^  ' "$dir/log" |
 		sed 's/^/     /' || true
-	ls "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-* 2>/dev/null |
-		sed 's/^/     reproducer: /' || true
+	find "$dir" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+		-o -name 'oom-*' \) | sed 's/^/     reproducer: /'
 done
 if ((status)); then
 	echo "fuzz.sh: FAILED (work directory kept: $work)"

@@ -117,12 +117,22 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 		 bool at_least);
 
 /*
- * Applies the complete op lines of another node's log. Stops at the first damaged line or
- * a line of another node. Returns bytes consumed; *damaged is set when it stopped at a
- * damaged line (which is then the next byte).
+ * Applies the complete op lines of another node's log, skipping ops up to skip_seq (already
+ * in an adopted snapshot). Stops at the first damaged line or a line of another node.
+ * Returns bytes consumed; *damaged is set when it stopped at a damaged line (which is then
+ * the next byte).
  */
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
-			   bool *damaged);
+			   uint64_t skip_seq, bool *damaged);
+
+struct rfs_snapshot_info;
+/*
+ * Replaces the table by a store snapshot plus this node's ops after the snapshot's cover of
+ * it: own_tail (its log on the store after the cover) and the local journal. Other nodes'
+ * ops after their covers are then read again from their logs by the caller.
+ */
+int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap,
+		   const char *own_tail, size_t own_len);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,

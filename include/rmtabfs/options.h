@@ -23,6 +23,7 @@ struct rfs_options {
 	char *config;   /* config file read before the command line */
 	double timeout; /* seconds a store call may hold a request */
 	double poll;    /* seconds between checks of other nodes' logs */
+	double tombstones; /* seconds a removal is kept in store snapshots at least */
 	double entry_timeout;
 	double attr_timeout;
 	enum rfs_sync_mode sync;

@@ -40,6 +40,8 @@ void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq);
 /* Stops the thread (not waiting more than about half a second for a hung store call),
  * writes a last checkpoint and releases the store without waiting for the network. */
 void rfs_repl_stop(struct rfs_repl *r);
+/* Writes a store snapshot now (rmtabctl compact); msg says what happened. 0 or -errno. */
+int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen);
 /* "key: value" lines for rmtabctl status. */
 int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out);
 

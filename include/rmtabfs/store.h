@@ -6,7 +6,10 @@
  * Layout (relative to the store root):
  *   FORMAT               "rmtabfs-store 1\n"; a store with another content is refused
  *   nodes/NODE.log       NODE's ops, appended only by NODE, read by everyone
+ *   nodes/NODE.log.N     later segments of that log (N = 1, 2, ...), after compaction
  *   nodes/NODE.owner     locked by the daemon running as NODE for its whole life
+ *   snapshots/snap.GEN   the folded table and how far it covers each log (compaction)
+ *   compact.lock         held by the one node writing a snapshot
  *
  * The backend is a small file API; every call may block on the network, which is why only
  * the replication thread calls it (never a FUSE request handler).
@@ -64,6 +67,8 @@ struct rfs_store_ops {
 	int (*list)(struct rfs_store *s, const char *rel, int (*fn)(void *ctx, const char *name),
 		    void *ctx);
 	int (*rename)(struct rfs_store *s, const char *from, const char *to);
+	/* A second name for a file; -EEXIST if to exists (so exactly one of racing callers wins). */
+	int (*link)(struct rfs_store *s, const char *from, const char *to);
 	int (*unlink)(struct rfs_store *s, const char *rel);
 };
 

@@ -21,7 +21,8 @@
 
 struct rfs_node {
 	struct rfs_node *next;
-	uint64_t applied_seq; /* highest sequence number applied from this node */
+	uint64_t applied_seq;  /* highest sequence number applied from this node */
+	uint64_t applied_time; /* the time of that op */
 	char name[RFS_NODE_MAX + 1];
 };
 

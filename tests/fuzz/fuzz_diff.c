@@ -17,6 +17,9 @@
  *  - the base with the changes applied (count 0 removes) equals the folded parse of NEW,
  *    key for key and count for count;
  *  - in A, a change that keeps a record carries the number of a NEW line holding that key.
+ * FUZZ_SKIP_KNOWN=1 in the environment skips B when a key's base total is saturated
+ * (0xffffffff), the known bug reproduced by regressions/fuzz_diff/saturated-count-committed-base
+ * (remove once it is fixed).
  */
 #include <stdint.h>
 
@@ -27,9 +30,22 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int skip_known;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_quiet();
+	skip_known = getenv("FUZZ_SKIP_KNOWN") && atoi(getenv("FUZZ_SKIP_KNOWN")) > 0;
+	return 0;
+}
+
+static int saturated(const struct rfs_entries *map)
+{
+	size_t i;
+
+	for (i = 0; i < map->n; i++)
+		if (map->v[i].count == RFS_COUNT_MAX)
+			return 1;
 	return 0;
 }
 
@@ -208,7 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    &new_err, &newp, &newf);
 	run("A' (rendered base, not unique)", base, base_len, false, &map, text, text_len, new_rc,
 	    &new_err, &newp, &newf);
-	if (src_rc == 0)
+	if (src_rc == 0 && !(skip_known && saturated(&map)))
 		run("B (committed text base)", src, src_len, false, &map, text, text_len, new_rc,
 		    &new_err, &newp, &newf);
 

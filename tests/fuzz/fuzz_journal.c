@@ -6,13 +6,12 @@
  * field of every complete line that has one is rewritten to the right CRC-32C first, so
  * mutated lines still reach the field parsers and the table. Mode bits 6 and 7 both set
  * "filler": a block is inserted into the text at the position given by bytes 1-2 (15 bits);
- * mode bits 1-5 (k) give its size, (k + 1) KiB for k < 16, else (k - 15) * 96 KiB (up to
- * 1.5 MiB, more than the journal's 1 MiB read chunk); it is zero bytes (a disk that lost a
- * region) or, with bit 7 of byte 2, copies of a valid op line cut at the block's end.
+ * mode bits 1-5 (k) give its size: (k + 1) KiB for k < 27, else 48, 1020, 1024, 1028 or
+ * 1040 KiB, the last four around and beyond the journal's 1 MiB read chunk (rare, as they
+ * are slow to run); it is zero bytes (a disk that lost a region) or, with bit 7 of byte 2,
+ * valid op lines (of distinct records up to 48 KiB, enough to make the table grow; of one
+ * record beyond), the last one cut at the block's end.
  * The journal file lives in a private temporary directory ($FZ_TMPDIR, else /dev/shm).
- * FUZZ_SKIP_KNOWN=1 in the environment keeps zero-byte fillers below 960 KiB, so that a
- * long campaign is not stopped again and again by the known bug reproduced by
- * regressions/fuzz_journal/damaged-line-over-1MiB-cuts-acked-ops (remove once it is fixed).
  *
  * Checks, besides "no crash, no leak, no hang" (ASan/UBSan/libFuzzer):
  *  - the outcome equals a straightforward model that decodes the whole file in memory line
@@ -43,7 +42,6 @@
 
 static char dir_path[4096];
 static int dir_fd = -1;
-static int skip_known;
 
 static void cleanup(void)
 {
@@ -64,7 +62,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *base = getenv("FZ_TMPDIR");
 
 	fz_quiet();
-	skip_known = getenv("FUZZ_SKIP_KNOWN") && atoi(getenv("FUZZ_SKIP_KNOWN")) > 0;
 	if (!base || !*base)
 		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	snprintf(dir_path, sizeof(dir_path), "%s/fuzz_journal.XXXXXX", base);
@@ -218,6 +215,50 @@ static void repair_crcs(char *buf, size_t len)
 	}
 }
 
+/*
+ * fill bytes of valid op lines, the last one cut. Up to 48 KiB: ~45-byte lines, each a
+ * different record (enough to make the table grow past its first 1024 buckets). Beyond:
+ * ~1 KiB lines of one record (few ops per MiB: these inputs are about the read chunk, and
+ * must stay fast). Built once per size and kept.
+ */
+static const char *filler_lines(size_t fill)
+{
+	static struct {
+		size_t fill;
+		char *data;
+	} cache[32]; /* one per filler size */
+	static char pad[961];
+	struct rfs_buf lines = RFS_BUF_INIT;
+	char path[1024];
+	size_t i, slot;
+
+	for (i = 0; i < 32; i++) {
+		if (cache[i].fill == fill)
+			return cache[i].data;
+		if (!cache[i].fill)
+			break;
+	}
+	FZ_CHECK(i < 32, "more filler sizes than cache slots");
+	slot = i;
+	if (!pad[0]) {
+		memset(pad, 'p', sizeof(pad) - 1);
+		pad[0] = '/';
+	}
+	for (i = 0; lines.len < fill; i++) {
+		int n = fill > 48 * 1024 ? snprintf(path, sizeof(path), "/f/big%s", pad)
+					 : snprintf(path, sizeof(path), "/f/%06zu", i);
+		struct rfs_op op = {.seq = i + 1, .time = i + 1, .born = i + 1,
+				    .count = (uint32_t)(1 + i % 3), .node = SELF, .origin = SELF,
+				    .client = "filler", .client_len = 6, .path = path,
+				    .path_len = (size_t)n};
+
+		FZ_OK(rfs_op_encode(&lines, &op));
+	}
+	cache[slot].fill = fill;
+	cache[slot].data = lines.data;
+	return lines.data;
+}
+
 static char *build_file(const uint8_t *data, size_t size, size_t *len)
 {
 	uint8_t mode = data[0];
@@ -234,9 +275,9 @@ static char *build_file(const uint8_t *data, size_t size, size_t *len)
 	if (filler) {
 		size_t k = (mode >> 1) & 0x1f;
 
-		fill = k < 16 ? (k + 1) * 1024 : (k - 15) * 96 * 1024;
-		if (skip_known && !(data[2] & 0x80) && fill > 960 * 1024)
-			fill = 960 * 1024;
+		static const size_t big[5] = {48, 1020, 1024, 1028, 1040};
+
+		fill = (k < 27 ? k + 1 : big[k - 27]) * 1024;
 		at = (size_t)(data[1] | (data[2] & 0x7f) << 8) % (rest_len + 1);
 	}
 	*len = rest_len + fill;
@@ -244,16 +285,7 @@ static char *build_file(const uint8_t *data, size_t size, size_t *len)
 	FZ_CHECK(file, "out of memory");
 	memcpy(file, rest, at);
 	if (fill && (data[2] & 0x80)) {
-		struct rfs_op op = {.seq = 1, .time = 1, .born = 1, .count = 1, .node = SELF,
-				    .origin = SELF, .client = "filler", .client_len = 6,
-				    .path = "/fill", .path_len = 5};
-		struct rfs_buf line = RFS_BUF_INIT;
-		size_t k;
-
-		FZ_OK(rfs_op_encode(&line, &op));
-		for (k = 0; k < fill; k += line.len)
-			memcpy(file + at + k, line.data, fill - k < line.len ? fill - k : line.len);
-		rfs_buf_free(&line);
+		memcpy(file + at, filler_lines(fill), fill);
 	} else if (fill) {
 		memset(file + at, 0, fill);
 	}

@@ -102,6 +102,11 @@ static void rmtab_seeds(void)
 	path[0] = '/';
 	end = rt_render_line(line, client, RFS_CLIENT_MAX, path, RFS_PATH_MAX, 1);
 	put(t, "limits", line, (size_t)(end - line));
+	/* A line longer than any rendered line: refused before it is even split. */
+	memset(line, 'p', 1400);
+	memcpy(line, "c:/", 3);
+	line[1400] = '\n';
+	put(t, "line-too-long", line, 1401);
 	/* One byte over the client limit. */
 	memset(line, 'c', RFS_CLIENT_MAX + 1);
 	memcpy(line + RFS_CLIENT_MAX + 1, ":/p:0x00000001\n", 15);
@@ -183,7 +188,7 @@ static void journal_seeds(void)
 	op(&b, 5, 1004, "n2", 1, 1004, "n2", "10.0.0.5", "/srv/nfs");
 	put_mode(t, "foreign", 0, b.data, b.len);
 	rfs_buf_resize(&b, good);
-	/* Filler at position 0x0100: 1 KiB of op lines or zeros, 96 KiB of op lines. */
+	/* Filler at position 0x0100: 1 KiB of op lines or zeros, 28 KiB of op lines. */
 	{
 		char *f = malloc(good + 2);
 
@@ -193,7 +198,7 @@ static void journal_seeds(void)
 		f[1] = (char)0x81;
 		memcpy(f + 2, b.data, good);
 		put_mode(t, "filler-lines", 0xc1, f, good + 2);
-		put_mode(t, "filler-lines-96k", 0xc1 | 16 << 1, f, good + 2);
+		put_mode(t, "filler-lines-28k", 0xc1 | 27 << 1, f, good + 2);
 		f[1] = 0x01;
 		put_mode(t, "filler-zeros", 0xc1, f, good + 2);
 		free(f);
@@ -245,6 +250,8 @@ static void diff_seeds(void)
 	      "10.0.0.5:/srv/nfs:0x00000002\nfe80;;1:/export:0x00000001\n"
 	      "192.168.1.10:/export/home:0x00000001\n");
 	SEED("no-base", "h:/p:0x00000001\n;;1:/q\n");
+	SEEDZ("saturate", "c:/p:0xffffffff\nd:/q:0x00000001\n",
+	      "c:/p:0xffffffff\nd:/q:0x00000001\nc:/p:1\n");
 #undef SEED
 #undef SEEDZ
 }

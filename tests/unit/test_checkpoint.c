@@ -117,9 +117,9 @@ static void expect_equal_tables(const struct rfs_table *a, const struct rfs_tabl
 }
 
 static const struct rfs_peer_pos peers[] = {
-	{"n2", 1234},
-	{"n3", 0},
-	{"a-very.long_node-id-0123456789", UINT64_MAX},
+	{.node = "n2", .offset = 1234},
+	{.node = "n3", .seg = 2, .offset = 0, .skip = 7},
+	{.node = "a-very.long_node-id-0123456789", .seg = UINT32_MAX, .offset = UINT64_MAX, .skip = UINT64_MAX},
 };
 
 static void test_round_trip(void **state)
@@ -146,6 +146,8 @@ static void test_round_trip(void **state)
 	for (size_t i = 0; i < 3; i++) {
 		assert_string_equal(info.peers[i].node, peers[i].node);
 		assert_int_equal(info.peers[i].offset, peers[i].offset);
+		assert_int_equal(info.peers[i].seg, peers[i].seg);
+		assert_int_equal(info.peers[i].skip, peers[i].skip);
 	}
 	rfs_checkpoint_info_free(&info);
 	assert_null(info.peers);
@@ -224,7 +226,7 @@ static int load_file(int dirfd)
  */
 static void small_checkpoint(struct rfs_buf *b)
 {
-	struct rfs_peer_pos p = {"n2", 0};
+	struct rfs_peer_pos p = {.node = "n2"};
 	struct rfs_table t;
 
 	assert_int_equal(rfs_table_init(&t, "self"), 0);
@@ -335,8 +337,8 @@ static void test_sealed_but_wrong(void **state)
 		{"hlc ", "clh "},
 		{"imported 1\n", "imported\n"},
 		{"rmtabfs-view 1\n", "rmtabfs-view 2\n"},
-		{"peer n2 1234\n", "peer n2\n"},
-		{"peer n2 1234\n",
+		{"peer n2 0 1234 0\n", "peer n2\n"},
+		{"peer n2 0 1234 0\n",
 		 "peer a-node-id-much-longer-than-sixty-four-characters-is-not-a-node-id 1\n"},
 		{" /vol/a ", " /vol/a  "},
 		{" 10.0.0.1 ", " 10.0.0.1%zz "},
