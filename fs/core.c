@@ -456,6 +456,27 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 	return rc;
 }
 
+void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%020llu\n", (unsigned long long)seq);
+
+	/* Fixed width: one pwrite replaces the old value whole. */
+	if (pwrite(c->shipped_fd, buf, (size_t)n, 0) != n)
+		rfs_debug("cannot note the shipped sequence: %s", strerror(errno));
+}
+
+uint64_t rfs_core_shipped(struct rfs_core *c)
+{
+	char buf[32];
+	ssize_t n = pread(c->shipped_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
 static int replay_op(void *ctx, const struct rfs_op *op)
 {
 	int rc = rfs_table_apply(ctx, op);
@@ -494,7 +515,7 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	c->statedir_fd = c->lock_fd = -1;
+	c->statedir_fd = c->lock_fd = c->shipped_fd = -1;
 	c->journal.fd = -1;
 	pthread_mutex_init(&c->commit_lock, NULL);
 	pthread_mutex_init(&c->table_lock, NULL);
@@ -512,6 +533,12 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	rc = lock_statedir(c, statedir);
 	if (rc)
 		goto fail;
+	c->shipped_fd = openat(c->statedir_fd, "shipped", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->shipped_fd < 0) {
+		rc = -errno;
+		rfs_err("cannot open %s/shipped: %s", statedir, strerror(errno));
+		goto fail;
+	}
 	rc = rfs_table_init(&c->table, node);
 	if (rc)
 		goto fail;
@@ -563,9 +590,11 @@ void rfs_core_close(struct rfs_core *c)
 	rfs_checkpoint_info_free(&c->loaded);
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);
+	if (c->shipped_fd >= 0)
+		close(c->shipped_fd);
 	if (c->statedir_fd >= 0)
 		close(c->statedir_fd);
-	c->lock_fd = c->statedir_fd = -1;
+	c->lock_fd = c->statedir_fd = c->shipped_fd = -1;
 	pthread_mutex_destroy(&c->commit_lock);
 	pthread_mutex_destroy(&c->table_lock);
 }

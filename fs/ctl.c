@@ -87,6 +87,15 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 	return rc;
 }
 
+/* Does a live record pass the filters (NULL/0: no filter)? */
+static bool selected(const struct rfs_record *r, const char *client, const char *path,
+		     uint64_t older_than)
+{
+	return (!client || strcmp(client, rfs_record_client(r)) == 0) &&
+	       (!path || strcmp(path, rfs_record_path(r)) == 0) &&
+	       (!older_than || r->time < older_than);
+}
+
 /* Appends "client\tpath\tcount\tborn\torigin\tchanged\twriter" for each live record. */
 static int cmd_list(struct rfs *fs, const char *client, const char *path, struct rfs_buf *out)
 {
@@ -96,9 +105,7 @@ static int cmd_list(struct rfs *fs, const char *client, const char *path, struct
 
 	pthread_mutex_lock(&c->table_lock);
 	for (r = c->table.head; r && !rc; r = r->next) {
-		if (client && strcmp(client, rfs_record_client(r)) != 0)
-			continue;
-		if (path && strcmp(path, rfs_record_path(r)) != 0)
+		if (!selected(r, client, path, 0))
 			continue;
 		rc = rfs_buf_printf(out, "%s\t%s\t%u\t%llu\t%s\t%llu\t%s\n", rfs_record_client(r),
 				    rfs_record_path(r), r->count, (unsigned long long)r->born,
@@ -118,11 +125,7 @@ static int matching(struct rfs *fs, const char *client, const char *path, uint64
 
 	pthread_mutex_lock(&c->table_lock);
 	for (r = c->table.head; r && !rc; r = r->next) {
-		if (client && strcmp(client, rfs_record_client(r)) != 0)
-			continue;
-		if (path && strcmp(path, rfs_record_path(r)) != 0)
-			continue;
-		if (older_than && r->time >= older_than)
+		if (!selected(r, client, path, older_than))
 			continue;
 		rc = rfs_entries_add(out, rfs_record_client(r), r->client_len, rfs_record_path(r),
 				     r->path_len, 0, 0);

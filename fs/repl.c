@@ -95,6 +95,7 @@ struct rfs_repl {
 	/* compaction */
 	uint64_t snap_newest;    /* highest snapshot generation listed */
 	uint64_t snap_seen;      /* highest one acted on (rotation of our log) */
+	bool started;            /* the store was prepared once in this process */
 	bool need_adopt;         /* a log we read lost segments: start from the snapshot */
 	uint64_t adopted_gen;    /* the snapshot we last started from */
 	uint64_t bytes_since_snap; /* log bytes written or read since the newest snapshot */
@@ -477,6 +478,27 @@ static int prepare(struct rfs_repl *r)
 		}
 		free(buf);
 	}
+	/*
+	 * The first time in this process: what a killed predecessor appended last may sit on
+	 * some replicas of a Gluster volume and not on others (its write never finished), so
+	 * readers may or may not see it. Begin a fresh segment, whose replicas agree, and ship
+	 * again from what was confirmed (an op twice in a log is harmless: ops are idempotent).
+	 */
+	if (!r->started && size > 0) {
+		struct rfs_sfile *f;
+
+		log_rel(rel, sizeof(rel), r->opts->node, r->own_seg + 1);
+		rc = ops->open(&r->store, rel, O_RDWR | O_CREAT, &f);
+		if (rc)
+			return rc;
+		ops->close(r->own_log);
+		r->own_log = f;
+		r->own_seg++;
+		size = 0;
+	}
+	if (!r->started && last > rfs_core_shipped(r->core))
+		last = rfs_core_shipped(r->core);
+	r->started = true;
 	pthread_mutex_lock(&r->lock);
 	r->own_size = (uint64_t)size;
 	r->shipped_seq = last;
@@ -659,6 +681,7 @@ static int ship(struct rfs_repl *r)
 		r->own_size += batch.len;
 		r->bytes_since_snap += batch.len;
 		r->shipped_seq = shipped;
+		rfs_core_note_shipped(c, shipped);
 		r->ship_off = off;
 		r->slow = false;
 		pthread_cond_broadcast(&r->event);

@@ -73,6 +73,7 @@ struct rfs_core {
 	struct rfs_core_stats stats;
 	int statedir_fd;
 	int lock_fd;
+	int shipped_fd; /* statedir/shipped */
 	bool imported;
 	uint64_t checkpoint_gen; /* table.gen at the last checkpoint */
 	struct rfs_checkpoint_info loaded;
@@ -133,6 +134,13 @@ struct rfs_snapshot_info;
  */
 int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap,
 		   const char *own_tail, size_t own_len);
+
+/*
+ * The highest sequence number known on the store, kept in statedir/shipped (not synced: a
+ * stale value only makes the next start ship a few ops again).
+ */
+void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq);
+uint64_t rfs_core_shipped(struct rfs_core *c);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,

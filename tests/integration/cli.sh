@@ -49,14 +49,6 @@ expect_ok() {
 	run "$@"
 	check_eq "$what: exit status 0" "0:" "$RC:$ERR"
 }
-wait_for() { # SECONDS COMMAND...: until COMMAND succeeds
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
 rmtab() { cat "$MNT/rmtab"; }
 json() { # PYTHON-EXPRESSION over d (the parsed JSON of $OUT)
 	python3 -c "import json, sys; d = json.loads(sys.stdin.read()); print($1)" <<<"$OUT"

@@ -39,14 +39,6 @@ churn() { # NODE ITERATIONS SEED: the node's own records end up in $RFS_WORK/fin
 	python3 "$CHURN" "$RFS_WORK/$1/rmtab" "${PREFIX[$1]}" "$2" --seed "$3" --size 1000 \
 		--out "$RFS_WORK/final.$1"
 }
-wait_for() {
-	local until=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	until "$@"; do
-		(($(date +%s%N) < until)) || return 1
-		sleep 0.1
-	done
-}
 settled() { # NODE: nothing left to ship
 	"$RFS_CTL_BIN" -s "$RFS_WORK/$1.sock" status 2>/dev/null | grep -q '^backlog: *0 '
 }

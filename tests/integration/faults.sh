@@ -21,14 +21,6 @@ R=$RFS_TOOLS/mountd_replay
 MA=$RFS_WORK/a MB=$RFS_WORK/b
 mkdir -p "$MA" "$MB"
 
-wait_for() {
-	local until=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	until "$@"; do
-		(($(date +%s%N) < until)) || return 1
-		sleep 0.1
-	done
-}
 
 # start_pair CASE STORE [A-OPTIONS] [STATEDIR-A]
 start_pair() {

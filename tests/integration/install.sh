@@ -34,14 +34,6 @@ run() {
 	"$@" >"$W/out" 2>"$W/err" || RC=$?
 	ERR=$(<"$W/err")
 }
-wait_for() { # SECONDS COMMAND...
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < end)) || return 1
-		sleep 0.05
-	done
-}
 # The build's install directories, absolute.
 dirs=$(meson introspect --buildoptions "$RFS_BUILD" | python3 -c '
 import json, os, sys

@@ -66,6 +66,16 @@ check_eq() {
 		printf '  expected: %q\n  actual:   %q\n' "$2" "$3" >&2
 	fi
 }
+# wait_for SECONDS CMD...: polls until CMD succeeds; fails after SECONDS.
+wait_for() {
+	local until=$(($(date +%s%N) + $1 * 1000000000))
+	shift
+	until "$@"; do
+		(($(date +%s%N) < until)) || return 1
+		sleep 0.05
+	done
+}
+
 rfs_finish() {
 	# A sanitizer build reports into the daemons' logs; any report fails the test.
 	if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$RFS_WORK"/*.log \

@@ -57,13 +57,4 @@ cleanup_nodes() {
 }
 trap cleanup_nodes EXIT
 
-# wait_for SECONDS CMD...: polls until CMD succeeds.
-wait_for() {
-	local until=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	until "$@"; do
-		(($(date +%s%N) < until)) || return 1
-		sleep 0.02
-	done
-}
 
