@@ -2,12 +2,14 @@
 # bench.sh — rmtabfs against the alternatives, side by side, in one run, printing one table.
 #
 # Usage (as root, on the Debian 12 machine that scripts/setup.sh prepared):
-#   scripts/bench.sh              full run: N = 1000, 5000, 20000
-#   scripts/bench.sh --quick      N = 1000 only, and shorter side measurements
+#   scripts/bench.sh              full run: N = 1000, 5000, 20000 (about 50 min on 2 CPUs)
+#   scripts/bench.sh --quick      N = 1000 only, and shorter side measurements (about 3 min)
+# The table goes to stdout (progress to stderr) and is also saved next to the TSV, as .txt.
 # Options:
 #   --n "N..."        the MNT/UMNT sizes (default "1000 5000 20000"; --quick: "1000")
 #   --build DIR       meson build directory (default: $RFS_BUILD or <repo>/build); set up
 #                     with -Dbuildtype=release if missing, then brought up to date with ninja
+#                     (the table shows the build type used)
 #   --results FILE    where the machine-readable results go (default
 #                     /var/tmp/rmtabfs-bench-<date>.tsv); its path is printed at the end
 #   --keep            keep the work directory (daemon logs, per-op latencies)
@@ -75,7 +77,7 @@ host_main() {
 	mount -t tmpfs -o mode=0755 bench-export /export
 	mkdir -p /export/a
 	(cd /export/a && seq -f 'd%05g' 0 $((n - 1)) | xargs mkdir)
-	mountd_env_exports /export/a >/dev/null 2>&1
+	mountd_env_exports /export/a
 	mountd_start 2>>"$BENCH_HW/host.log"
 	echo "mountd_pid $MOUNTD_PID" >>"$res"
 	case $BENCH_MODE in
@@ -592,7 +594,7 @@ phase_prop() {
 			problem "$st store: $(g "prop.$st.lost") of $PROP_N records from A never showed on B within 30 s"
 		[[ $(g "prop.$st.same") == 1 ]] || problem "$st store: A's and B's rmtab differ at the end"
 		for key in p50_ms p99_ms max_ms lost; do
-			tsv propagation "$st" "$PROP_N" "$key" "$(g "prop.$st.$key")" "${key#*_}"
+			tsv propagation "$st" "$PROP_N" "$key" "$(g "prop.$st.$key")" "$([[ $key == lost ]] && echo count || echo ms)"
 		done
 		alive "${RPIDS[pA$st]}" && alive "${RPIDS[pB$st]}" || problem "$st store: a daemon died in the propagation phase"
 		stop_rfs "pA$st"

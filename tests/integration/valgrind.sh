@@ -6,12 +6,18 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_setup
 command -v valgrind >/dev/null || die "valgrind is not installed (scripts/setup.sh)"
+# valgrind cannot run a sanitizer build: with one, test the plain build's daemon
+# (RFS_PLAIN_BUILD, set by scripts/test.sh for its ASan+UBSan run).
+VG_BIN=${RFS_PLAIN_BUILD:-$RFS_BUILD}/fs/rmtabfs
+if grep -q __asan_init "$VG_BIN"; then
+	die "$VG_BIN is a sanitizer build; set RFS_PLAIN_BUILD to a plain build"
+fi
 M=$RFS_WORK/m N=$RFS_WORK/n
 mkdir -p "$M" "$N"
 VG=$RFS_WORK/valgrind.txt
 valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite --track-fds=no --log-file="$VG" \
-	"$RFS_BIN" -f -o "entry_timeout=0,attr_timeout=0,ctl=$RFS_WORK/m.sock,node=vg" \
+	"$VG_BIN" -f -o "entry_timeout=0,attr_timeout=0,ctl=$RFS_WORK/m.sock,node=vg" \
 	-o "statedir=$RFS_WORK/m.state,store=dir:$RFS_WORK/store,gnfs=gnfs-rmtab,tombstones=0" \
 	"$M" >"$RFS_WORK/m.log" 2>&1 &
 VGPID=$!
