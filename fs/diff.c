@@ -7,6 +7,7 @@
  * No state, no locks.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rmtabfs/diff.h>
@@ -23,6 +24,36 @@ static unsigned count_lines(const char *p, size_t len)
 		p++;
 	}
 	return n;
+}
+
+/*
+ * Length of the common prefix (suffix) of a and b, both at least n long. A session usually
+ * differs from its base in one line of a long text: whole blocks go through memcmp first.
+ */
+#define CMP_BLOCK 256
+
+static size_t common_prefix(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (n - i >= CMP_BLOCK && memcmp(a + i, b + i, CMP_BLOCK) == 0)
+		i += CMP_BLOCK;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* a_end and b_end point just past the texts; n is at most the shorter one's length. */
+static size_t common_suffix(const char *a_end, const char *b_end, size_t n)
+{
+	size_t i = 0;
+
+	while (n - i >= CMP_BLOCK &&
+	       memcmp(a_end - i - CMP_BLOCK, b_end - i - CMP_BLOCK, CMP_BLOCK) == 0)
+		i += CMP_BLOCK;
+	while (i < n && a_end[-1 - (ptrdiff_t)i] == b_end[-1 - (ptrdiff_t)i])
+		i++;
+	return i;
 }
 
 static int key_cmp_entries(const struct rfs_entry *a, const struct rfs_entry *b)
@@ -73,13 +104,11 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 	int rc;
 
 	/* Common prefix, cut back to the start of a line. */
-	while (pre < min_len && base[pre] == text[pre])
-		pre++;
+	pre = common_prefix(base, text, min_len);
 	while (pre > 0 && base[pre - 1] != '\n')
 		pre--;
 	/* Common suffix of whole lines in both texts, not overlapping the prefix. */
-	while (suf < min_len - pre && base[base_len - 1 - suf] == text[text_len - 1 - suf])
-		suf++;
+	suf = common_suffix(base + base_len, text + text_len, min_len - pre);
 	while (suf > 0 && !((base_len - suf == pre || base[base_len - suf - 1] == '\n') &&
 			    (text_len - suf == pre || text[text_len - suf - 1] == '\n')))
 		suf--;

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
 #include <rmtabfs/stage.h>
+#include <rmtabfs/store.h>
 #include <rmtabfs/view.h>
 
 /* systemd Type=notify readiness, without linking libsystemd. */
@@ -147,6 +149,12 @@ int main(int argc, char **argv)
 	bool core_open = false, mounted = false, sighandlers = false;
 	enum rfs_repl_state st;
 
+	/* A fixed mmap threshold: glibc otherwise raises it after the first large free, and the
+	 * megabytes of a big write session (text, parsed lines, diff) then stay in a thread's
+	 * arena between long-lived records for the rest of the daemon's life. */
+	mallopt(M_MMAP_THRESHOLD, 4194304);
+	if (argc >= 2 && strcmp(argv[1], RFS_STORE_PROBE_ARG) == 0)
+		rfs_store_probe_main(argc, argv);
 	memset(&fs, 0, sizeof(fs));
 	fs.proc_self_fd = -1;
 	if (rfs_options_parse(argc, argv, &opts, &args, err, sizeof(err))) {

@@ -8,6 +8,9 @@
  *    outage ships the journal's tail exactly once;
  *  - another node's log is applied up to its last complete line and never past a damaged
  *    one; the byte offset reached is saved in the checkpoint so a restart goes on from there;
+ *  - an op counts as shipped (shipped_seq, the state directory's "shipped") only once it is
+ *    written to our log and that log fsync'ed; with sync=local the fsync follows the write
+ *    within SHIP_SYNC_DELAY (other nodes read the op before it), with sync=store at once;
  *  - the journal is emptied only when the store has every op in it and a checkpoint that
  *    includes them is on disk, both checked under the core's commit lock;
  *  - only this thread calls the store; a hung call (a frozen brick) therefore hangs only
@@ -40,6 +43,9 @@
 #define DAMAGE_RETRY 10.0
 #define BACKOFF_MAX 5.0
 #define OWNER_CHECK_EVERY 5.0
+/* With sync=local, ops written to our log are fsync'ed (and only then confirmed) at most
+ * this long after the first unsynced one: one sync for a burst instead of one per MOUNT. */
+#define SHIP_SYNC_DELAY 0.05
 /* Compaction: when the logs grew by more than this many times the table since the last
  * snapshot (and at least RFS_COMPACT_MIN_BYTES). */
 #define RFS_COMPACT_RATIO 4
@@ -79,8 +85,11 @@ struct rfs_repl {
 	double state_since;
 	char last_error[256];
 	char refused_msg[256];
-	uint64_t shipped_seq;
-	uint64_t ship_off; /* journal offset of the first op not known shipped */
+	uint64_t shipped_seq; /* confirmed: written to our log and fsync'ed */
+	uint64_t written_seq; /* written to our log, maybe not yet fsync'ed */
+	uint64_t ship_off; /* journal offset of the first op not yet written to the store */
+	uint64_t synced_off, synced_size; /* ship_off and own_size at the last confirmation */
+	double unsynced_since; /* when the oldest unconfirmed write was made, 0: none */
 	uint32_t own_seg;  /* the segment of our log we append to */
 	uint32_t own_min_seg;
 	uint64_t own_size;
@@ -379,6 +388,7 @@ static void describe_holder(struct rfs_repl *r, const char *rel)
 }
 
 static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from);
+static int confirm(struct rfs_repl *r);
 
 /*
  * Makes the store ready for this node: FORMAT, nodes/, the owner lock, and the state of
@@ -498,11 +508,18 @@ static int prepare(struct rfs_repl *r)
 	}
 	if (!r->started && last > rfs_core_shipped(r->core))
 		last = rfs_core_shipped(r->core);
+	/* Back after an error: what we wrote before it counts only once it is synced. */
+	if (size > 0) {
+		rc = ops->fsync(r->own_log);
+		if (rc)
+			return rc;
+	}
 	r->started = true;
 	pthread_mutex_lock(&r->lock);
-	r->own_size = (uint64_t)size;
-	r->shipped_seq = last;
-	r->ship_off = 0;
+	r->own_size = r->synced_size = (uint64_t)size;
+	r->shipped_seq = r->written_seq = last;
+	r->ship_off = r->synced_off = 0;
+	r->unsynced_since = 0;
 	r->prepared = true;
 	pthread_mutex_unlock(&r->lock);
 
@@ -607,7 +624,7 @@ static int ship(struct rfs_repl *r)
 	last_seq = c->journal.last_seq;
 	pthread_mutex_unlock(&c->commit_lock);
 	pthread_mutex_lock(&r->lock);
-	shipped = r->shipped_seq;
+	shipped = r->written_seq;
 	if (r->ship_off > jsize)
 		r->ship_off = 0;
 	off = r->ship_off;
@@ -661,9 +678,7 @@ static int ship(struct rfs_repl *r)
 			call_begin(r);
 			w = r->store.ops->pwrite(r->own_log, batch.data, batch.len,
 						 (off_t)r->own_size);
-			if (w == (ssize_t)batch.len)
-				rc = r->store.ops->fsync(r->own_log);
-			else
+			if (w != (ssize_t)batch.len)
 				rc = w < 0 ? (int)w : -EIO;
 			call_end(r);
 			if (rc) {
@@ -680,15 +695,55 @@ static int ship(struct rfs_repl *r)
 		pthread_mutex_lock(&r->lock);
 		r->own_size += batch.len;
 		r->bytes_since_snap += batch.len;
-		r->shipped_seq = shipped;
-		rfs_core_note_shipped(c, shipped);
+		r->written_seq = shipped;
 		r->ship_off = off;
-		r->slow = false;
-		pthread_cond_broadcast(&r->event);
+		if (!r->unsynced_since && shipped > r->shipped_seq)
+			r->unsynced_since = now_mono();
 		pthread_mutex_unlock(&r->lock);
 	}
 	free(buf);
 	rfs_buf_free(&batch);
+	/* sync=store: a MOUNT is waiting for exactly this confirmation. */
+	if (!rc && r->opts->sync == RFS_SYNC_STORE)
+		rc = confirm(r);
+	return rc;
+}
+
+/*
+ * Makes what ship() wrote durable on the store, then confirms it: shipped_seq, the state
+ * directory's record of it, and sync=store waiters all follow only a successful fsync. On
+ * failure what was written since the last confirmation is cut and written again later.
+ */
+static int confirm(struct rfs_repl *r)
+{
+	uint64_t seq;
+	int rc;
+
+	pthread_mutex_lock(&r->lock);
+	seq = r->written_seq;
+	pthread_mutex_unlock(&r->lock);
+	if (seq <= r->shipped_seq || !r->own_log)
+		return 0;
+	call_begin(r);
+	rc = r->store.ops->fsync(r->own_log);
+	if (rc)
+		r->store.ops->truncate(r->own_log, (off_t)r->synced_size);
+	call_end(r);
+	pthread_mutex_lock(&r->lock);
+	if (rc) {
+		r->own_size = r->synced_size;
+		r->ship_off = r->synced_off;
+		r->written_seq = r->shipped_seq;
+	} else {
+		r->shipped_seq = seq;
+		rfs_core_note_shipped(r->core, seq);
+		r->synced_size = r->own_size;
+		r->synced_off = r->ship_off;
+		r->slow = false;
+		pthread_cond_broadcast(&r->event);
+	}
+	r->unsynced_since = 0;
+	pthread_mutex_unlock(&r->lock);
 	return rc;
 }
 
@@ -1279,6 +1334,16 @@ static int snapshots(struct rfs_repl *r)
 	bool requested;
 	int rc = 0;
 
+	pthread_mutex_lock(&r->lock);
+	requested = r->compact_requested;
+	pthread_mutex_unlock(&r->lock);
+	/* Our log is closed (rotation) or read into a snapshot only with its writes synced. */
+	if ((r->need_adopt && r->snap_newest) || r->snap_newest > r->snap_seen || requested ||
+	    compaction_due(r)) {
+		rc = confirm(r);
+		if (rc)
+			return rc;
+	}
 	if (r->need_adopt && r->snap_newest) {
 		rc = adopt(r);
 		if (rc)
@@ -1287,9 +1352,6 @@ static int snapshots(struct rfs_repl *r)
 	rc = rotate_own(r);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&r->lock);
-	requested = r->compact_requested;
-	pthread_mutex_unlock(&r->lock);
 	if (!requested && !compaction_due(r))
 		return 0;
 	/*
@@ -1390,7 +1452,7 @@ static void maybe_reset_journal(struct rfs_repl *r)
 	if (shipped >= c->journal.last_seq &&
 	    rfs_core_checkpoint(c, pos, n, true) == 0 && rfs_journal_reset(&c->journal) == 0) {
 		pthread_mutex_lock(&r->lock);
-		r->ship_off = 0;
+		r->ship_off = r->synced_off = 0;
 		pthread_mutex_unlock(&r->lock);
 		rfs_info("journal emptied: everything is on the store and in the checkpoint");
 	}
@@ -1435,6 +1497,9 @@ static void *repl_main(void *arg)
 		}
 		if (!rc)
 			rc = ship(r);
+		if (!rc && r->unsynced_since &&
+		    now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+			rc = confirm(r);
 		if (!rc)
 			rc = tail_peers(r);
 		if (!rc)
@@ -1457,6 +1522,9 @@ static void *repl_main(void *arg)
 		} else {
 			set_state(r, RFS_REPL_UP, 0);
 			backoff = 0.1;
+			if (r->unsynced_since)
+				wait = fmax(0.0, fmin(wait, r->unsynced_since + SHIP_SYNC_DELAY -
+							  now_mono()));
 		}
 		if (rc && r->prepared) {
 			pthread_mutex_unlock(&r->lock);
@@ -1480,6 +1548,9 @@ static void *repl_main(void *arg)
 		r->wake = false;
 	}
 	pthread_mutex_unlock(&r->lock);
+	/* Confirmed now, so the next start need not ship these again. */
+	if (r->prepared && r->unsynced_since)
+		confirm(r);
 	return NULL;
 }
 

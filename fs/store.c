@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <config.h>
 #include <rmtabfs/store.h>
@@ -139,6 +140,15 @@ int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec)
 	return -ENOTSUP;
 #endif
 }
+
+#if !HAVE_GLUSTER
+void rfs_store_probe_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	_exit(ENOTSUP);
+}
+#endif
 
 int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap,
 			 size_t *len)

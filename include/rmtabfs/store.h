@@ -76,12 +76,21 @@ struct rfs_store {
 	const struct rfs_store_ops *ops;
 	struct rfs_store_spec spec;
 	char logfile[PATH_MAX]; /* where a backend may log its own library's messages */
+	unsigned failed_connects; /* in a row; a backend may try differently after one */
 	void *priv;
 };
 
 /* Picks the backend for spec; -ENOTSUP if it was not built in. */
 int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec);
 void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len);
+
+/*
+ * The daemon run as `rmtabfs --probe-store VOLUME LOGFILE SERVER PORT [SERVER PORT...]`:
+ * tries to connect to a Gluster volume in this short-lived process and exits 0 if it could,
+ * else with an errno value. See store_gluster.c for why. Never returns.
+ */
+#define RFS_STORE_PROBE_ARG "--probe-store"
+void rfs_store_probe_main(int argc, char **argv) __attribute__((noreturn));
 
 extern const struct rfs_store_ops rfs_store_dir_ops;
 extern const struct rfs_store_ops rfs_store_gluster_ops;
