@@ -149,10 +149,14 @@ int main(int argc, char **argv)
 	bool core_open = false, mounted = false, sighandlers = false;
 	enum rfs_repl_state st;
 
-	/* A fixed mmap threshold: glibc otherwise raises it after the first large free, and the
-	 * megabytes of a big write session (text, parsed lines, diff) then stay in a thread's
-	 * arena between long-lived records for the rest of the daemon's life. */
-	mallopt(M_MMAP_THRESHOLD, 4194304);
+	/*
+	 * A fixed mmap threshold: glibc otherwise raises it after the first large free, and the
+	 * tens of megabytes of a big write session (text, parsed lines, diff) then stay in a
+	 * thread's arena between long-lived records for the daemon's life (measured: 350 instead
+	 * of ~215 bytes of RSS per record at 100 000). Not lower: the view's few hundred KB
+	 * buffers, rendered on every MOUNT, would then be fresh mmaps and page-fault each time.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	if (argc >= 2 && strcmp(argv[1], RFS_STORE_PROBE_ARG) == 0)
 		rfs_store_probe_main(argc, argv);
 	memset(&fs, 0, sizeof(fs));

@@ -46,6 +46,10 @@
 /* With sync=local, ops written to our log are fsync'ed (and only then confirmed) at most
  * this long after the first unsynced one: one sync for a burst instead of one per MOUNT. */
 #define SHIP_SYNC_DELAY 0.05
+/* With sync=local, a write to our log at most every SHIP_BATCH_DELAY: a burst of MOUNTs becomes
+ * a few writes instead of one store round trip (three bricks' work) each. The first op after a
+ * quiet spell goes at once. */
+#define SHIP_BATCH_DELAY 0.02
 /* Compaction: when the logs grew by more than this many times the table since the last
  * snapshot (and at least RFS_COMPACT_MIN_BYTES). */
 #define RFS_COMPACT_RATIO 4
@@ -101,6 +105,7 @@ struct rfs_repl {
 	double last_list;
 	double last_checkpoint;
 	double last_owner_check;
+	double last_ship; /* when ship() last ran */
 	/* compaction */
 	uint64_t snap_newest;    /* highest snapshot generation listed */
 	uint64_t snap_seen;      /* highest one acted on (rotation of our log) */
@@ -1460,6 +1465,20 @@ static void maybe_reset_journal(struct rfs_repl *r)
 	free(pos);
 }
 
+/* Has the journal ops not yet written to the store? */
+static bool unshipped(struct rfs_repl *r)
+{
+	uint64_t last, written;
+
+	pthread_mutex_lock(&r->core->commit_lock);
+	last = r->core->journal.last_seq;
+	pthread_mutex_unlock(&r->core->commit_lock);
+	pthread_mutex_lock(&r->lock);
+	written = r->written_seq;
+	pthread_mutex_unlock(&r->lock);
+	return last > written;
+}
+
 static void *repl_main(void *arg)
 {
 	struct rfs_repl *r = arg;
@@ -1479,7 +1498,7 @@ static void *repl_main(void *arg)
 	r->last_checkpoint = now_mono();
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		double wait = r->opts->poll;
+		double wait = r->opts->poll, ship_in;
 		int rc = 0;
 
 		pthread_mutex_unlock(&r->lock);
@@ -1495,8 +1514,17 @@ static void *repl_main(void *arg)
 			if (rc)
 				close_files(r);
 		}
-		if (!rc)
-			rc = ship(r);
+		ship_in = 0;
+		if (!rc) {
+			double since = now_mono() - r->last_ship;
+
+			if (r->opts->sync == RFS_SYNC_STORE || since >= SHIP_BATCH_DELAY) {
+				rc = ship(r);
+				r->last_ship = now_mono();
+			} else if (unshipped(r)) {
+				ship_in = SHIP_BATCH_DELAY - since;
+			}
+		}
 		if (!rc && r->unsynced_since &&
 		    now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
 			rc = confirm(r);
@@ -1525,6 +1553,8 @@ static void *repl_main(void *arg)
 			if (r->unsynced_since)
 				wait = fmax(0.0, fmin(wait, r->unsynced_since + SHIP_SYNC_DELAY -
 							  now_mono()));
+			if (ship_in > 0)
+				wait = fmin(wait, ship_in);
 		}
 		if (rc && r->prepared) {
 			pthread_mutex_unlock(&r->lock);

@@ -14,7 +14,7 @@
 #                     /var/tmp/rmtabfs-bench-<date>.tsv); its path is printed at the end
 #   --keep            keep the work directory (daemon logs, per-op latencies)
 #   --configs "a b c d"   only these state-dir configurations in the MNT/UMNT runs
-#   --phases "mntumnt records prop start down"   only these phases (default: all)
+#   --phases "mntumnt steps records prop start down"   only these phases (default: all)
 #
 # What it does. It builds what is needed, starts a throwaway replica-3 Gluster volume
 # (scripts/gluster-volume.sh up; removed again at the end) and works in a private mount
@@ -37,7 +37,10 @@
 #   - time from starting rmtabfs to the first successful read of rmtab (median): dir: store,
 #     gluster store reachable, gluster store unreachable (gluster://127.0.0.1:1/x);
 #   - MNT latency on (d) while the volume is stopped (stop-volume during an open-loop MNT run
-#     at 100/s; started again afterwards), and how long the daemon takes to catch up.
+#     at 100/s; started again afterwards), and how long the daemon takes to catch up;
+#   - where the time of one MNT goes: tests/tools/mnt_steps repeats the file system side of
+#     mountd's MNT step by step (lock, read with an ftell per line, append, close, unlock) on a
+#     state directory holding 5 000 records, on (a), (c) and (d), and prints the mean per step.
 # Targets are printed as met/missed next to the numbers; a benchmark never fails on a time.
 # It exits non-zero only when it could not measure (set-up failed), and reports a daemon that
 # misbehaved (errors, wrong content, hangs) under "problems" (work directory then kept).
@@ -142,7 +145,7 @@ fi
 
 # ============================================================================ arguments ===
 QUICK=0 KEEP=0 NS_LIST='' BUILD=${RFS_BUILD:-$top/build} RESULTS=''
-CONFIG_LIST="a b c d" PHASES="mntumnt records prop start down"
+CONFIG_LIST="a b c d" PHASES="mntumnt steps records prop start down"
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -185,7 +188,8 @@ if [[ -z ${MAIN_INNER:-} ]]; then
 		meson setup "$BUILD" "$top" -Dbuildtype=release >&2
 	fi
 	blog "building in $BUILD"
-	ninja -C "$BUILD" fs/rmtabfs fs/rmtabctl tests/tools/mnt3 tests/tools/fakenfsd.so >&2 ||
+	ninja -C "$BUILD" fs/rmtabfs fs/rmtabctl tests/tools/mnt3 tests/tools/mnt_steps \
+		tests/tools/fakenfsd.so >&2 ||
 		bdie "build failed"
 	export BENCH_VOLUME=${BENCH_VOLUME:-rmtabfs-bench-$$}
 	made_export=0
@@ -725,9 +729,42 @@ PY
 	"${GV[@]}" start-volume "$BENCH_VOLUME" 2>>"$WORK/gluster-ops.log" || true
 }
 
-NREC=100000 CAT_RUNS=9 DOWN_RATE=100
+# ----------------------------------------------------------- where an MNT's time goes ---
+STEP_NAMES="lock open+read close(r+) open(a)+write close(a) unlock mnt_total read-no-ftell"
+phase_steps() {
+	local d=$WORK/steps cfg dir out
+	mkdir -p "$d/a"
+	awk 'BEGIN { for (i = 0; i < 5000; i++)
+		printf "10.%d.%d.%d:/export/a/d%05d:0x00000001\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256, i }' \
+		>"$d/records"
+	for cfg in a c d; do
+		blog "where an MNT's time goes: ${CNAME[$cfg]}, 5000 records, $STEPS_N MNTs"
+		case $cfg in
+		a) dir=$d/a ;;
+		c)
+			dir=$d/c
+			start_rfs steps-c "$dir" "statedir=$d/cs,store=dir:$d/cst,node=bench-st" || continue
+			;;
+		d)
+			dir=$d/d
+			start_rfs steps-d "$dir" "statedir=$d/ds,store=$GURL/$RUN_ID-steps,node=bench-st" ||
+				continue
+			;;
+		esac
+		cp "$d/records" "$dir/rmtab"
+		out=$("$TOOLS/mnt_steps" "$dir" "$STEPS_N" 2>&1) ||
+			problem "mnt_steps on ${CNAME[$cfg]} failed: $(tail -n 1 <<<"$out")"
+		while read -r k v; do
+			R[steps.$cfg.$k]=$v
+			tsv steps "$cfg" 5000 "$k" "$v" us
+		done <<<"$out"
+		[[ $cfg == a ]] || stop_rfs "steps-$cfg"
+	done
+}
+
+NREC=100000 CAT_RUNS=9 DOWN_RATE=100 STEPS_N=1000
 if ((QUICK)); then PROP_N=200 START_RUNS=3; else PROP_N=1000 START_RUNS=7; fi
-for p in mntumnt records prop start down; do
+for p in mntumnt steps records prop start down; do
 	if phase "$p"; then "phase_$p"; fi
 done
 
@@ -765,6 +802,14 @@ fmt_ms() { awk -v v="${1:-}" 'BEGIN { if (v == "") print "-"; else printf "%.2f"
 			"$(g "ratio.$n.mnt.c/a")" "$(g "ratio.$n.mnt.d/a")" "$(g "ratio.$n.mnt.d/b")" \
 			"$(g "ratio.$n.umnt.c/a")" "$(g "ratio.$n.umnt.d/a")" "$(g "ratio.$n.umnt.d/b")"
 	done
+	if phase steps; then
+		echo
+		echo "== where an MNT's time goes: mountd's file system calls for one new client, 5000 records (tests/tools/mnt_steps, mean us of $STEPS_N)"
+		printf '%-16s %10s %14s %18s\n' step "(a) ext4" "(c) rmtabfs dir:" "(d) rmtabfs gluster"
+		for k in $STEP_NAMES; do
+			printf '%-16s %10s %14s %18s\n' "$k" "$(g "steps.a.$k")" "$(g "steps.c.$k")" "$(g "steps.d.$k")"
+		done
+	fi
 	echo
 	echo "== $NREC records (loaded with one cp into rmtab)"
 	printf '%-22s %9s %9s %11s %10s %11s %10s %10s\n' store "cp ms" "shipped s" "cat ms(med)" "RSS empty" "RSS loaded" "+9 cats" "B/record"
