@@ -92,7 +92,6 @@ struct rfs_repl {
 	uint64_t shipped_seq; /* confirmed: written to our log and fsync'ed */
 	uint64_t written_seq; /* written to our log, maybe not yet fsync'ed */
 	uint64_t ship_off; /* journal offset of the first op not yet written to the store */
-	uint64_t synced_off, synced_size; /* ship_off and own_size at the last confirmation */
 	double unsynced_since; /* when the oldest unconfirmed write was made, 0: none */
 	uint32_t own_seg;  /* the segment of our log we append to */
 	uint32_t own_min_seg;
@@ -105,7 +104,7 @@ struct rfs_repl {
 	double last_list;
 	double last_checkpoint;
 	double last_owner_check;
-	double last_ship; /* when ship() last ran */
+	double last_ship; /* when ship() last wrote to the store */
 	/* compaction */
 	uint64_t snap_newest;    /* highest snapshot generation listed */
 	uint64_t snap_seen;      /* highest one acted on (rotation of our log) */
@@ -521,9 +520,9 @@ static int prepare(struct rfs_repl *r)
 	}
 	r->started = true;
 	pthread_mutex_lock(&r->lock);
-	r->own_size = r->synced_size = (uint64_t)size;
+	r->own_size = (uint64_t)size;
 	r->shipped_seq = r->written_seq = last;
-	r->ship_off = r->synced_off = 0;
+	r->ship_off = 0;
 	r->unsynced_since = 0;
 	r->prepared = true;
 	pthread_mutex_unlock(&r->lock);
@@ -716,8 +715,9 @@ static int ship(struct rfs_repl *r)
 
 /*
  * Makes what ship() wrote durable on the store, then confirms it: shipped_seq, the state
- * directory's record of it, and sync=store waiters all follow only a successful fsync. On
- * failure what was written since the last confirmation is cut and written again later.
+ * directory's record of it, and sync=store waiters all follow only a successful fsync. A
+ * failure is a store error like any other: the files are closed, and prepare() takes what
+ * the log holds from its last line again (and syncs it) before anything more is shipped.
  */
 static int confirm(struct rfs_repl *r)
 {
@@ -731,25 +731,17 @@ static int confirm(struct rfs_repl *r)
 		return 0;
 	call_begin(r);
 	rc = r->store.ops->fsync(r->own_log);
-	if (rc)
-		r->store.ops->truncate(r->own_log, (off_t)r->synced_size);
 	call_end(r);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&r->lock);
-	if (rc) {
-		r->own_size = r->synced_size;
-		r->ship_off = r->synced_off;
-		r->written_seq = r->shipped_seq;
-	} else {
-		r->shipped_seq = seq;
-		rfs_core_note_shipped(r->core, seq);
-		r->synced_size = r->own_size;
-		r->synced_off = r->ship_off;
-		r->slow = false;
-		pthread_cond_broadcast(&r->event);
-	}
+	r->shipped_seq = seq;
+	rfs_core_note_shipped(r->core, seq);
+	r->slow = false;
+	pthread_cond_broadcast(&r->event);
 	r->unsynced_since = 0;
 	pthread_mutex_unlock(&r->lock);
-	return rc;
+	return 0;
 }
 
 static int list_one(void *ctx, const char *name)
@@ -1457,7 +1449,7 @@ static void maybe_reset_journal(struct rfs_repl *r)
 	if (shipped >= c->journal.last_seq &&
 	    rfs_core_checkpoint(c, pos, n, true) == 0 && rfs_journal_reset(&c->journal) == 0) {
 		pthread_mutex_lock(&r->lock);
-		r->ship_off = r->synced_off = 0;
+		r->ship_off = 0;
 		pthread_mutex_unlock(&r->lock);
 		rfs_info("journal emptied: everything is on the store and in the checkpoint");
 	}
@@ -1519,8 +1511,11 @@ static void *repl_main(void *arg)
 			double since = now_mono() - r->last_ship;
 
 			if (r->opts->sync == RFS_SYNC_STORE || since >= SHIP_BATCH_DELAY) {
+				uint64_t before = r->written_seq;
+
 				rc = ship(r);
-				r->last_ship = now_mono();
+				if (r->written_seq != before)
+					r->last_ship = now_mono();
 			} else if (unshipped(r)) {
 				ship_in = SHIP_BATCH_DELAY - since;
 			}

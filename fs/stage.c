@@ -268,21 +268,30 @@ void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_f
 	pthread_mutex_unlock(&fs->stages->lock);
 }
 
+/* Removes the caller's staged file from the list and hands it over; replies ENOENT if none. */
+static struct stage *take_stage(fuse_req_t req, struct rfs_view *v)
+{
+	struct rfs *fs = v->fs;
+	struct stage *s;
+
+	pthread_mutex_lock(&fs->stages->lock);
+	s = resolve(fs, v, caller(req), true);
+	pthread_mutex_unlock(&fs->stages->lock);
+	if (!s)
+		fuse_reply_err(req, ENOENT);
+	return s;
+}
+
 void stage_rename(fuse_req_t req, struct rfs_view *v, struct rfs_inode *newparent,
 		  const char *newname, unsigned int flags)
 {
 	struct rfs *fs = v->fs;
 	struct rfs_view *target = rfs_view_named(fs, newparent, newname);
-	struct stage *s;
+	struct stage *s = take_stage(req, v);
 	int rc;
 
-	pthread_mutex_lock(&fs->stages->lock);
-	s = resolve(fs, v, caller(req), true);
-	pthread_mutex_unlock(&fs->stages->lock);
-	if (!s) {
-		fuse_reply_err(req, ENOENT);
+	if (!s)
 		return;
-	}
 	if (target) {
 		rc = vf_rename_onto(req, &fs->root, s->under, target, flags);
 	} else {
@@ -304,16 +313,11 @@ void stage_rename(fuse_req_t req, struct rfs_view *v, struct rfs_inode *newparen
 void stage_unlink(fuse_req_t req, struct rfs_view *v)
 {
 	struct rfs *fs = v->fs;
-	struct stage *s;
+	struct stage *s = take_stage(req, v);
 	int rc;
 
-	pthread_mutex_lock(&fs->stages->lock);
-	s = resolve(fs, v, caller(req), true);
-	pthread_mutex_unlock(&fs->stages->lock);
-	if (!s) {
-		fuse_reply_err(req, ENOENT);
+	if (!s)
 		return;
-	}
 	rc = unlinkat(fs->root.fd, s->under, 0) < 0 ? errno : 0;
 	free(s);
 	fuse_reply_err(req, rc);

@@ -315,22 +315,6 @@ stop_rfs() {
 	unset "RPIDS[$name]" "RMNTS[$name]"
 }
 
-# Wait until daemon NAME reports its store connected and nothing left to ship; prints seconds.
-wait_shipped() { # NAME TIMEOUT
-	local t0=$EPOCHREALTIME out limit=$((${2} * 10)) i
-	for ((i = 0; i < limit; i++)); do
-		out=$("$RFS_CTL" -s "$WORK/$1.sock" -t 5 status 2>/dev/null || true)
-		if grep -q '^store:.*: connected' <<<"$out" &&
-			grep -Eq '^backlog: +0 op' <<<"$out"; then
-			awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f\n", b - a }'
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "timeout"
-	return 1
-}
-
 # Seconds until daemon NAME has on the store every op it had made when this was called (its
 # last sequence then): under a steady load "backlog 0" may never be seen, as the newest ops
 # are always on their way.
@@ -575,14 +559,14 @@ for st in dir gluster; do
 	blog "100 000 records, $st store"
 	start_rfs "rss$st" "$d/mnt" "statedir=$d/state,store=$store,node=bench-r" || continue
 	pid=${RPIDS[rss$st]}
-	wait_shipped "rss$st" 30 >/dev/null || true
+	wait_caught_up "rss$st" 30 >/dev/null || true
 	cat "$d/mnt/rmtab" >/dev/null
 	rss0=$(rss_kb "$pid")
 	t0=$EPOCHREALTIME
 	cp "$WORK/records" "$d/mnt/rmtab" || problem "cp of $NREC records into rmtab ($st store) failed"
 	t1=$EPOCHREALTIME
 	R[load.$st]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
-	R[ship.$st]=$(wait_shipped "rss$st" 120) || problem "$st store: $NREC records not shipped after 120 s"
+	R[ship.$st]=$(wait_caught_up "rss$st" 120) || problem "$st store: $NREC records not shipped after 120 s"
 	cmp -s "$WORK/records" "$d/mnt/rmtab" ||
 		problem "$st store: rmtab after loading $NREC records differs from what was written ($(wc -lc <"$d/mnt/rmtab"))"
 	rss1=$(rss_kb "$pid")
