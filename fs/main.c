@@ -193,13 +193,14 @@ int main(int argc, char **argv)
 		rfs_err("cannot open mount point %s: %s", opts.mountpoint, strerror(errno));
 		goto out;
 	}
+	if (!opts.foreground && daemonize(&report_fd)) {
+		rfs_err("cannot go to the background: %s", strerror(errno));
+		goto out;
+	}
+	/* After the fork: opened before it, this would name the exited parent's fd table. */
 	fs.proc_self_fd = open("/proc/self/fd", O_PATH | O_CLOEXEC);
 	if (fs.proc_self_fd < 0) {
 		rfs_err("cannot open /proc/self/fd: %s", strerror(errno));
-		goto out;
-	}
-	if (!opts.foreground && daemonize(&report_fd)) {
-		rfs_err("cannot go to the background: %s", strerror(errno));
 		goto out;
 	}
 	if (rfs_core_open(&fs.core, opts.statedir, opts.node))
