@@ -646,7 +646,8 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name)
 		struct rfs_parse_error err;
 
 		if (n && rt_parse(text.data + pos, n, lineno, &found, &err)) {
-			rfs_warn("import: underlying rmtab line %u skipped: %s", lineno, err.reason);
+			rfs_warn("import: underlying rmtab line %u skipped: %s", lineno,
+				 err.reason);
 			skipped++;
 		}
 		pos += n + 1;
@@ -666,8 +667,7 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name)
 			rfs_warn("import: underlying %s not imported: line %u: %s", gnfs_name,
 				 err.line, err.reason);
 		} else if (rc != -ENOENT) {
-			rfs_warn("import: cannot read underlying %s: %s", gnfs_name,
-				 strerror(-rc));
+			rfs_warn("import: cannot read underlying %s: %s", gnfs_name, strerror(-rc));
 		}
 		rfs_entries_free(&g);
 	}
@@ -707,8 +707,8 @@ static int adopt_own(void *p, const struct rfs_op *op)
 	return rc < 0 ? rc : 0;
 }
 
-int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap,
-		   const char *own_tail, size_t own_len)
+int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, const char *own_tail,
+		   size_t own_len)
 {
 	const struct rfs_cover *self_cover;
 	struct rfs_table fresh, old;

@@ -81,7 +81,8 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, RFS_VERSION,
 			    live, all - live, jops, (unsigned long long)st.commits,
 			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
-			    (unsigned long long)st.refused, fs->opts->gnfs ? fs->opts->gnfs : "off");
+			    (unsigned long long)st.refused,
+			    fs->opts->gnfs ? fs->opts->gnfs : "off");
 	if (!rc && fs->repl)
 		rc = rfs_repl_status(fs->repl, out);
 	return rc;
@@ -173,8 +174,8 @@ static int parse_duration(const char *s, uint64_t *secs)
 	return 0;
 }
 
-static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_buf *out,
-		      char *msg, size_t msglen)
+static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_buf *out, char *msg,
+		      size_t msglen)
 {
 	struct rfs_entries e = {0};
 	size_t pos = 0, i;
@@ -201,8 +202,7 @@ static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_b
 			break;
 		}
 		rc = rfs_entries_add(&e, body + pos, (size_t)(t1 - body - pos), t1 + 1,
-				     (size_t)(t2 - t1 - 1),
-				     count ? (uint32_t)count : 1, line);
+				     (size_t)(t2 - t1 - 1), count ? (uint32_t)count : 1, line);
 		pos += n + 1;
 		line++;
 	}
@@ -393,24 +393,23 @@ static void serve(struct rfs_ctl *ctl, int fd)
 		snprintf(msg, sizeof(msg), "%s", strerror(-rc));
 	if (argc > 0 && strcmp(argv[0], "status") && strcmp(argv[0], "list") &&
 	    strcmp(argv[0], "export"))
-		rfs_notice("control: %s %s%s%s", argv[0], rc ? "failed: " : "done",
-			   rc ? msg : "", "");
-reply:
-	{
-		char head[600];
-		int n = rc ? snprintf(head, sizeof(head), "error: %s\n", msg)
-			   : snprintf(head, sizeof(head), "ok\n");
-		size_t done = 0;
+		rfs_notice("control: %s %s%s%s", argv[0], rc ? "failed: " : "done", rc ? msg : "",
+			   "");
+reply : {
+	char head[600];
+	int n = rc ? snprintf(head, sizeof(head), "error: %s\n", msg)
+		   : snprintf(head, sizeof(head), "ok\n");
+	size_t done = 0;
 
-		if (write(fd, head, (size_t)n) == n)
-			while (done < out.len) {
-				ssize_t w = write(fd, out.data + done, out.len - done);
+	if (write(fd, head, (size_t)n) == n)
+		while (done < out.len) {
+			ssize_t w = write(fd, out.data + done, out.len - done);
 
-				if (w <= 0)
-					break;
-				done += (size_t)w;
-			}
-	}
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+}
 	rfs_buf_free(&in);
 	rfs_buf_free(&out);
 }

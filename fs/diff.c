@@ -58,8 +58,8 @@ static size_t common_suffix(const char *a_end, const char *b_end, size_t n)
 
 static int key_cmp_entries(const struct rfs_entry *a, const struct rfs_entry *b)
 {
-	return rfs_key_cmp(a->client, a->client_len, a->path, a->path_len, b->client,
-			   b->client_len, b->path, b->path_len);
+	return rfs_key_cmp(a->client, a->client_len, a->path, a->path_len, b->client, b->client_len,
+			   b->path, b->path_len);
 }
 
 /* Count of a key in a folded list (0 if absent). */
@@ -81,12 +81,11 @@ static uint64_t folded_find(const struct rfs_entries *e, const struct rfs_entry 
 	return 0;
 }
 
-static int emit(struct rfs_entries *out, const struct rfs_entry *e, uint64_t target,
-		uint32_t flags)
+static int emit(struct rfs_entries *out, const struct rfs_entry *e, uint64_t target, uint32_t flags)
 {
-	int rc = rfs_entries_add(out, e->client, e->client_len, e->path, e->path_len,
-				 target > RFS_COUNT_MAX ? RFS_COUNT_MAX : (uint32_t)target,
-				 e->line);
+	int rc =
+		rfs_entries_add(out, e->client, e->client_len, e->path, e->path_len,
+				target > RFS_COUNT_MAX ? RFS_COUNT_MAX : (uint32_t)target, e->line);
 
 	if (!rc)
 		out->v[out->n - 1].flags = flags;
@@ -168,7 +167,8 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 			if (!outside_parsed) {
 				rc = rt_parse(base, pre, 1, &outside_f, NULL);
 				if (!rc)
-					rc = rt_parse(base + base_len - suf, suf, 1, &outside_f, NULL);
+					rc = rt_parse(base + base_len - suf, suf, 1, &outside_f,
+						      NULL);
 				if (rc) {
 					rfs_parse_error_set(err, 0, "base content unreadable");
 					goto out;

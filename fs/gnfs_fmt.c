@@ -169,8 +169,8 @@ int gn_parse(const char *buf, size_t len, struct rfs_entries *out, struct rfs_pa
 	}
 	for (; n < nslots; n++) {
 		if (slots[n].host || slots[n].path) {
-			rfs_parse_error_set(err, slots[n].host ? slots[n].host_line
-							       : slots[n].path_line,
+			rfs_parse_error_set(err,
+					    slots[n].host ? slots[n].host_line : slots[n].path_line,
 					    "entry %zu follows a gap (gNFS stops at the gap)", n);
 			rc = -EINVAL;
 			goto out;

@@ -215,8 +215,7 @@ unsigned rfs_inode_writers(struct rfs *fs, dev_t dev, ino_t ino)
 	unsigned n = 0;
 
 	pthread_mutex_lock(&fs->inodes.lock);
-	for (inode = fs->inodes.buckets[bucket(&fs->inodes, dev, ino)]; inode;
-	     inode = inode->hnext)
+	for (inode = fs->inodes.buckets[bucket(&fs->inodes, dev, ino)]; inode; inode = inode->hnext)
 		if (inode->dev == dev && inode->ino == ino) {
 			/* Lock order: inodes.lock is a leaf, so read without the inode's lock. */
 			n = __atomic_load_n(&inode->writers, __ATOMIC_RELAXED);

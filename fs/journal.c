@@ -71,8 +71,7 @@ static int replay_one(void *p, const struct rfs_op *op)
 	return rc->fn ? rc->fn(rc->ctx, op) : 0;
 }
 
-int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_fn fn,
-		     void *ctx)
+int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_fn fn, void *ctx)
 {
 	struct replay_ctx rctx = {.self = self, .fn = fn, .ctx = ctx, .j = j};
 	size_t chunk = 1 << 20, have = 0, bad = 0, first_bad = 0;

@@ -77,9 +77,9 @@ void rfs_log(int level, const char *fmt, ...)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		localtime_r(&ts.tv_sec, &tm);
-		n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%d]: %s: %s\n", tm.tm_hour,
-			     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident, (int)getpid(),
-			     level_name(level), msg);
+		n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%d]: %s: %s\n",
+			     tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
+			     (int)getpid(), level_name(level), msg);
 		if (n > (int)sizeof(line) - 1)
 			n = sizeof(line) - 1;
 		if (write(STDERR_FILENO, line, n) < 0) {

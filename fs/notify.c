@@ -60,9 +60,8 @@ static void *notify_main(void *arg)
 
 		while (entries) {
 			struct entry_work *next = entries->next;
-			int rc = fuse_lowlevel_notify_inval_entry(n->fs->se, entries->parent,
-								  entries->name,
-								  strlen(entries->name));
+			int rc = fuse_lowlevel_notify_inval_entry(
+				n->fs->se, entries->parent, entries->name, strlen(entries->name));
 
 			if (!ignorable(rc))
 				rfs_debug("invalidating entry %s: %s", entries->name,

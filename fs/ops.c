@@ -94,8 +94,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	pt_readlink(req, inode_of(req, ino));
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	struct rfs_inode *p = inode_of(req, parent);
 

@@ -29,7 +29,10 @@ struct raw_opts {
 	int nnonopt;
 };
 
-#define ROPT(t, f) {t, offsetof(struct raw_opts, f), 1}
+#define ROPT(t, f)                                                                                 \
+	{                                                                                          \
+		t, offsetof(struct raw_opts, f), 1                                                 \
+	}
 
 static const struct fuse_opt rfs_opts[] = {
 	ROPT("store=%s", store),
@@ -110,7 +113,8 @@ char *rfs_ctl_default_path(const char *mountpoint)
 			   (*p >= '0' && *p <= '9') || *p == '_' || *p == '.') {
 			esc[n++] = *p;
 		} else {
-			n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\x%02x", (unsigned char)*p);
+			n += (size_t)snprintf(esc + n, sizeof(esc) - n, "\\x%02x",
+					      (unsigned char)*p);
 		}
 	}
 	while (n && esc[n - 1] == '-')
@@ -145,8 +149,8 @@ int rfs_options_read_config(const char *path, struct fuse_args *args, char *err,
 		while (*p == ' ' || *p == '\t')
 			p++;
 		end = p + strlen(p);
-		while (end > p && (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t' ||
-				   end[-1] == '\r'))
+		while (end > p &&
+		       (end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
 			*--end = '\0';
 		if (!*p || *p == '#')
 			continue;

@@ -27,8 +27,7 @@
 #include <rmtabfs/stage.h>
 #include <rmtabfs/view.h>
 
-static void reply_entry(fuse_req_t req, struct rfs *fs, struct rfs_inode *parent,
-			const char *name)
+static void reply_entry(fuse_req_t req, struct rfs *fs, struct rfs_inode *parent, const char *name)
 {
 	struct fuse_entry_param e;
 	int rc = rfs_inode_lookup(fs, parent, name, &e);
@@ -236,8 +235,7 @@ static void make_node(fuse_req_t req, struct rfs_inode *parent, const char *name
 	reply_entry(req, fs, parent, name);
 }
 
-void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
-	      dev_t rdev)
+void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode, dev_t rdev)
 {
 	make_node(req, parent, name, mode, rdev, NULL);
 }
@@ -252,8 +250,7 @@ void pt_symlink(fuse_req_t req, const char *link, struct rfs_inode *parent, cons
 	make_node(req, parent, name, S_IFLNK, 0, link);
 }
 
-void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent,
-	     const char *name)
+void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent, const char *name)
 {
 	struct rfs *fs = rfs_from_req(req);
 	char procname[32];

@@ -108,8 +108,8 @@ void rfs_arena_free(struct rfs_arena *a)
 	a->used = 0;
 }
 
-int rfs_entries_add(struct rfs_entries *e, const char *client, size_t client_len,
-		    const char *path, size_t path_len, uint32_t count, uint32_t line)
+int rfs_entries_add(struct rfs_entries *e, const char *client, size_t client_len, const char *path,
+		    size_t path_len, uint32_t count, uint32_t line)
 {
 	struct rfs_entry *ent;
 

@@ -36,13 +36,13 @@
 #include <rmtabfs/repl.h>
 #include <rmtabfs/store.h>
 
-#define CHUNK (1u << 20)
+#define CHUNK		    (1u << 20)
 #define JOURNAL_RESET_BYTES (4u << 20)
-#define CHECKPOINT_EVERY 5.0
-#define LIST_EVERY 1.0
-#define DAMAGE_RETRY 10.0
-#define BACKOFF_MAX 5.0
-#define OWNER_CHECK_EVERY 5.0
+#define CHECKPOINT_EVERY    5.0
+#define LIST_EVERY	    1.0
+#define DAMAGE_RETRY	    10.0
+#define BACKOFF_MAX	    5.0
+#define OWNER_CHECK_EVERY   5.0
 /* With sync=local, ops written to our log are fsync'ed (and only then confirmed) at most
  * this long after the first unsynced one: one sync for a burst instead of one per MOUNT. */
 #define SHIP_SYNC_DELAY 0.05
@@ -52,16 +52,16 @@
 #define SHIP_BATCH_DELAY 0.02
 /* Compaction: when the logs grew by more than this many times the table since the last
  * snapshot (and at least RFS_COMPACT_MIN_BYTES). */
-#define RFS_COMPACT_RATIO 4
+#define RFS_COMPACT_RATIO     4
 #define RFS_COMPACT_MIN_BYTES (1u << 20)
 
 struct peer {
 	char node[RFS_NODE_MAX + 1];
-	struct rfs_sfile *f; /* segment seg, open */
-	uint32_t seg;        /* log segment being read */
-	uint64_t offset;     /* bytes of it applied */
-	uint64_t skip;       /* its ops up to here are in an adopted snapshot */
-	uint64_t size;       /* size of segment seg last seen */
+	struct rfs_sfile *f;	   /* segment seg, open */
+	uint32_t seg;		   /* log segment being read */
+	uint64_t offset;	   /* bytes of it applied */
+	uint64_t skip;		   /* its ops up to here are in an adopted snapshot */
+	uint64_t size;		   /* size of segment seg last seen */
 	uint32_t min_seg, max_seg; /* segments present at the last listing */
 	bool listed;
 	uint64_t damaged_at;
@@ -83,17 +83,17 @@ struct rfs_repl {
 	bool wake;
 	bool first_done;
 	bool connected; /* backend connected (a glfs_t exists) */
-	bool prepared;  /* files open, owner lock held */
-	bool slow;      /* a sync=store wait timed out: do not wait again until progress */
+	bool prepared;	/* files open, owner lock held */
+	bool slow;	/* a sync=store wait timed out: do not wait again until progress */
 	enum rfs_repl_state state;
 	double state_since;
 	char last_error[256];
 	char refused_msg[256];
-	uint64_t shipped_seq; /* confirmed: written to our log and fsync'ed */
-	uint64_t written_seq; /* written to our log, maybe not yet fsync'ed */
-	uint64_t ship_off; /* journal offset of the first op not yet written to the store */
+	uint64_t shipped_seq;  /* confirmed: written to our log and fsync'ed */
+	uint64_t written_seq;  /* written to our log, maybe not yet fsync'ed */
+	uint64_t ship_off;     /* journal offset of the first op not yet written to the store */
 	double unsynced_since; /* when the oldest unconfirmed write was made, 0: none */
-	uint32_t own_seg;  /* the segment of our log we append to */
+	uint32_t own_seg;      /* the segment of our log we append to */
 	uint32_t own_min_seg;
 	uint64_t own_size;
 	struct rfs_sfile *own_log;
@@ -106,16 +106,16 @@ struct rfs_repl {
 	double last_owner_check;
 	double last_ship; /* when ship() last wrote to the store */
 	/* compaction */
-	uint64_t snap_newest;    /* highest snapshot generation listed */
-	uint64_t snap_seen;      /* highest one acted on (rotation of our log) */
-	bool started;            /* the store was prepared once in this process */
-	bool need_adopt;         /* a log we read lost segments: start from the snapshot */
-	uint64_t adopted_gen;    /* the snapshot we last started from */
+	uint64_t snap_newest;	   /* highest snapshot generation listed */
+	uint64_t snap_seen;	   /* highest one acted on (rotation of our log) */
+	bool started;		   /* the store was prepared once in this process */
+	bool need_adopt;	   /* a log we read lost segments: start from the snapshot */
+	uint64_t adopted_gen;	   /* the snapshot we last started from */
 	uint64_t bytes_since_snap; /* log bytes written or read since the newest snapshot */
-	bool compact_requested;  /* rmtabctl compact */
-	int compact_result;      /* of the last requested attempt, 1 while pending */
+	bool compact_requested;	   /* rmtabctl compact */
+	int compact_result;	   /* of the last requested attempt, 1 while pending */
 	char compact_msg[200];
-	const char *crash_at;    /* tests: die at this step (RMTABFS_TEST_CRASH) */
+	const char *crash_at; /* tests: die at this step (RMTABFS_TEST_CRASH) */
 	uint64_t shipped_ops;
 	uint64_t shipped_batches;
 };
@@ -237,7 +237,6 @@ static struct peer *peer_get(struct rfs_repl *r, const char *node)
 	p->damaged_at = UINT64_MAX;
 	return p;
 }
-
 
 /* Store name of a log segment: segment 0 is nodes/NODE.log, later ones nodes/NODE.log.N. */
 static void log_rel(char *buf, size_t len, const char *node, uint32_t seg)
@@ -443,8 +442,8 @@ static int prepare(struct rfs_repl *r)
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "?");
 	host[sizeof(host) - 1] = '\0';
-	len = (size_t)snprintf(owner_text, sizeof(owner_text), "host %s pid %d since %lld\n",
-			       host, (int)getpid(), (long long)time(NULL));
+	len = (size_t)snprintf(owner_text, sizeof(owner_text), "host %s pid %d since %lld\n", host,
+			       (int)getpid(), (long long)time(NULL));
 	if (ops->truncate(r->owner, 0) == 0 && ops->pwrite(r->owner, owner_text, len, 0) > 0)
 		ops->fsync(r->owner);
 
@@ -599,7 +598,8 @@ static int read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_
 			off += pos;
 			continue;
 		}
-		used = rfs_core_apply_remote(r->core, r->opts->node, buf, (size_t)n, skip, &damaged);
+		used = rfs_core_apply_remote(r->core, r->opts->node, buf, (size_t)n, skip,
+					     &damaged);
 		if (used <= 0)
 			break;
 		off += (uint64_t)used;
@@ -880,8 +880,10 @@ static int tail_peers(struct rfs_repl *r)
 			pthread_mutex_unlock(&r->lock);
 			if (damaged) {
 				if (p->damaged_at != p->offset)
-					rfs_err("log of node %s is damaged at byte %llu of segment %u: "
-						"its later ops are not applied until it is repaired",
+					rfs_err("log of node %s is damaged at byte %llu of segment "
+						"%u: "
+						"its later ops are not applied until it is "
+						"repaired",
 						p->node, (unsigned long long)p->offset, p->seg);
 				p->damaged_at = p->offset;
 				p->damaged_retry = t + DAMAGE_RETRY;
@@ -912,7 +914,6 @@ static int tail_peers(struct rfs_repl *r)
 	free(buf);
 	return rc;
 }
-
 
 /* ------------------------------------------------------------------ compaction -- */
 
@@ -1017,8 +1018,8 @@ static int rotate_own(struct rfs_repl *r)
 		crash_point(r, "rotate-created");
 	}
 	/* Every segment before the covered one is entirely in the snapshot. */
-	for (seg = r->own_min_seg; c && (seg < c->seg || (whole && seg == c->seg)) && seg < r->own_seg;
-	     seg++) {
+	for (seg = r->own_min_seg;
+	     c && (seg < c->seg || (whole && seg == c->seg)) && seg < r->own_seg; seg++) {
 		log_rel(rel, sizeof(rel), r->opts->node, seg);
 		call_begin(r);
 		rc = ops->unlink(&r->store, rel);
@@ -1164,8 +1165,10 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 			if (strcmp(covers[j].node, prev.covers[i].node) == 0)
 				mine = &covers[j];
 		if (!mine || mine->seq < prev.covers[i].seq) {
-			snprintf(msg, msglen, "this node has not read as far as snapshot %llu "
-				 "(node %s)", (unsigned long long)gen, prev.covers[i].node);
+			snprintf(msg, msglen,
+				 "this node has not read as far as snapshot %llu "
+				 "(node %s)",
+				 (unsigned long long)gen, prev.covers[i].node);
 			rc = 1;
 		}
 	}
@@ -1318,8 +1321,8 @@ int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
 			break;
 	rc = r->compact_requested ? -ETIMEDOUT : r->compact_result;
-	snprintf(msg, msglen, "%s", r->compact_requested ? "no answer within 60 s"
-							  : r->compact_msg);
+	snprintf(msg, msglen, "%s",
+		 r->compact_requested ? "no answer within 60 s" : r->compact_msg);
 	pthread_mutex_unlock(&r->lock);
 	return rc < 0 ? rc : 0;
 }
@@ -1446,8 +1449,8 @@ static void maybe_reset_journal(struct rfs_repl *r)
 	if (!pos)
 		return;
 	pthread_mutex_lock(&c->commit_lock);
-	if (shipped >= c->journal.last_seq &&
-	    rfs_core_checkpoint(c, pos, n, true) == 0 && rfs_journal_reset(&c->journal) == 0) {
+	if (shipped >= c->journal.last_seq && rfs_core_checkpoint(c, pos, n, true) == 0 &&
+	    rfs_journal_reset(&c->journal) == 0) {
 		pthread_mutex_lock(&r->lock);
 		r->ship_off = 0;
 		pthread_mutex_unlock(&r->lock);
@@ -1520,8 +1523,7 @@ static void *repl_main(void *arg)
 				ship_in = SHIP_BATCH_DELAY - since;
 			}
 		}
-		if (!rc && r->unsynced_since &&
-		    now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+		if (!rc && r->unsynced_since && now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
 			rc = confirm(r);
 		if (!rc)
 			rc = tail_peers(r);
@@ -1547,7 +1549,7 @@ static void *repl_main(void *arg)
 			backoff = 0.1;
 			if (r->unsynced_since)
 				wait = fmax(0.0, fmin(wait, r->unsynced_since + SHIP_SYNC_DELAY -
-							  now_mono()));
+								    now_mono()));
 			if (ship_in > 0)
 				wait = fmin(wait, ship_in);
 		}
@@ -1717,23 +1719,21 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 	self_seq = r->core->table.self_seq;
 	pthread_mutex_unlock(&r->core->table_lock);
 	pthread_mutex_lock(&r->lock);
-	rc = rfs_buf_printf(out,
-			    "store: %s\n"
-			    "state: %s\n"
-			    "state-since: %.1f s ago\n"
-			    "last-error: %s\n"
-			    "last-seq: %llu\n"
-			    "shipped-seq: %llu\n"
-			    "backlog: %llu\n"
-			    "shipped-ops: %llu\n",
-			    r->url,
-			    stuck > r->opts->timeout ? "down" : rfs_repl_state_name(r->state),
-			    now_mono() - r->state_since, r->last_error,
-			    (unsigned long long)self_seq, (unsigned long long)r->shipped_seq,
-			    (unsigned long long)(self_seq > r->shipped_seq
-							 ? self_seq - r->shipped_seq
-							 : 0),
-			    (unsigned long long)r->shipped_ops);
+	rc = rfs_buf_printf(
+		out,
+		"store: %s\n"
+		"state: %s\n"
+		"state-since: %.1f s ago\n"
+		"last-error: %s\n"
+		"last-seq: %llu\n"
+		"shipped-seq: %llu\n"
+		"backlog: %llu\n"
+		"shipped-ops: %llu\n",
+		r->url, stuck > r->opts->timeout ? "down" : rfs_repl_state_name(r->state),
+		now_mono() - r->state_since, r->last_error, (unsigned long long)self_seq,
+		(unsigned long long)r->shipped_seq,
+		(unsigned long long)(self_seq > r->shipped_seq ? self_seq - r->shipped_seq : 0),
+		(unsigned long long)r->shipped_ops);
 	if (!rc)
 		rc = rfs_buf_printf(out, "snapshot: %llu\nlog-segment: %u\n",
 				    (unsigned long long)r->snap_newest, r->own_seg);
@@ -1751,12 +1751,11 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 		if (n)
 			seq = n->applied_seq;
 		pthread_mutex_unlock(&r->core->table_lock);
-		rc = rfs_buf_printf(out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n",
-				    p->node, (unsigned long long)seq, p->seg,
-				    (unsigned long long)p->offset,
-				    (unsigned long long)(p->size > p->offset ? p->size - p->offset
-									     : 0),
-				    p->damaged_at != UINT64_MAX ? " damaged" : "");
+		rc = rfs_buf_printf(
+			out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n", p->node,
+			(unsigned long long)seq, p->seg, (unsigned long long)p->offset,
+			(unsigned long long)(p->size > p->offset ? p->size - p->offset : 0),
+			p->damaged_at != UINT64_MAX ? " damaged" : "");
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;

@@ -524,14 +524,14 @@ enum {
 };
 
 static const struct option sub_opts[] = {
-    {"client", required_argument, NULL, OPT_CLIENT},
-    {"path", required_argument, NULL, OPT_PATH},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"older-than", required_argument, NULL, OPT_OLDER},
-    {"dry-run", no_argument, NULL, OPT_DRY},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+	{"client", required_argument, NULL, OPT_CLIENT},
+	{"path", required_argument, NULL, OPT_PATH},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"older-than", required_argument, NULL, OPT_OLDER},
+	{"dry-run", no_argument, NULL, OPT_DRY},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 struct sub_args {
@@ -1099,8 +1099,8 @@ static int cmd_import(const struct ctx *c, int argc, char **argv)
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		rc =
-		    rfs_buf_printf(&body, "%s\t%s\t%u\n", e.v[i].client, e.v[i].path, e.v[i].count);
+		rc = rfs_buf_printf(&body, "%s\t%s\t%u\n", e.v[i].client, e.v[i].path,
+				    e.v[i].count);
 	}
 	if (rc) {
 		errmsg("out of memory");
@@ -1158,9 +1158,9 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct ctx *c, int argc, char **argv);
 } commands[] = {
-    {"compact", cmd_compact},
-    {"status", cmd_status}, {"list", cmd_list},	    {"add", cmd_add},	    {"remove", cmd_remove},
-    {"prune", cmd_prune},   {"import", cmd_import}, {"export", cmd_export},
+	{"compact", cmd_compact}, {"status", cmd_status}, {"list", cmd_list},
+	{"add", cmd_add},	  {"remove", cmd_remove}, {"prune", cmd_prune},
+	{"import", cmd_import},	  {"export", cmd_export},
 };
 
 /*
@@ -1207,9 +1207,12 @@ static char *socket_for(const char *mountpoint)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"mountpoint", required_argument, NULL, 'm'}, {"socket", required_argument, NULL, 's'},
-	    {"timeout", required_argument, NULL, 't'},	  {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0},
+		{"mountpoint", required_argument, NULL, 'm'},
+		{"socket", required_argument, NULL, 's'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	struct ctx c = {.timeout = DEFAULT_TIMEOUT};
 	const char *mountpoint = NULL, *sock = NULL;

@@ -87,7 +87,8 @@ int rfs_snapshot_parse(const char *buf, size_t len, struct rfs_snapshot_info *in
 		if (sscanf(line, "gen %llu", (unsigned long long *)&info->gen) == 1) {
 		} else if (strncmp(line, "by ", 3) == 0 && n - 3 <= RFS_NODE_MAX) {
 			strcpy(info->by, line + 3);
-		} else if (sscanf(line, "horizon %llu", (unsigned long long *)&info->horizon) == 1) {
+		} else if (sscanf(line, "horizon %llu", (unsigned long long *)&info->horizon) ==
+			   1) {
 		} else if (strncmp(line, "cover ", 6) == 0) {
 			struct rfs_cover c = {0}, *v;
 			unsigned long long seq, time, off;
@@ -142,8 +143,7 @@ void rfs_snapshot_info_free(struct rfs_snapshot_info *info)
 	info->ncovers = 0;
 }
 
-const struct rfs_cover *rfs_snapshot_cover(const struct rfs_snapshot_info *info,
-					   const char *node)
+const struct rfs_cover *rfs_snapshot_cover(const struct rfs_snapshot_info *info, const char *node)
 {
 	size_t i;
 

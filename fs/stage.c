@@ -296,7 +296,7 @@ void stage_rename(fuse_req_t req, struct rfs_view *v, struct rfs_inode *newparen
 		rc = vf_rename_onto(req, &fs->root, s->under, target, flags);
 	} else {
 		rc = renameat2(fs->root.fd, s->under, newparent->fd, newname, flags) < 0 ? -errno
-											: 0;
+											 : 0;
 		fuse_reply_err(req, -rc);
 	}
 	if (rc == 0) {

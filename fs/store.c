@@ -40,8 +40,7 @@ static bool clean_path(const char *p)
 	return true;
 }
 
-int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *err,
-			 size_t errlen)
+int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *err, size_t errlen)
 {
 	memset(spec, 0, sizeof(*spec));
 	if (strncmp(text, "dir:", 4) == 0) {
@@ -61,8 +60,8 @@ int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *er
 
 		spec->kind = RFS_STORE_GLUSTER;
 		if (!slash || slash == p || (size_t)(slash - p) >= sizeof(servers))
-			return fail(err, errlen, "expected gluster://SERVER[,SERVER...]/VOLUME[/dir]",
-				    text);
+			return fail(err, errlen,
+				    "expected gluster://SERVER[,SERVER...]/VOLUME[/dir]", text);
 		memcpy(servers, p, (size_t)(slash - p));
 		servers[slash - p] = '\0';
 		for (tok = strtok_r(servers, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -150,8 +149,7 @@ void rfs_store_probe_main(int argc, char **argv)
 }
 #endif
 
-int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap,
-			 size_t *len)
+int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap, size_t *len)
 {
 	struct rfs_sfile *f;
 	ssize_t n;

@@ -331,8 +331,7 @@ static int gl_lock(struct rfs_sfile *f)
 	return 0;
 }
 
-static int gl_list(struct rfs_store *s, const char *rel, int (*fn)(void *, const char *),
-		   void *ctx)
+static int gl_list(struct rfs_store *s, const char *rel, int (*fn)(void *, const char *), void *ctx)
 {
 	char path[PATH_MAX];
 	struct dirent ent, *res;

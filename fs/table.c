@@ -95,8 +95,8 @@ static size_t bucket_of(const struct rfs_table *t, const char *client, size_t cl
 	return rfs_key_hash(client, client_len, path, path_len) & (t->nbuckets - 1);
 }
 
-struct rfs_record *rfs_table_find(const struct rfs_table *t, const char *client,
-				  size_t client_len, const char *path, size_t path_len)
+struct rfs_record *rfs_table_find(const struct rfs_table *t, const char *client, size_t client_len,
+				  const char *path, size_t path_len)
 {
 	struct rfs_record *r = t->buckets[bucket_of(t, client, client_len, path, path_len)];
 
@@ -381,7 +381,7 @@ int rfs_table_render_gnfs(const struct rfs_table *t, struct rfs_buf *out)
 
 	for (r = t->head; r && !rc; r = r->next)
 		rc = gn_render_pair(out, idx++, r->key, r->client_len, rfs_record_path(r),
-				   r->path_len);
+				    r->path_len);
 	return rc;
 }
 

@@ -41,7 +41,7 @@ struct rfs_vhandle {
 	struct rfs_snap *snap; /* what the handle shows while it has not written */
 	struct rfs_buf buf;    /* its own content once written */
 	bool own;
-	bool dirty;   /* written since the last commit */
+	bool dirty; /* written since the last commit */
 	bool append;
 	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
@@ -606,8 +606,7 @@ void vf_file_written(struct rfs_inode *inode)
 }
 
 /* Reads an underlying file whole and commits it onto view v. inode->lock held. */
-static int commit_file(struct rfs *fs, struct rfs_inode *inode, struct rfs_view *v,
-		       fuse_req_t req)
+static int commit_file(struct rfs *fs, struct rfs_inode *inode, struct rfs_view *v, fuse_req_t req)
 {
 	struct rfs_buf text = RFS_BUF_INIT;
 	char who[160], what[300];
@@ -667,8 +666,8 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_unlock(&inode->lock);
 }
 
-int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
-		   struct rfs_view *v, unsigned int flags)
+int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
+		   unsigned int flags)
 {
 	struct rfs *fs = v->fs;
 	struct fuse_entry_param e;

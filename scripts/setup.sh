@@ -19,7 +19,7 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libfuse3-dev fuse3 libglusterfs-dev libtirpc-dev libcmocka-dev
 	# sanitizers and fuzzing
-	clang libclang-rt-14-dev valgrind
+	clang libclang-rt-14-dev valgrind clang-format
 	# the real programs the tests drive
 	glusterfs-server glusterfs-client nfs-kernel-server nfs-common rpcbind
 	# test and benchmark tooling

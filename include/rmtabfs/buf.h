@@ -10,7 +10,10 @@ struct rfs_buf {
 	size_t cap;
 };
 
-#define RFS_BUF_INIT {NULL, 0, 0}
+#define RFS_BUF_INIT                                                                               \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* All return 0 or -ENOMEM; on failure the buffer is unchanged. */
 int rfs_buf_reserve(struct rfs_buf *b, size_t extra);

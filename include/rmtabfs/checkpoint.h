@@ -16,9 +16,9 @@
 /* Where reading another node's log stands. */
 struct rfs_peer_pos {
 	char node[RFS_NODE_MAX + 1];
-	uint32_t seg;    /* log segment being read */
+	uint32_t seg;	 /* log segment being read */
 	uint64_t offset; /* bytes of that segment already applied */
-	uint64_t skip;   /* ops up to this sequence are in an adopted snapshot already */
+	uint64_t skip;	 /* ops up to this sequence are in an adopted snapshot already */
 };
 
 struct rfs_checkpoint_info {

@@ -41,7 +41,7 @@ const struct rfs_entries *rfs_snap_folded(struct rfs_snap *s);
 /* What a write session started from: a snapshot, or a text it committed itself. */
 struct rfs_base {
 	struct rfs_snap *snap; /* set: the base is this snapshot */
-	char *text;            /* otherwise: private copy of committed content */
+	char *text;	       /* otherwise: private copy of committed content */
 	size_t len;
 	struct rfs_entries *folded; /* index of text, made on first use */
 };
@@ -132,8 +132,8 @@ struct rfs_snapshot_info;
  * it: own_tail (its log on the store after the cover) and the local journal. Other nodes'
  * ops after their covers are then read again from their logs by the caller.
  */
-int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap,
-		   const char *own_tail, size_t own_len);
+int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, const char *own_tail,
+		   size_t own_len);
 
 /*
  * The highest sequence number known on the store, kept in statedir/shipped (not synced: a

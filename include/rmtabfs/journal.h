@@ -24,9 +24,9 @@ long rfs_ops_scan(const char *buf, size_t len, rfs_op_fn fn, void *ctx, size_t *
 
 struct rfs_journal {
 	int fd;
-	off_t size;        /* bytes of complete lines */
+	off_t size;	   /* bytes of complete lines */
 	uint64_t last_seq; /* highest sequence number in the file, 0 if none */
-	uint64_t ops;      /* ops in the file */
+	uint64_t ops;	   /* ops in the file */
 };
 
 /*
@@ -34,8 +34,7 @@ struct rfs_journal {
  * Fails with -EINVAL if an op belongs to another node than self (the state directory is
  * someone else's).
  */
-int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_fn fn,
-		     void *ctx);
+int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_fn fn, void *ctx);
 /* Appends whole lines and makes them durable; on failure the file is as it was. */
 int rfs_journal_append(struct rfs_journal *j, const void *lines, size_t len, uint64_t last_seq,
 		       uint64_t nops);

@@ -33,7 +33,8 @@ struct rfs_op {
 };
 
 /* Longest encoded line, newline included. */
-#define RFS_OP_LINE_MAX (2 + 3 * 21 + 11 + 2 * (RFS_NODE_MAX + 1) + 3 * RFS_CLIENT_MAX + 3 * RFS_PATH_MAX + 16)
+#define RFS_OP_LINE_MAX                                                                            \
+	(2 + 3 * 21 + 11 + 2 * (RFS_NODE_MAX + 1) + 3 * RFS_CLIENT_MAX + 3 * RFS_PATH_MAX + 16)
 
 /* Storage the decoder fills; the decoded op points into it. */
 struct rfs_op_scratch {

@@ -15,14 +15,14 @@ enum rfs_sync_mode {
 
 struct rfs_options {
 	char *mountpoint;
-	char *store;    /* spec as given */
+	char *store; /* spec as given */
 	char *statedir;
 	char *node;
-	char *gnfs;     /* name of the gNFS view, NULL if off */
-	char *ctl;      /* control socket path */
-	char *config;   /* config file read before the command line */
-	double timeout; /* seconds a store call may hold a request */
-	double poll;    /* seconds between checks of other nodes' logs */
+	char *gnfs;	   /* name of the gNFS view, NULL if off */
+	char *ctl;	   /* control socket path */
+	char *config;	   /* config file read before the command line */
+	double timeout;	   /* seconds a store call may hold a request */
+	double poll;	   /* seconds between checks of other nodes' logs */
 	double tombstones; /* seconds a removal is kept in store snapshots at least */
 	double entry_timeout;
 	double attr_timeout;

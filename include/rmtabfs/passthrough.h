@@ -14,12 +14,10 @@ void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *
 void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
 		struct fuse_file_info *fi);
 void pt_readlink(fuse_req_t req, struct rfs_inode *inode);
-void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
-	      dev_t rdev);
+void pt_mknod(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode, dev_t rdev);
 void pt_mkdir(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode);
 void pt_symlink(fuse_req_t req, const char *link, struct rfs_inode *parent, const char *name);
-void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent,
-	     const char *name);
+void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent, const char *name);
 void pt_unlink(fuse_req_t req, struct rfs_inode *parent, const char *name);
 void pt_rmdir(fuse_req_t req, struct rfs_inode *parent, const char *name);
 void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,

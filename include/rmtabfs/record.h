@@ -11,8 +11,8 @@
 /* MNTNAMLEN: a longer client makes the whole DUMP reply fail to encode, for every caller. */
 #define RFS_CLIENT_MAX 255
 /* MNTPATHLEN. */
-#define RFS_PATH_MAX 1024
-#define RFS_NODE_MAX 64
+#define RFS_PATH_MAX  1024
+#define RFS_NODE_MAX  64
 #define RFS_COUNT_MAX 0xffffffffu
 /* Cluster-wide number of live records; beyond it a commit fails with ENOSPC. */
 #define RFS_RECORDS_MAX 500000
@@ -51,7 +51,7 @@ struct rfs_entry {
 	uint32_t client_len;
 	uint32_t path_len;
 	uint32_t count; /* 1..RFS_COUNT_MAX (0 in a change: remove); a gNFS entry counts 1 */
-	uint32_t line;  /* where it was parsed from, for messages */
+	uint32_t line;	/* where it was parsed from, for messages */
 	uint32_t flags; /* RFS_ENTRY_* */
 };
 
@@ -65,8 +65,8 @@ struct rfs_entries {
 	struct rfs_arena arena;
 };
 
-int rfs_entries_add(struct rfs_entries *e, const char *client, size_t client_len,
-		    const char *path, size_t path_len, uint32_t count, uint32_t line);
+int rfs_entries_add(struct rfs_entries *e, const char *client, size_t client_len, const char *path,
+		    size_t path_len, uint32_t count, uint32_t line);
 void rfs_entries_free(struct rfs_entries *e);
 /* Sorts by key and folds duplicate keys into one entry whose count is the capped sum. */
 void rfs_entries_fold(struct rfs_entries *e);

@@ -27,13 +27,13 @@ struct rfs_stages;
  */
 struct rfs_inode {
 	struct rfs_inode *hnext;
-	struct rfs_view *view;  /* this inode is a view */
+	struct rfs_view *view;	/* this inode is a view */
 	struct rfs_view *alias; /* a file renamed onto a view: the name now shows the view */
-	int fd;                 /* O_PATH, -1 for a view */
+	int fd;			/* O_PATH, -1 for a view */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;      /* S_IFMT bits */
-	bool top;         /* last looked up in the top directory (may be renamed onto a view) */
+	mode_t type;	  /* S_IFMT bits */
+	bool top;	  /* last looked up in the top directory (may be renamed onto a view) */
 	uint64_t nlookup; /* kernel references; the inode goes at 0 (views never go) */
 
 	/*
@@ -42,10 +42,10 @@ struct rfs_inode {
 	 * Protected by lock.
 	 */
 	pthread_mutex_t lock;
-	struct rfs_base base;     /* the view content the writer started from */
+	struct rfs_base base;	  /* the view content the writer started from */
 	struct rfs_view *pending; /* renamed onto this view: commit at the writers' flush */
-	unsigned writers;         /* open handles that may write */
-	bool dirty;               /* written since the base was taken or last committed */
+	unsigned writers;	  /* open handles that may write */
+	bool dirty;		  /* written since the base was taken or last committed */
 };
 
 enum rfs_handle_kind {
@@ -67,7 +67,7 @@ struct rfs_dirent {
 struct rfs_handle {
 	enum rfs_handle_kind kind;
 	struct rfs_inode *inode;
-	int fd;        /* RFS_H_FILE: the open file underneath */
+	int fd;	       /* RFS_H_FILE: the open file underneath */
 	bool writable; /* RFS_H_FILE: opened for writing */
 	/* RFS_H_DIR: the listing, read at offset 0; d_off of entry i is i + 1 */
 	struct rfs_dirent *entries;

@@ -24,9 +24,9 @@
 
 struct rfs_cover {
 	char node[RFS_NODE_MAX + 1];
-	uint64_t seq;    /* last op of that node the snapshot includes */
-	uint64_t time;   /* its time */
-	uint32_t seg;    /* log segment and byte offset just after it */
+	uint64_t seq;  /* last op of that node the snapshot includes */
+	uint64_t time; /* its time */
+	uint32_t seg;  /* log segment and byte offset just after it */
 	uint64_t offset;
 };
 
@@ -48,7 +48,6 @@ int rfs_snapshot_encode(struct rfs_buf *out, const struct rfs_table *t, uint64_t
 /* Checks the whole file (CRC) before anything; -EBADMSG if damaged. */
 int rfs_snapshot_parse(const char *buf, size_t len, struct rfs_snapshot_info *info);
 void rfs_snapshot_info_free(struct rfs_snapshot_info *info);
-const struct rfs_cover *rfs_snapshot_cover(const struct rfs_snapshot_info *info,
-					   const char *node);
+const struct rfs_cover *rfs_snapshot_cover(const struct rfs_snapshot_info *info, const char *node);
 
 #endif

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define RFS_STORE_FORMAT "rmtabfs-store 1\n"
+#define RFS_STORE_FORMAT      "rmtabfs-store 1\n"
 #define RFS_STORE_MAX_SERVERS 8
 
 enum rfs_store_kind {
@@ -40,8 +40,7 @@ struct rfs_store_spec {
 };
 
 /* Parses "dir:/abs/path" or "gluster://h1[:port][,h2...]/VOLUME[/dir]". */
-int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *err,
-			 size_t errlen);
+int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *err, size_t errlen);
 
 struct rfs_store;
 struct rfs_sfile;
@@ -67,7 +66,8 @@ struct rfs_store_ops {
 	int (*list)(struct rfs_store *s, const char *rel, int (*fn)(void *ctx, const char *name),
 		    void *ctx);
 	int (*rename)(struct rfs_store *s, const char *from, const char *to);
-	/* A second name for a file; -EEXIST if to exists (so exactly one of racing callers wins). */
+	/* A second name for a file; -EEXIST if to exists (so exactly one of racing callers wins).
+	 */
 	int (*link)(struct rfs_store *s, const char *from, const char *to);
 	int (*unlink)(struct rfs_store *s, const char *rel);
 };
@@ -75,7 +75,7 @@ struct rfs_store_ops {
 struct rfs_store {
 	const struct rfs_store_ops *ops;
 	struct rfs_store_spec spec;
-	char logfile[PATH_MAX]; /* where a backend may log its own library's messages */
+	char logfile[PATH_MAX];	  /* where a backend may log its own library's messages */
 	unsigned failed_connects; /* in a row; a backend may try differently after one */
 	void *priv;
 };
@@ -96,8 +96,7 @@ extern const struct rfs_store_ops rfs_store_dir_ops;
 extern const struct rfs_store_ops rfs_store_gluster_ops;
 
 /* Helpers over the backend. */
-int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap,
-			 size_t *len);
+int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap, size_t *len);
 /* Writes a small file atomically (tmp + rename). */
 int rfs_store_write_small(struct rfs_store *s, const char *rel, const char *data, size_t len);
 

@@ -27,15 +27,15 @@ struct rfs_node {
 };
 
 struct rfs_record {
-	struct rfs_record *hnext;       /* hash chain */
+	struct rfs_record *hnext;	/* hash chain */
 	struct rfs_record *prev, *next; /* first-seen order; live records only */
-	uint64_t time;                  /* time of the winning op */
+	uint64_t time;			/* time of the winning op */
 	uint64_t born;
 	const struct rfs_node *writer; /* node of the winning op */
 	const struct rfs_node *origin; /* node that created this incarnation */
-	uint64_t changed_gen;          /* table generation of the last change */
-	uint64_t prev_gen;             /* ... of the change before it */
-	uint32_t count;                /* 0: tombstone */
+	uint64_t changed_gen;	       /* table generation of the last change */
+	uint64_t prev_gen;	       /* ... of the change before it */
+	uint32_t count;		       /* 0: tombstone */
 	uint32_t prev_count;
 	uint16_t client_len;
 	uint16_t path_len;
@@ -61,10 +61,10 @@ struct rfs_table {
 	struct rfs_record *head, *tail;
 	struct rfs_node *nodes;
 	struct rfs_node *self;
-	uint64_t gen;      /* bumped on every change of a record */
-	uint64_t hlc;      /* last hybrid-logical-clock time issued or seen */
-	uint64_t self_seq; /* last sequence number this node issued */
-	int64_t change_sec;     /* wall clock, seconds, of the last change */
+	uint64_t gen;		/* bumped on every change of a record */
+	uint64_t hlc;		/* last hybrid-logical-clock time issued or seen */
+	uint64_t self_seq;	/* last sequence number this node issued */
+	int64_t change_sec;	/* wall clock, seconds, of the last change */
 	int64_t reported_mtime; /* the mtime rule, see rfs_table_mtime() */
 	uint64_t reported_gen;
 	/* Clocks, replaceable by tests. */
@@ -77,8 +77,8 @@ int rfs_table_init(struct rfs_table *t, const char *self_node);
 void rfs_table_free(struct rfs_table *t);
 
 struct rfs_node *rfs_table_node(struct rfs_table *t, const char *name, bool create);
-struct rfs_record *rfs_table_find(const struct rfs_table *t, const char *client,
-				  size_t client_len, const char *path, size_t path_len);
+struct rfs_record *rfs_table_find(const struct rfs_table *t, const char *client, size_t client_len,
+				  const char *path, size_t path_len);
 
 /* Applies an op from anywhere. Returns 1 if it changed the table, 0 if not, or -ENOMEM. */
 int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op);

@@ -15,8 +15,8 @@ struct rfs_view {
 	const char *name;
 	enum rfs_format fmt;
 	struct rfs_inode inode;
-	pthread_mutex_t lock;         /* handles list; leaf lock */
-	struct rfs_vhandle *handles;  /* open handles, for choosing a renamed file's base */
+	pthread_mutex_t lock;	     /* handles list; leaf lock */
+	struct rfs_vhandle *handles; /* open handles, for choosing a renamed file's base */
 };
 
 int rfs_views_init(struct rfs *fs);
@@ -40,8 +40,8 @@ void vf_fsync(fuse_req_t req, struct rfs_handle *h);
 void vf_release(fuse_req_t req, struct rfs_handle *h);
 /* rename(parent/name -> a view): commit the file, now or at its writers' flush.
  * Replies; returns 0 or the -errno replied. */
-int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name,
-		   struct rfs_view *v, unsigned int flags);
+int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
+		   unsigned int flags);
 
 /* Hooks for regular files of the top directory (see struct rfs_inode). */
 void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool truncated);

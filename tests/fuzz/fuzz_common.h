@@ -69,8 +69,8 @@ static inline void fz_check_entries(const struct rfs_entries *e, const char *wha
 
 static inline int fz_same_key(const struct rfs_entry *a, const struct rfs_entry *b)
 {
-	return rfs_key_cmp(a->client, a->client_len, a->path, a->path_len, b->client,
-			   b->client_len, b->path, b->path_len) == 0;
+	return rfs_key_cmp(a->client, a->client_len, a->path, a->path_len, b->client, b->client_len,
+			   b->path, b->path_len) == 0;
 }
 
 /* Same keys, counts and (if check_lines) line numbers, in the same order. */
@@ -85,8 +85,8 @@ static inline void fz_entries_equal(const struct rfs_entries *a, const struct rf
 
 		FZ_CHECK(fz_same_key(x, y), "%s: entry %zu: key '%s' '%s' vs '%s' '%s'", what, i,
 			 x->client, x->path, y->client, y->path);
-		FZ_CHECK(x->count == y->count, "%s: entry %zu ('%s' '%s'): count %u vs %u", what,
-			 i, x->client, x->path, x->count, y->count);
+		FZ_CHECK(x->count == y->count, "%s: entry %zu ('%s' '%s'): count %u vs %u", what, i,
+			 x->client, x->path, x->count, y->count);
 		FZ_CHECK(!check_lines || x->line == y->line,
 			 "%s: entry %zu ('%s' '%s'): line %u vs %u", what, i, x->client, x->path,
 			 x->line, y->line);

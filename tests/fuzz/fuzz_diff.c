@@ -53,8 +53,8 @@ static int entry_key_cmp(const void *a, const void *b)
 {
 	const struct rfs_entry *x = a, *y = b;
 
-	return rfs_key_cmp(x->client, x->client_len, x->path, x->path_len, y->client,
-			   y->client_len, y->path, y->path_len);
+	return rfs_key_cmp(x->client, x->client_len, x->path, x->path_len, y->client, y->client_len,
+			   y->path, y->path_len);
 }
 
 static int entry_line_cmp(const void *a, const void *b)
@@ -68,8 +68,10 @@ static int entry_line_cmp(const void *a, const void *b)
 static const struct rfs_entry *find(const struct rfs_entry *v, size_t n, const char *client,
 				    size_t client_len, const char *path, size_t path_len)
 {
-	struct rfs_entry key = {.client = client, .client_len = (uint32_t)client_len,
-				.path = path, .path_len = (uint32_t)path_len};
+	struct rfs_entry key = {.client = client,
+				.client_len = (uint32_t)client_len,
+				.path = path,
+				.path_len = (uint32_t)path_len};
 
 	return n ? bsearch(&key, v, n, sizeof(*v), entry_key_cmp) : NULL;
 }
@@ -83,8 +85,7 @@ static int64_t base_count(void *ctx, const char *client, size_t client_len, cons
 			  size_t path_len)
 {
 	struct lookup *l = ctx;
-	const struct rfs_entry *e =
-		find(l->map->v, l->map->n, client, client_len, path, path_len);
+	const struct rfs_entry *e = find(l->map->v, l->map->n, client, client_len, path, path_len);
 
 	FZ_CHECK(rfs_key_check(client, client_len, path, path_len, NULL) == 0,
 		 "base_count asked for an invalid key");
@@ -143,20 +144,21 @@ static void run(const char *mode, const char *base, size_t base_len, bool unique
 	for (i = 0; i < out.n; i++) {
 		const struct rfs_entry *c = &sorted[i], *b;
 
-		FZ_CHECK(i == 0 || !fz_same_key(&sorted[i - 1], c), "%s: key '%s' '%s' changed twice",
-			 mode, c->client, c->path);
+		FZ_CHECK(i == 0 || !fz_same_key(&sorted[i - 1], c),
+			 "%s: key '%s' '%s' changed twice", mode, c->client, c->path);
 		FZ_CHECK(c->flags == 0, "%s: change with flags %u", mode, c->flags);
 		b = find(map->v, map->n, c->client, c->client_len, c->path, c->path_len);
-		FZ_CHECK(c->count != (b ? b->count : 0), "%s: no-op change of '%s' '%s' to %u", mode,
-			 c->client, c->path, c->count);
+		FZ_CHECK(c->count != (b ? b->count : 0), "%s: no-op change of '%s' '%s' to %u",
+			 mode, c->client, c->path, c->count);
 		if (unique && c->count > 0) {
 			size_t k;
 
 			for (k = 0; k < newp->n; k++)
 				if (newp->v[k].line == c->line && fz_same_key(&newp->v[k], c))
 					break;
-			FZ_CHECK(k < newp->n, "%s: change of '%s' '%s' names line %u, which does "
-					      "not hold that key",
+			FZ_CHECK(k < newp->n,
+				 "%s: change of '%s' '%s' names line %u, which does "
+				 "not hold that key",
 				 mode, c->client, c->path, c->line);
 		}
 	}

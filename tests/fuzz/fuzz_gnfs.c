@@ -52,7 +52,8 @@ static long ref_find(const struct ref_line *lines, size_t n, int is_host, long i
 	klen = (size_t)snprintf(key, sizeof(key), "%s-%ld", is_host ? "hostname" : "mountpoint",
 				idx);
 	for (i = 0; i < n; i++)
-		if (lines[i].key && lines[i].key_len == klen && memcmp(lines[i].key, key, klen) == 0)
+		if (lines[i].key && lines[i].key_len == klen &&
+		    memcmp(lines[i].key, key, klen) == 0)
 			return (long)i;
 	return -1;
 }
@@ -153,11 +154,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 memcmp(e.v[i].client, h->value, h->value_len) == 0 &&
 				 e.v[i].path_len == p->value_len &&
 				 memcmp(e.v[i].path, p->value, p->value_len) == 0,
-			 "entry %zu: '%s' '%s' vs model '%.*s' '%.*s'", i, e.v[i].client, e.v[i].path,
-			 (int)h->value_len, h->value, (int)p->value_len, p->value);
+			 "entry %zu: '%s' '%s' vs model '%.*s' '%.*s'", i, e.v[i].client,
+			 e.v[i].path, (int)h->value_len, h->value, (int)p->value_len, p->value);
 		FZ_CHECK(e.v[i].count == 1, "entry %zu: count %u", i, e.v[i].count);
-		FZ_CHECK(e.v[i].line == (unsigned)host_at[i] + 1, "entry %zu: line %u, model %ld", i,
-			 e.v[i].line, host_at[i] + 1);
+		FZ_CHECK(e.v[i].line == (unsigned)host_at[i] + 1, "entry %zu: line %u, model %ld",
+			 i, e.v[i].line, host_at[i] + 1);
 	}
 
 	/* Round trip through gn_render_pair. */
@@ -171,8 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(again.v[i].line == 2 * i + 1, "rendered entry %zu on line %u", i,
 			 again.v[i].line);
 	fz_render_gnfs(&again, &text2);
-	FZ_CHECK(text1.len == text2.len && (text1.len == 0 || memcmp(text1.data, text2.data,
-								     text1.len) == 0),
+	FZ_CHECK(text1.len == text2.len &&
+			 (text1.len == 0 || memcmp(text1.data, text2.data, text1.len) == 0),
 		 "rendering is not canonical");
 out:
 	free(lines);

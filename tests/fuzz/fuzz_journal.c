@@ -100,12 +100,12 @@ static void check_table(const struct rfs_table *t)
 	struct rfs_parse_error err = {0};
 	size_t i, nrec = 0, nlive = 0, bytes = 0, k;
 
-	rfs_table_for_each(t, i, r) {
+	rfs_table_for_each(t, i, r)
+	{
 		FZ_CHECK(rfs_key_check(r->key, r->client_len, rfs_record_path(r), r->path_len,
 				       &err) == 0,
 			 "record with an invalid key: %s", err.reason);
-		FZ_CHECK(r->key[r->client_len] == '\0' &&
-				 strlen(rfs_record_path(r)) == r->path_len,
+		FZ_CHECK(r->key[r->client_len] == '\0' && strlen(rfs_record_path(r)) == r->path_len,
 			 "record key not NUL-terminated");
 		FZ_CHECK(r->writer && r->origin && rfs_node_id_valid(r->writer->name) &&
 				 rfs_node_id_valid(r->origin->name),
@@ -127,13 +127,12 @@ static void check_table(const struct rfs_table *t)
 		prev = r;
 	}
 	FZ_CHECK(k == nlive && t->tail == prev, "live list has %zu records, nlive %zu", k, nlive);
-	FZ_CHECK(bytes == t->rmtab_bytes, "rmtab_bytes %zu, lines make %zu", t->rmtab_bytes,
-		 bytes);
+	FZ_CHECK(bytes == t->rmtab_bytes, "rmtab_bytes %zu, lines make %zu", t->rmtab_bytes, bytes);
 
 	/* The views: render, parse back, exactly the live records in list order. */
 	FZ_OK(rfs_table_render_rmtab(t, &text));
-	FZ_CHECK(text.len == t->rmtab_bytes, "rmtab view of %zu bytes, rmtab_bytes %zu",
-		 text.len, t->rmtab_bytes);
+	FZ_CHECK(text.len == t->rmtab_bytes, "rmtab view of %zu bytes, rmtab_bytes %zu", text.len,
+		 t->rmtab_bytes);
 	FZ_CHECK(rt_parse(text.data ? text.data : "", text.len, 1, &e, &err) == 0,
 		 "rmtab view does not parse: line %u: %s", err.line, err.reason);
 	FZ_CHECK(e.n == nlive, "rmtab view: %zu entries, %zu live records", e.n, nlive);
@@ -168,7 +167,8 @@ static void tables_equal(const struct rfs_table *a, const struct rfs_table *b, c
 		 b->nlive);
 	FZ_CHECK(a->hlc == b->hlc, "%s: hlc %llu vs %llu", what, (unsigned long long)a->hlc,
 		 (unsigned long long)b->hlc);
-	rfs_table_for_each(a, i, r) {
+	rfs_table_for_each(a, i, r)
+	{
 		const struct rfs_record *s =
 			rfs_table_find(b, r->key, r->client_len, rfs_record_path(r), r->path_len);
 
@@ -247,9 +247,15 @@ static const char *filler_lines(size_t fill)
 	for (i = 0; lines.len < fill; i++) {
 		int n = fill > 48 * 1024 ? snprintf(path, sizeof(path), "/f/big%s", pad)
 					 : snprintf(path, sizeof(path), "/f/%06zu", i);
-		struct rfs_op op = {.seq = i + 1, .time = i + 1, .born = i + 1,
-				    .count = (uint32_t)(1 + i % 3), .node = SELF, .origin = SELF,
-				    .client = "filler", .client_len = 6, .path = path,
+		struct rfs_op op = {.seq = i + 1,
+				    .time = i + 1,
+				    .born = i + 1,
+				    .count = (uint32_t)(1 + i % 3),
+				    .node = SELF,
+				    .origin = SELF,
+				    .client = "filler",
+				    .client_len = 6,
+				    .path = path,
 				    .path_len = (size_t)n};
 
 		FZ_OK(rfs_op_encode(&lines, &op));
@@ -377,9 +383,15 @@ static void op_keep(struct model *m, const struct rfs_op *op)
 
 static struct rfs_op kept_op(const struct op_copy *c)
 {
-	struct rfs_op op = {.seq = c->seq, .time = c->time, .born = c->born, .count = c->count,
-			    .node = c->node, .origin = c->origin, .client = c->client,
-			    .path = c->path, .client_len = c->client_len,
+	struct rfs_op op = {.seq = c->seq,
+			    .time = c->time,
+			    .born = c->born,
+			    .count = c->count,
+			    .node = c->node,
+			    .origin = c->origin,
+			    .client = c->client,
+			    .path = c->path,
+			    .client_len = c->client_len,
 			    .path_len = c->path_len};
 
 	return op;
@@ -422,7 +434,8 @@ static void check_commute(const struct model *m, const struct rfs_table *ref)
 		sorted[i] = &m->kept[i];
 	qsort(sorted, n, sizeof(*sorted), by_stamp);
 	for (i = 1; i < n; i++)
-		if (by_stamp(&sorted[i - 1], &sorted[i]) == 0 && !same_value(sorted[i - 1], sorted[i]))
+		if (by_stamp(&sorted[i - 1], &sorted[i]) == 0 &&
+		    !same_value(sorted[i - 1], sorted[i]))
 			break;
 	free(sorted);
 	if (i < n)

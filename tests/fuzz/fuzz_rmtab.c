@@ -123,9 +123,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ref_bad) {
 		FZ_CHECK(rc == -EINVAL, "model refuses line %u, parser accepts", ref_bad);
-		FZ_CHECK(err.line == ref_bad, "parser refuses line %u (%s), model line %u", err.line,
-			 err.reason, ref_bad);
-		FZ_CHECK(e.n == i, "parser appended %zu entries before refusing, model %zu", e.n, i);
+		FZ_CHECK(err.line == ref_bad, "parser refuses line %u (%s), model line %u",
+			 err.line, err.reason, ref_bad);
+		FZ_CHECK(e.n == i, "parser appended %zu entries before refusing, model %zu", e.n,
+			 i);
 		fz_check_error(&err, nlines, "rt_parse");
 		goto out;
 	}

@@ -57,19 +57,24 @@ static void put_mode(const char *target, const char *name, unsigned char mode, c
 	free(b);
 }
 
-static void put_mode_s(const char *target, const char *name, unsigned char mode,
-		       const char *text)
+static void put_mode_s(const char *target, const char *name, unsigned char mode, const char *text)
 {
 	put_mode(target, name, mode, text, strlen(text));
 }
 
-static void op(struct rfs_buf *out, uint64_t seq, uint64_t time, const char *node,
-	       uint32_t count, uint64_t born, const char *origin, const char *client,
-	       const char *path)
+static void op(struct rfs_buf *out, uint64_t seq, uint64_t time, const char *node, uint32_t count,
+	       uint64_t born, const char *origin, const char *client, const char *path)
 {
-	struct rfs_op o = {.seq = seq, .time = time, .node = node, .count = count, .born = born,
-			   .origin = origin, .client = client, .client_len = strlen(client),
-			   .path = path, .path_len = strlen(path)};
+	struct rfs_op o = {.seq = seq,
+			   .time = time,
+			   .node = node,
+			   .count = count,
+			   .born = born,
+			   .origin = origin,
+			   .client = client,
+			   .client_len = strlen(client),
+			   .path = path,
+			   .path_len = strlen(path)};
 
 	if (rfs_op_encode(out, &o))
 		die("rfs_op_encode");
@@ -81,12 +86,15 @@ static void rmtab_seeds(void)
 	char line[2048], client[RFS_CLIENT_MAX + 1], path[RFS_PATH_MAX + 1];
 	char *end;
 
-	puts_(t, "mountd", "192.168.1.10:/export/home:0x00000001\n"
-			   "10.0.0.5:/srv/nfs:0x00000003\n"
-			   "client.example.com:/export/home:0x00000002\n");
-	puts_(t, "ipv6", "fe80;;1:/export:0x00000001\n;;1:/data:0x00000002\n"
-			 "2001;db8;;5:/srv/nfs4:0x00000001\n;;ffff;192.168.1.1:/x:0x00000001\n");
-	puts_(t, "counts", "host1:/a:12\nhost2:/b:017\nhost3:/c\nhost4:/d:0X1F\nh5:/e:0xffffffff\n");
+	puts_(t, "mountd",
+	      "192.168.1.10:/export/home:0x00000001\n"
+	      "10.0.0.5:/srv/nfs:0x00000003\n"
+	      "client.example.com:/export/home:0x00000002\n");
+	puts_(t, "ipv6",
+	      "fe80;;1:/export:0x00000001\n;;1:/data:0x00000002\n"
+	      "2001;db8;;5:/srv/nfs4:0x00000001\n;;ffff;192.168.1.1:/x:0x00000001\n");
+	puts_(t, "counts",
+	      "host1:/a:12\nhost2:/b:017\nhost3:/c\nhost4:/d:0X1F\nh5:/e:0xffffffff\n");
 	puts_(t, "colon-path", "c:/a:b:0x00000001\nc:/a:b\nc:/x::0x00000002\nc:/p:q:7\n");
 	puts_(t, "torn", "h:/p:0x00000001\nh2:/q:0x0000");
 	puts_(t, "no-newline", "h:/p:0x00000001");
@@ -117,12 +125,15 @@ static void gnfs_seeds(void)
 {
 	const char *t = "fuzz_gnfs";
 
-	puts_(t, "gnfs", "hostname-0=192.168.1.10\nmountpoint-0=/export/home\n"
-			 "hostname-1=10.0.0.5\nmountpoint-1=/srv/nfs\n");
-	puts_(t, "ipv6", "hostname-0=fe80::1\nmountpoint-0=/vol0\nhostname-1=::1\n"
-			 "mountpoint-1=/vol0/sub\n");
-	puts_(t, "order-dups", "mountpoint-1=/b\n\nhostname-1=h2\nhostname-0=h1\n"
-			       "mountpoint-0=/a\nhostname-0=dup\n");
+	puts_(t, "gnfs",
+	      "hostname-0=192.168.1.10\nmountpoint-0=/export/home\n"
+	      "hostname-1=10.0.0.5\nmountpoint-1=/srv/nfs\n");
+	puts_(t, "ipv6",
+	      "hostname-0=fe80::1\nmountpoint-0=/vol0\nhostname-1=::1\n"
+	      "mountpoint-1=/vol0/sub\n");
+	puts_(t, "order-dups",
+	      "mountpoint-1=/b\n\nhostname-1=h2\nhostname-0=h1\n"
+	      "mountpoint-0=/a\nhostname-0=dup\n");
 	puts_(t, "gap", "hostname-0=a\nmountpoint-0=/a\nhostname-2=c\nmountpoint-2=/c\n");
 	puts_(t, "half", "hostname-0=a\nmountpoint-0=/a\nhostname-1=b\n");
 	puts_(t, "no-newline", "hostname-0=a\nmountpoint-0=/a");
@@ -137,11 +148,11 @@ static void oplog_seeds(void)
 	struct rfs_buf b = RFS_BUF_INIT;
 	char node64[RFS_NODE_MAX + 1];
 
-	op(&b, 1, 1700000000123456789ull, "nfs1", 1, 1700000000123456789ull, "nfs1",
-	   "192.168.1.10", "/export/home");
+	op(&b, 1, 1700000000123456789ull, "nfs1", 1, 1700000000123456789ull, "nfs1", "192.168.1.10",
+	   "/export/home");
 	put_mode(t, "one", 0, b.data, b.len);
-	op(&b, 2, 1700000000223456789ull, "nfs1", 0, 1700000000123456789ull, "nfs1",
-	   "192.168.1.10", "/export/home");
+	op(&b, 2, 1700000000223456789ull, "nfs1", 0, 1700000000123456789ull, "nfs1", "192.168.1.10",
+	   "/export/home");
 	op(&b, 3, 1700000000323456789ull, "nfs-2.example", 2, 1700000000000000000ull, "nfs1",
 	   "fe80::1", "/srv/with space/%percent");
 	put_mode(t, "three", 0, b.data, b.len);

@@ -287,8 +287,8 @@ static int store_retrieve_value(struct store_handle *sh, const char *key, char *
 	for (;;) {
 		char buf[8192];
 
-		ret =
-		    store_read_and_tokenize(sh->read, &iter_key, &iter_val, &err, buf, sizeof(buf));
+		ret = store_read_and_tokenize(sh->read, &iter_key, &iter_val, &err, buf,
+					      sizeof(buf));
 		if (ret < 0)
 			goto out;
 		if (!strcmp(key, iter_key)) {

@@ -93,8 +93,9 @@ int main(int argc, char **argv)
 	}
 	for (s = 0; s < NSTEPS; s++)
 		printf("%s %.0f\n", step_names[s], sum[s] / (double)count);
-	printf("mnt_total %.0f\n", (sum[LOCK] + sum[READ] + sum[CLOSE_R] + sum[APPEND] +
-				    sum[CLOSE_A] + sum[UNLOCK]) / (double)count);
+	printf("mnt_total %.0f\n",
+	       (sum[LOCK] + sum[READ] + sum[CLOSE_R] + sum[APPEND] + sum[CLOSE_A] + sum[UNLOCK]) /
+		       (double)count);
 	return 0;
 fail:
 	perror(rmtab_path);

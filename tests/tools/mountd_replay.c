@@ -686,25 +686,26 @@ static void do_dump(bool header)
 
 static void usage(void)
 {
-	fprintf(
-	    stderr,
-	    "usage: mountd_replay [OPTIONS] DIR mnt CLIENT PATH\n"
-	    "       mountd_replay [OPTIONS] DIR umnt CLIENT PATH\n"
-	    "       mountd_replay [OPTIONS] DIR umntall CLIENTNAME\n"
-	    "       mountd_replay [OPTIONS] DIR dump\n"
-	    "       mountd_replay [OPTIONS] DIR script  < commands\n"
-	    "options: -H CALLOUT  ha-callout program (mountd -H)\n"
-	    "         -e EXPORT   exported directory (repeatable); paths outside all of them\n"
-	    "                     fail auth_authenticate(); default: everything allowed\n"
-	    "         -q          no diagnostics on stderr\n"
-	    "         -E          report an op whose close of rmtab failed as err (mountd does not)\n"
-	    "script lines: mnt CLIENT PATH | umnt CLIENT PATH | umntall [NAME] | dump |"
-	    " sleep MS\n"
-	    "  (PATH and NAME are the rest of the line; empty NAME = failed reverse lookup;\n"
-	    "   empty lines and lines starting with # are ignored)\n"
-	    "output: mnt C P inplace N|append 1|denied|err / umnt C P ok K|nomatch|denied|err /\n"
-	    "        umntall NAME ok K|nohost|err / dump: [script: dump N read|cached|nostat]\n"
-	    "        then one CLIENT PATH line per entry, in reverse file order\n");
+	fprintf(stderr,
+		"usage: mountd_replay [OPTIONS] DIR mnt CLIENT PATH\n"
+		"       mountd_replay [OPTIONS] DIR umnt CLIENT PATH\n"
+		"       mountd_replay [OPTIONS] DIR umntall CLIENTNAME\n"
+		"       mountd_replay [OPTIONS] DIR dump\n"
+		"       mountd_replay [OPTIONS] DIR script  < commands\n"
+		"options: -H CALLOUT  ha-callout program (mountd -H)\n"
+		"         -e EXPORT   exported directory (repeatable); paths outside all of them\n"
+		"                     fail auth_authenticate(); default: everything allowed\n"
+		"         -q          no diagnostics on stderr\n"
+		"         -E          report an op whose close of rmtab failed as err (mountd does "
+		"not)\n"
+		"script lines: mnt CLIENT PATH | umnt CLIENT PATH | umntall [NAME] | dump |"
+		" sleep MS\n"
+		"  (PATH and NAME are the rest of the line; empty NAME = failed reverse lookup;\n"
+		"   empty lines and lines starting with # are ignored)\n"
+		"output: mnt C P inplace N|append 1|denied|err / umnt C P ok K|nomatch|denied|err "
+		"/\n"
+		"        umntall NAME ok K|nohost|err / dump: [script: dump N read|cached|nostat]\n"
+		"        then one CLIENT PATH line per entry, in reverse file order\n");
 	exit(2);
 }
 

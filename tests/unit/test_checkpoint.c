@@ -119,7 +119,10 @@ static void expect_equal_tables(const struct rfs_table *a, const struct rfs_tabl
 static const struct rfs_peer_pos peers[] = {
 	{.node = "n2", .offset = 1234},
 	{.node = "n3", .seg = 2, .offset = 0, .skip = 7},
-	{.node = "a-very.long_node-id-0123456789", .seg = UINT32_MAX, .offset = UINT64_MAX, .skip = UINT64_MAX},
+	{.node = "a-very.long_node-id-0123456789",
+	 .seg = UINT32_MAX,
+	 .offset = UINT64_MAX,
+	 .skip = UINT64_MAX},
 };
 
 static void test_round_trip(void **state)

@@ -31,8 +31,8 @@ static int64_t base_count(void *ctx, const char *client, size_t client_len, cons
 	for (size_t i = 0; i < b->folded.n; i++) {
 		const struct rfs_entry *e = &b->folded.v[i];
 
-		if (rfs_key_cmp(e->client, e->client_len, e->path, e->path_len, client,
-				client_len, path, path_len) == 0)
+		if (rfs_key_cmp(e->client, e->client_len, e->path, e->path_len, client, client_len,
+				path, path_len) == 0)
 			return e->count;
 	}
 	return 0;
@@ -233,9 +233,8 @@ static void test_bad_line(void **state)
 	expect_bad(L1 L2 L3 L4, L1 L2 L3 L4 "\n", 5, "empty line");
 	expect_bad(L1 L2 L3, "x:/p:0\n" L2 L3, 1, "count 0");
 	for (int i = 0; i < 100; i++)
-		assert_int_equal(rfs_buf_printf(&base, "10.1.%d.%d:/v:0x00000001\n", i / 250,
-						i % 250),
-				 0);
+		assert_int_equal(
+			rfs_buf_printf(&base, "10.1.%d.%d:/v:0x00000001\n", i / 250, i % 250), 0);
 	assert_int_equal(rfs_buf_append(&text, base.data, base.len), 0);
 	/* Line 73 gets a relative path. */
 	memcpy(strstr(text.data, "10.1.0.72:/v") + 10, "v", 1);
@@ -453,9 +452,8 @@ struct line {
 
 /* Keys whose lines are prefixes and suffixes of each other ("ab:/x" ends like "b:/x"). */
 #define RKEYS 9
-static const char *const rclients[RKEYS] = {"10.0.0.1", "10.0.0.1",  "10.0.0.10",
-					     "::1",      "a",         "ab",
-					     "b",        "fe80::1%e", "10.0.0.1"};
+static const char *const rclients[RKEYS] = {"10.0.0.1", "10.0.0.1", "10.0.0.10", "::1",	    "a",
+					    "ab",	"b",	    "fe80::1%e", "10.0.0.1"};
 static const char *const rpaths[RKEYS] = {"/v", "/v/", "/v", "/v", "/x:1", "/x", "/x", "/v", "/w"};
 
 static void render_lines(struct rfs_buf *b, const struct line *lines, size_t n, bool last_nl)
@@ -471,19 +469,17 @@ static void render_lines(struct rfs_buf *b, const struct line *lines, size_t n, 
 		cl[k] = '\0';
 		switch (l->style) {
 		case 0:
-			assert_int_equal(rfs_buf_printf(b, "%s:%s:0x%08x\n", cl, rpaths[l->key],
-							 l->count),
-					 0);
+			assert_int_equal(
+				rfs_buf_printf(b, "%s:%s:0x%08x\n", cl, rpaths[l->key], l->count),
+				0);
 			break;
 		case 1:
-			assert_int_equal(rfs_buf_printf(b, "%s:%s:%u\n", cl, rpaths[l->key],
-							 l->count),
-					 0);
+			assert_int_equal(
+				rfs_buf_printf(b, "%s:%s:%u\n", cl, rpaths[l->key], l->count), 0);
 			break;
 		case 2:
-			assert_int_equal(rfs_buf_printf(b, "%s:%s:0%o\n", cl, rpaths[l->key],
-							 l->count),
-					 0);
+			assert_int_equal(
+				rfs_buf_printf(b, "%s:%s:0%o\n", cl, rpaths[l->key], l->count), 0);
 			break;
 		default:
 			if (l->count == 1 && !strchr(rpaths[l->key], ':')) {
@@ -491,7 +487,7 @@ static void render_lines(struct rfs_buf *b, const struct line *lines, size_t n, 
 						 0);
 			} else {
 				assert_int_equal(rfs_buf_printf(b, "%s:%s:0x%x\n", cl,
-								 rpaths[l->key], l->count),
+								rpaths[l->key], l->count),
 						 0);
 			}
 		}
@@ -501,8 +497,8 @@ static void render_lines(struct rfs_buf *b, const struct line *lines, size_t n, 
 }
 
 /* base + changes == new text, both as folded maps; and no change is a no-op. */
-static void check_random(uint64_t seed, int iter, const char *base, size_t base_len,
-			 bool unique, const char *text, size_t text_len)
+static void check_random(uint64_t seed, int iter, const char *base, size_t base_len, bool unique,
+			 const char *text, size_t text_len)
 {
 	struct rfs_entries out = {0}, want = {0};
 	struct rfs_parse_error err = {0};
@@ -531,8 +527,8 @@ static void check_random(uint64_t seed, int iter, const char *base, size_t base_
 				break;
 		check_seed(k < RKEYS, seed, "iteration %d: change for an unknown key", iter);
 		check_seed(out.v[i].count != result[k], seed,
-			   "iteration %d: change of %s:%s to its own count %u", iter,
-			   rclients[k], rpaths[k], out.v[i].count);
+			   "iteration %d: change of %s:%s to its own count %u", iter, rclients[k],
+			   rpaths[k], out.v[i].count);
 		result[k] = out.v[i].count;
 	}
 	for (int k = 0; k < RKEYS; k++)

@@ -206,9 +206,8 @@ static void test_round_trip_random(void **state)
 			for (size_t c = 1; c < pl; c++)
 				paths[k][c] = chars[rng_below(&rng, sizeof(chars) - 1)];
 			paths[k][pl] = '\0';
-			assert_int_equal(gn_render_pair(&b, (uint32_t)k, clients[k], cl, paths[k],
-							pl),
-					 0);
+			assert_int_equal(
+				gn_render_pair(&b, (uint32_t)k, clients[k], cl, paths[k], pl), 0);
 		}
 		check_seed(gn_parse(b.data, b.len, &e, &err) == 0, seed, "iteration %d: %s", iter,
 			   err.reason);

@@ -351,8 +351,8 @@ static void test_large(void **state)
  */
 static void test_long_damaged_run(void **state)
 {
-	static const size_t runs[] = {1000, (1u << 20) - 300, (1u << 20) - 1, 1u << 20,
-				      (1u << 20) + 1, 3u << 19, 5u << 20};
+	static const size_t runs[] = {1000,	      (1u << 20) - 300, (1u << 20) - 1, 1u << 20,
+				      (1u << 20) + 1, 3u << 19,		5u << 20};
 	struct fixture *f = *state;
 	struct rfs_buf a = RFS_BUF_INIT, b = RFS_BUF_INIT, file = RFS_BUF_INIT;
 	struct collect *c = calloc(1, sizeof(*c));
@@ -471,8 +471,7 @@ static void test_ops_scan(void **state)
 	b.data[3] ^= 1;
 	b.data[ends[1] + 3] ^= 1;
 	n = 0;
-	assert_int_equal(rfs_ops_scan(b.data, b.len, count_ops, &n, &bad, &first_bad),
-			 (long)b.len);
+	assert_int_equal(rfs_ops_scan(b.data, b.len, count_ops, &n, &bad, &first_bad), (long)b.len);
 	assert_int_equal(n, 1);
 	assert_int_equal(bad, 2);
 	assert_int_equal(first_bad, 0);

@@ -112,8 +112,8 @@ static void test_round_trip(void **state)
 	static const char path[] = "/p a%th/\tx\x01\x7f\x80\xc3\xa9\xff%25%";
 	struct rfs_op op;
 
-	op = make_op(1, 1700000000123456789ull, "n1", 1, 1700000000000000000ull, "n1",
-		     "10.0.0.1", 8, "/vol", 4);
+	op = make_op(1, 1700000000123456789ull, "n1", 1, 1700000000000000000ull, "n1", "10.0.0.1",
+		     8, "/vol", 4);
 	round_trip(&op);
 	op = make_op(UINT64_MAX, UINT64_MAX, "node.x_Y-9", RFS_COUNT_MAX, UINT64_MAX, "o",
 		     "fe80::1%eth0", 12, path, sizeof(path) - 1);
@@ -270,12 +270,12 @@ static long decode_sealed(const char *body)
 static void test_bad_fields(void **state)
 {
 	static const char *const bad[] = {
-		"s 1 2 a/b 1 1 n c /p ",       /* node with '/' */
-		"s 1 2 n 1 1 a/b c /p ",       /* origin with '/' */
-		"s 1 2 n 1 1 n:x c /p ",       /* origin with ':' */
-		"s 1 2  1 1 n c /p ",          /* empty node */
-		"s 1 2 n%20 1 1 n c /p ",      /* escapes are not decoded in node ids */
-		"s 0 2 n 1 1 n c /p ",         /* seq 0 */
+		"s 1 2 a/b 1 1 n c /p ",	/* node with '/' */
+		"s 1 2 n 1 1 a/b c /p ",	/* origin with '/' */
+		"s 1 2 n 1 1 n:x c /p ",	/* origin with ':' */
+		"s 1 2  1 1 n c /p ",		/* empty node */
+		"s 1 2 n%20 1 1 n c /p ",	/* escapes are not decoded in node ids */
+		"s 0 2 n 1 1 n c /p ",		/* seq 0 */
 		"s 1 2 n 4294967296 1 n c /p ", /* count above 0xffffffff */
 		"s 1 2 n -1 1 n c /p ",
 		"s 18446744073709551616 2 n 1 1 n c /p ", /* above UINT64_MAX */
@@ -283,17 +283,17 @@ static void test_bad_fields(void **state)
 		"s 1 +2 n 1 1 n c /p ",
 		"x 1 2 n 1 1 n c /p ",
 		"ss 1 2 n 1 1 n c /p ",
-		"s 1 2 n 1 1 n c ",            /* no path */
-		"s 1 2 n 1 1 n c /p extra ",   /* one field too many */
-		"s 1 2 n 1 1 n c /p  ",        /* empty extra field */
-		"s 1 2 n 1 1 n c%G0 /p ",      /* bad escape */
-		"s 1 2 n 1 1 n c%2 /p ",       /* cut escape */
+		"s 1 2 n 1 1 n c ",	     /* no path */
+		"s 1 2 n 1 1 n c /p extra ", /* one field too many */
+		"s 1 2 n 1 1 n c /p  ",	     /* empty extra field */
+		"s 1 2 n 1 1 n c%G0 /p ",    /* bad escape */
+		"s 1 2 n 1 1 n c%2 /p ",     /* cut escape */
 		"s 1 2 n 1 1 n c /p% ",
-		"s 1 2 n 1 1 n c%0A /p ",      /* newline in the client */
-		"s 1 2 n 1 1 n c%00 /p ",      /* NUL in the client */
-		"s 1 2 n 1 1 n c /p%0Aq ",     /* newline in the path */
-		"s 1 2 n 1 1 n c;d /p ",       /* ';' in the client */
-		"s 1 2 n 1 1 n c p ",          /* relative path */
+		"s 1 2 n 1 1 n c%0A /p ",  /* newline in the client */
+		"s 1 2 n 1 1 n c%00 /p ",  /* NUL in the client */
+		"s 1 2 n 1 1 n c /p%0Aq ", /* newline in the path */
+		"s 1 2 n 1 1 n c;d /p ",   /* ';' in the client */
+		"s 1 2 n 1 1 n c p ",	   /* relative path */
 		"s 1 2 n 1 1 n c %2Fp%00 ",
 	};
 	char node[RFS_NODE_MAX + 2], body[512];
@@ -363,16 +363,11 @@ static void test_bad_crc_field(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crc32c),
-		cmocka_unit_test(test_node_id_valid),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_longest_line),
-		cmocka_unit_test(test_two_lines),
-		cmocka_unit_test(test_torn),
-		cmocka_unit_test(test_flipped_bytes),
-		cmocka_unit_test(test_bad_fields),
-		cmocka_unit_test(test_bad_client_length),
+		cmocka_unit_test(test_crc32c),	      cmocka_unit_test(test_node_id_valid),
+		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_longest_line),  cmocka_unit_test(test_two_lines),
+		cmocka_unit_test(test_torn),	      cmocka_unit_test(test_flipped_bytes),
+		cmocka_unit_test(test_bad_fields),    cmocka_unit_test(test_bad_client_length),
 		cmocka_unit_test(test_bad_crc_field),
 	};
 

@@ -301,9 +301,9 @@ static void test_config(void **state)
 
 	/* Through config=: the file's values, and the command line wins over it. */
 	snprintf(opt, sizeof(opt), "config=%s", f->conf);
-	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-o", opt, "-o", "node=from-cli",
-			       f->dir, NULL),
-			 0);
+	assert_int_equal(
+		parse(&o, &fa, err, sizeof(err), "-o", opt, "-o", "node=from-cli", f->dir, NULL),
+		0);
 	assert_string_equal(o.node, "from-cli");
 	assert_string_equal(o.spec.path, "/srv/conf-store");
 	assert_true(o.timeout == 5.0);

@@ -63,9 +63,8 @@ static void test_parse_error_set(void **state)
 static void add(struct rfs_entries *e, const char *client, const char *path, uint32_t count,
 		uint32_t line)
 {
-	assert_int_equal(rfs_entries_add(e, client, strlen(client), path, strlen(path), count,
-					 line),
-			 0);
+	assert_int_equal(
+		rfs_entries_add(e, client, strlen(client), path, strlen(path), count, line), 0);
 }
 
 static void expect(const struct rfs_entries *e, size_t i, const char *client, const char *path,
@@ -129,8 +128,8 @@ static void test_fold_random(void **state)
 
 		for (size_t k = 0; k < n; k++) {
 			size_t c = rng_below(&rng, 5), p = rng_below(&rng, 4);
-			uint32_t count = rng_below(&rng, 8) ? 1 + (uint32_t)rng_below(&rng, 9)
-							    : 0x80000000u;
+			uint32_t count =
+				rng_below(&rng, 8) ? 1 + (uint32_t)rng_below(&rng, 9) : 0x80000000u;
 
 			add(&e, clients[c], paths[p], count, (uint32_t)k + 1);
 			want[c][p] += count;
@@ -170,7 +169,7 @@ static int cmp(const char *c1, const char *p1, const char *c2, const char *p2)
 	int back = rfs_key_cmp(c2, strlen(c2), p2, strlen(p2), c1, strlen(c1), p1, strlen(p1));
 
 	/* Antisymmetric, whatever the magnitude. */
-	assert_int_equal(r < 0, back > 0);
+	assert_int_equal(r<0, back> 0);
 	assert_int_equal(r == 0, back == 0);
 	return r;
 }
@@ -235,12 +234,9 @@ static void test_key_hash(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_key_check),
-		cmocka_unit_test(test_parse_error_set),
-		cmocka_unit_test(test_fold),
-		cmocka_unit_test(test_fold_random),
-		cmocka_unit_test(test_key_cmp),
-		cmocka_unit_test(test_arena),
+		cmocka_unit_test(test_key_check), cmocka_unit_test(test_parse_error_set),
+		cmocka_unit_test(test_fold),	  cmocka_unit_test(test_fold_random),
+		cmocka_unit_test(test_key_cmp),	  cmocka_unit_test(test_arena),
 		cmocka_unit_test(test_key_hash),
 	};
 

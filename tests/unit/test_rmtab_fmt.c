@@ -288,7 +288,8 @@ static void test_parse_huge_line(void **state)
 static void test_round_trip_random(void **state)
 {
 	static const char cchars[] = "0123456789abcdef.:%-_ [];";
-	static const char pchars[] = "abc/:; #%=\t\x80\xff" "0123456789";
+	static const char pchars[] = "abc/:; #%=\t\x80\xff"
+				     "0123456789";
 	uint64_t seed = test_seed(0x7274666d74ull);
 	struct test_rng rng = {seed};
 
@@ -315,7 +316,7 @@ static void test_round_trip_random(void **state)
 				paths[k][c] = pchars[rng_below(&rng, sizeof(pchars) - 1)];
 			paths[k][pl] = '\0';
 			counts[k] = rng_below(&rng, 3) ? 1 + (uint32_t)rng_below(&rng, 5)
-						      : 1 + (uint32_t)rng_below(&rng, 0xffffffffu);
+						       : 1 + (uint32_t)rng_below(&rng, 0xffffffffu);
 			assert_int_equal(rfs_buf_reserve(&text, rt_line_len(cl, pl)), 0);
 			text.len = (size_t)(rt_render_line(text.data + text.len, clients[k], cl,
 							   paths[k], pl, counts[k]) -

@@ -26,9 +26,8 @@ static void test_spec_dir(void **state)
 	struct rfs_store_spec spec;
 	char err[256];
 
-	assert_int_equal(rfs_store_spec_parse("dir:/var/lib/rmtabfs/store", &spec, err,
-					      sizeof(err)),
-			 0);
+	assert_int_equal(
+		rfs_store_spec_parse("dir:/var/lib/rmtabfs/store", &spec, err, sizeof(err)), 0);
 	assert_int_equal(spec.kind, RFS_STORE_DIR);
 	assert_string_equal(spec.path, "/var/lib/rmtabfs/store");
 	expect_spec_ok("dir:/var/lib/rmtabfs/store", "dir:/var/lib/rmtabfs/store");
@@ -42,9 +41,9 @@ static void test_spec_gluster(void **state)
 	struct rfs_store_spec spec;
 	char err[256];
 
-	assert_int_equal(rfs_store_spec_parse("gluster://h1,h2:24008/vol/sub/dir", &spec, err,
-					      sizeof(err)),
-			 0);
+	assert_int_equal(
+		rfs_store_spec_parse("gluster://h1,h2:24008/vol/sub/dir", &spec, err, sizeof(err)),
+		0);
 	assert_int_equal(spec.kind, RFS_STORE_GLUSTER);
 	assert_int_equal(spec.nservers, 2);
 	assert_string_equal(spec.servers[0], "h1");
@@ -305,9 +304,9 @@ static void test_small_files(void **state)
 	size_t len;
 
 	assert_int_equal(rfs_store_read_small(&f->s, "FORMAT", buf, sizeof(buf), &len), -ENOENT);
-	assert_int_equal(rfs_store_write_small(&f->s, "FORMAT", RFS_STORE_FORMAT,
-					       strlen(RFS_STORE_FORMAT)),
-			 0);
+	assert_int_equal(
+		rfs_store_write_small(&f->s, "FORMAT", RFS_STORE_FORMAT, strlen(RFS_STORE_FORMAT)),
+		0);
 	assert_int_equal(rfs_store_read_small(&f->s, "FORMAT", buf, sizeof(buf), &len), 0);
 	assert_int_equal(len, strlen(RFS_STORE_FORMAT));
 	assert_string_equal(buf, RFS_STORE_FORMAT);

@@ -757,18 +757,12 @@ static void test_mtime_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apply_basic),
-		cmocka_unit_test(test_lww),
-		cmocka_unit_test(test_lww_equal_times),
-		cmocka_unit_test(test_tombstones),
-		cmocka_unit_test(test_order),
-		cmocka_unit_test(test_prepare_set),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_sizes_after_removals),
-		cmocka_unit_test(test_count_at),
-		cmocka_unit_test(test_property_commutative),
-		cmocka_unit_test(test_mtime_rule),
-		cmocka_unit_test(test_mtime_restore),
+		cmocka_unit_test(test_apply_basic),	cmocka_unit_test(test_lww),
+		cmocka_unit_test(test_lww_equal_times), cmocka_unit_test(test_tombstones),
+		cmocka_unit_test(test_order),		cmocka_unit_test(test_prepare_set),
+		cmocka_unit_test(test_sizes),		cmocka_unit_test(test_sizes_after_removals),
+		cmocka_unit_test(test_count_at),	cmocka_unit_test(test_property_commutative),
+		cmocka_unit_test(test_mtime_rule),	cmocka_unit_test(test_mtime_restore),
 		cmocka_unit_test(test_mtime_random),
 	};
 
