@@ -15,16 +15,7 @@ node_up() { # NAME: the host, then rmtabfs mounted in its mount namespace, then 
 		[[ -s $RFS_WORK/$name.nspid ]] && break
 		sleep 0.05
 	done
-	pid=$(cat "$RFS_WORK/$name.nspid")
-	nsenter -t "$pid" -m -- "$RFS_BIN" -f -o "entry_timeout=0,attr_timeout=0,node=$name" \
-		-o "store=$STORE,statedir=$RFS_WORK/$name.state,ctl=$RFS_WORK/$name.sock" \
-		${NODE_OPTS:+-o "$NODE_OPTS"} \
-		/var/lib/nfs >>"$RFS_WORK/$name.log" 2>&1 &
-	RFS_PIDS[$name]=$!
-	for ((i = 0; i < 200; i++)); do
-		nsenter -t "$pid" -m -- grep -q " /var/lib/nfs fuse.rmtabfs " /proc/mounts && break
-		sleep 0.05
-	done
+	node_rmtabfs "$name" || true
 	touch "$RFS_WORK/$name.go"
 	for ((i = 0; i < 300; i++)); do
 		[[ -e $RFS_WORK/$name.ready ]] && return 0
@@ -32,6 +23,23 @@ node_up() { # NAME: the host, then rmtabfs mounted in its mount namespace, then 
 		sleep 0.05
 	done
 	tail -n 30 "$RFS_WORK/$name.node.log" "$RFS_WORK/$name.log" >&2 || true
+	return 1
+}
+# node_rmtabfs NAME: (re)starts rmtabfs over the host's /var/lib/nfs and waits (10 s at most)
+# until it is mounted; the host must be up and its /var/lib/nfs not mounted by rmtabfs.
+node_rmtabfs() {
+	local name=$1 pid i
+	pid=$(cat "$RFS_WORK/$name.nspid")
+	nsenter -t "$pid" -m -- "$RFS_BIN" -f -o "entry_timeout=0,attr_timeout=0,node=$name" \
+		-o "store=$STORE,statedir=$RFS_WORK/$name.state,ctl=$RFS_WORK/$name.sock" \
+		${NODE_OPTS:+-o "$NODE_OPTS"} \
+		/var/lib/nfs >>"$RFS_WORK/$name.log" 2>&1 &
+	RFS_PIDS[$name]=$!
+	for ((i = 0; i < 200; i++)); do
+		nsenter -t "$pid" -m -- grep -q " /var/lib/nfs fuse.rmtabfs " /proc/mounts && return 0
+		kill -0 "${RFS_PIDS[$name]}" 2>/dev/null || break
+		sleep 0.05
+	done
 	return 1
 }
 node_down() { # NAME: mountd and the host first (mountd keeps etab open), then rmtabfs

@@ -1,0 +1,239 @@
+#!/bin/bash
+# Randomized multi-node test: three NFS servers (tests/integration/node.sh: own namespaces,
+# /var/lib/nfs, rpcbind and the real rpc.mountd) share one store while three writers
+# (tests/tools/chaos_writer.py) MNT and UMNT a bounded set of keys on all of them — MOUNT RPCs
+# to the real rpc.mountd, its in-place rewrite, `echo >>` — and a seeded fault schedule
+# (tests/tools/chaos_plan.py) kills daemons with -9, freezes them with SIGSTOP, kills bricks
+# (Gluster), compacts, and deletes a node's state directory (at least once per run). Then
+# every daemon and brick is up again and the nodes must settle (bounded) on byte-identical
+# views equal to the model of the acknowledged ops (tests/tools/chaos_check.py, which also
+# prints the run's numbers), and a fresh fourth node must show the same bytes.
+#
+# RFS_CHAOS_SECONDS: chaos duration (default 90); RFS_CHAOS_SEED: the seed (printed; the same
+# seed gives the same fault schedule, the writers' choices and timing still vary);
+# RFS_CHAOS_SETTLE: seconds allowed to converge afterwards (default 45).
+# Store: $RFS_STORE if set (the gluster suite; brick kills need RFS_GLUSTER_VOLUME), else dir:.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
+rfs_need_fuse
+if [[ ${RFS_CHAOS_NS:-} != 1 ]]; then
+	export RFS_CHAOS_NS=1
+	exec unshare -m --propagation private -- bash "$0" "$@"
+fi
+rfs_setup
+chmod 0755 "$RFS_WORK"
+TOOLS=$here/../tools
+GV=$here/../../scripts/gluster-volume.sh
+CHAOS=${RFS_CHAOS_SECONDS:-90}
+SETTLE=${RFS_CHAOS_SETTLE:-45}
+SEED=${RFS_CHAOS_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+STORE=${RFS_STORE:+$RFS_STORE/$(basename "$RFS_WORK")}
+STORE=${STORE:-dir:$RFS_WORK/store}
+KIND=dir
+if [[ $STORE != dir:* ]]; then
+	KIND=gluster
+	: "${RFS_GLUSTER_VOLUME:?brick kills need RFS_GLUSTER_VOLUME (a volume of the test alone)}"
+fi
+NODES=(n1 n2 n3)
+FAULTS=$RFS_WORK/faults.jsonl
+: >"$FAULTS"
+log "seed $SEED (RFS_CHAOS_SEED=$SEED repeats the fault schedule), ${CHAOS} s of chaos, store $STORE"
+source "$here/nodes.sh"
+
+for n in "${NODES[@]}"; do node_up "$n" || die "host $n did not start"; done
+nspid() { cat "$RFS_WORK/$1.nspid"; }
+view_of() { cat "/proc/$(nspid "$1")/root/var/lib/nfs/rmtab"; }
+mountd_of() { # NODE: the pid of the node's rpc.mountd (the one in its network namespace)
+	local p ns
+	ns=$(readlink "/proc/$(nspid "$1")/ns/net")
+	for p in $(pgrep -x rpc.mountd); do
+		[[ $(readlink "/proc/$p/ns/net" 2>/dev/null) == "$ns" ]] && echo "$p"
+	done
+	return 0
+}
+fault_log() { # KIND NODE SECONDS [KEY VALUE]...: one JSON line
+	local kind=$1 node=$2 dur=$3 extra=
+	shift 3
+	while (($# >= 2)); do
+		extra+=", \"$1\": \"$2\""
+		shift 2
+	done
+	printf '{"fault": "%s", "node": "%s", "t": %s, "duration": %s%s}\n' "$kind" "$node" \
+		"$(date +%s.%N)" "$dur" "$extra" >>"$FAULTS"
+	log "fault: $kind $node ${dur}s${extra:+ $extra}"
+}
+
+# A killed daemon leaves its dead mount in place (ENOTCONN), so nothing reaches the directory
+# underneath. Restarting clears it and mounts anew; rpc.mountd is frozen meanwhile, else an
+# MNT in that moment would write the directory underneath and still be answered.
+daemon_kill9() {
+	kill -9 "${RFS_PIDS[$1]}" 2>/dev/null || true
+	wait "${RFS_PIDS[$1]}" 2>/dev/null || true
+	unset "RFS_PIDS[$1]"
+}
+daemon_term() { # NODE: a clean stop; prints its exit status (kill -9 after 20 s: "hung")
+	local pid=${RFS_PIDS[$1]} i rc
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 400; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		echo hung
+	else
+		rc=0
+		wait "$pid" 2>/dev/null || rc=$?
+		echo "$rc"
+	fi
+	unset "RFS_PIDS[$1]"
+}
+daemon_restart() { # NODE: retried for 30 s (a store that is down still lets it mount)
+	local n=$1 md try
+	md=$(mountd_of "$n")
+	[[ -n $md ]] && kill -STOP $md
+	for ((try = 0; try < 30; try++)); do
+		nsenter -t "$(nspid "$n")" -m -- umount -l /var/lib/nfs 2>/dev/null || true
+		node_rmtabfs "$n" && break
+		log "restart of $n failed (try $try): $(tail -n 2 "$RFS_WORK/$n.log" | tr '\n' ' ')"
+		[[ -n ${RFS_PIDS[$n]:-} ]] && daemon_kill9 "$n"
+		sleep 1
+	done
+	[[ -n $md ]] && kill -CONT $md
+	[[ -n ${RFS_PIDS[$n]:-} ]] || die "$n did not restart"
+}
+
+BRICK_JOB=
+brick_fault() { # I SECONDS: in the background
+	[[ -n $BRICK_JOB ]] && wait "$BRICK_JOB" 2>/dev/null
+	fault_log brick "$1" "$2"
+	(
+		bash "$GV" kill-brick "$RFS_GLUSTER_VOLUME" "$1" >>"$RFS_WORK/bricks.log" 2>&1
+		sleep "$2"
+		bash "$GV" restart-bricks "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/bricks.log" 2>&1
+	) &
+	BRICK_JOB=$!
+}
+
+run_fault() { # KIND NODE SECONDS [MODE]
+	local kind=$1 n=$2 d=$3 mode=${4:-} rc
+	case $kind in
+	kill9)
+		fault_log kill9 "$n" "$d"
+		daemon_kill9 "$n"
+		sleep "$d"
+		daemon_restart "$n"
+		;;
+	stop)
+		fault_log sigstop "$n" "$d"
+		kill -STOP "${RFS_PIDS[$n]}"
+		sleep "$d"
+		kill -CONT "${RFS_PIDS[$n]}"
+		;;
+	compact)
+		rc=0
+		timeout 60 "$RFS_CTL_BIN" -s "$RFS_WORK/$n.sock" -t 30 compact \
+			>>"$RFS_WORK/compact.log" 2>&1 || rc=$?
+		fault_log compact "$n" 0 rc "$rc"
+		;;
+	statedir)
+		if [[ $mode == kill ]]; then
+			daemon_kill9 "$n"
+			rc=killed
+		else
+			rc=$(daemon_term "$n")
+			STOP_RCS+=("$rc")
+		fi
+		rm -rf -- "$RFS_WORK/$n.state"
+		fault_log statedir-loss "$n" "$d" stop "$mode" exit "$rc"
+		sleep "$d"
+		daemon_restart "$n"
+		;;
+	brick) brick_fault "$n" "$d" ;;
+	esac
+}
+
+# The writers, one per key set, each moving over all three nodes.
+STOPFILE=$RFS_WORK/writers.stop
+WPIDS=()
+node_args=()
+for n in "${NODES[@]}"; do node_args+=(--node "$n=$(nspid "$n")"); done
+for w in 0 1 2; do
+	python3 "$TOOLS/chaos_writer.py" --id "$w" "${node_args[@]}" --mnt3 "$RFS_TOOLS/mnt3" \
+		--seed "$SEED" --stop "$STOPFILE" --out "$RFS_WORK/ops.$w.jsonl" \
+		2>>"$RFS_WORK/writer.$w.log" &
+	WPIDS+=($!)
+done
+
+STOP_RCS=()
+python3 "$TOOLS/chaos_plan.py" "$SEED" "$CHAOS" "$(IFS=,; echo "${NODES[*]}")" "$KIND" \
+	>"$RFS_WORK/plan"
+t0=$(date +%s.%N)
+while read -r at kind n d mode; do
+	# Sleep until the planned moment (a long fault may have run past it: then at once).
+	delay=$(awk -v a="$at" -v t0="$t0" -v now="$(date +%s.%N)" \
+		'BEGIN { d = t0 + a - now; print (d > 0 ? d : 0) }')
+	sleep "$delay"
+	run_fault "$kind" "$n" "$d" "$mode"
+done <"$RFS_WORK/plan"
+delay=$(awk -v c="$CHAOS" -v t0="$t0" -v now="$(date +%s.%N)" \
+	'BEGIN { d = t0 + c - now; print (d > 0 ? d : 0) }')
+sleep "$delay"
+touch "$STOPFILE"
+for p in "${WPIDS[@]}"; do
+	wait "$p" || fail "writer $p exited with an error (see $RFS_WORK/writer.*.log)"
+done
+[[ -n $BRICK_JOB ]] && wait "$BRICK_JOB"
+[[ $KIND == gluster ]] && bash "$GV" restart-bricks "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/bricks.log" 2>&1
+log "chaos over; writers stopped; waiting (at most $SETTLE s) for the nodes to settle"
+
+for n in "${NODES[@]}"; do
+	check "$n's daemon is still running after the chaos" kill -0 "${RFS_PIDS[$n]}"
+done
+for rc in "${STOP_RCS[@]}"; do
+	check "a clean stop (SIGTERM) during the chaos exited 0 (status: $rc)" test "$rc" = 0
+done
+
+OPS=("$RFS_WORK"/ops.*.jsonl)
+snap_views() { # writes $RFS_WORK/final.NODE for each node
+	local n
+	for n in "${NODES[@]}"; do view_of "$n" >"$RFS_WORK/final.$n" 2>/dev/null || true; done
+}
+view_args() {
+	local n
+	for n in "$@"; do printf -- '--view\n%s=%s\n' "$n" "$RFS_WORK/final.$n"; done
+}
+settled() {
+	snap_views
+	mapfile -t va < <(view_args "${NODES[@]}")
+	python3 "$TOOLS/chaos_check.py" --quiet --ops "${OPS[@]}" "${va[@]}"
+}
+s0=$(date +%s%N)
+converge="did not converge within $SETTLE s"
+if wait_for "$SETTLE" settled; then
+	converge="$(((($(date +%s%N) - s0) / 1000000))) ms"
+fi
+snap_views
+
+# A fresh fourth node, from the store alone (it starts from the newest snapshot, if any).
+mkdir -p "$RFS_WORK/fresh"
+rfs_start fresh "$RFS_WORK/fresh" "node=fresh,store=$STORE,statedir=$RFS_WORK/fresh.state" ||
+	die "the fresh node did not start"
+fresh_same() { cmp -s "$RFS_WORK/fresh/rmtab" "$RFS_WORK/final.n1"; }
+wait_for 30 fresh_same || true
+cp "$RFS_WORK/fresh/rmtab" "$RFS_WORK/final.fresh"
+
+mapfile -t va < <(view_args "${NODES[@]}" fresh)
+report=$(python3 "$TOOLS/chaos_check.py" --ops "${OPS[@]}" "${va[@]}" --faults "$FAULTS" \
+	--seed "$SEED" --seconds "$CHAOS" --converge "$converge" 2>&1) && rc=0 || rc=$?
+printf '%s\n' "$report" | sed "s/^/[$RFS_TEST] /" >&2
+printf '%s\n' "$report" >"$RFS_WORK/report"
+check "every node and a fresh node show identical bytes equal to the model of the acknowledged ops (seed $SEED)" \
+	test "$rc" = 0
+check "at least one state-directory loss was exercised" grep -q '"statedir-loss"' "$FAULTS"
+if [[ $rc != 0 ]]; then
+	log "reproduce the fault schedule with RFS_CHAOS_SEED=$SEED RFS_CHAOS_SECONDS=$CHAOS"
+fi
+rfs_stop fresh "$RFS_WORK/fresh" >/dev/null
+rfs_finish

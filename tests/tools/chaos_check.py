@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""chaos_check.py: the checker of the randomized multi-node test (tests/integration/chaos.sh).
+
+usage: chaos_check.py --ops FILE... --view NAME=FILE... [--faults FILE] [--seed S]
+                      [--seconds S] [--converge S] [--quiet]
+
+The model, from the writers' op logs (tests/tools/chaos_writer.py): every key has exactly one
+writer, which makes an op on a node only after that node showed the key's previous outcome,
+so an acknowledged op fixes the key's count (last-writer-wins must keep it: it was stamped
+after every earlier op on the key had reached its node) and an unresolved op (it may or may
+not have happened) adds its outcome to the counts the key may have. A key never written must
+be absent. So for each key the model is a set of allowed counts, a single one whenever the
+key's last op was acknowledged.
+
+Every view must (1) have exactly the same bytes as every other view and (2) hold, for every
+key, an allowed count, and no record outside the writers' keys. --quiet prints nothing and
+exits 0 when both hold (the test polls with it until the nodes settle). Otherwise prints the
+run's numbers and every mismatch, by key, with each node's count and the allowed ones, and
+exits 1 on any mismatch."""
+import argparse, collections, json, sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--ops", nargs="+", required=True)
+ap.add_argument("--view", action="append", required=True, help="NAME=FILE")
+ap.add_argument("--faults", default="")
+ap.add_argument("--seed", default="?")
+ap.add_argument("--seconds", default="?")
+ap.add_argument("--converge", default="")
+ap.add_argument("--quiet", action="store_true")
+a = ap.parse_args()
+
+
+def parse_view(data):
+    recs, bad = {}, []
+    for line in data.decode(errors="replace").splitlines():
+        parts = line.split(":")
+        if len(parts) != 3:
+            bad.append(line)
+            continue
+        try:
+            n = int(parts[2], 16)
+        except ValueError:
+            bad.append(line)
+            continue
+        k = f"{parts[0]}:{parts[1]}"
+        if k in recs:
+            bad.append(line)
+        recs[k] = n
+    return recs, bad
+
+
+allowed = {}
+summaries, ops = [], []
+for f in a.ops:
+    try:
+        lines = open(f).read().splitlines()
+    except OSError as e:
+        print(f"cannot read op log {f}: {e}")
+        sys.exit(2)
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue  # a writer killed mid-line: its op was never acknowledged
+        if "summary" in r:
+            summaries.append(r["summary"])
+            continue
+        ops.append(r)
+# Each key has one writer, whose op numbers order its ops.
+ops.sort(key=lambda r: (r["w"], r["n"]))
+for r in ops:
+    s = allowed.setdefault(r["key"], {0})
+    if r["status"] == "acked":
+        allowed[r["key"]] = {r["after"]}
+    else:
+        s.add(r["after"])
+
+views, raw = {}, {}
+for spec in a.view:
+    name, path = spec.split("=", 1)
+    try:
+        raw[name] = open(path, "rb").read()
+    except OSError as e:
+        if a.quiet:
+            sys.exit(1)
+        print(f"cannot read the view of {name} ({path}): {e}")
+        sys.exit(2)
+    views[name] = parse_view(raw[name])
+
+names = list(views)
+identical = all(raw[n] == raw[names[0]] for n in names)
+mismatch = {}
+for k in sorted(set(allowed) | {k for v, _ in views.values() for k in v}):
+    ok = allowed.get(k, {0})
+    got = {n: views[n][0].get(k, 0) for n in names}
+    if any(g not in ok for g in got.values()):
+        mismatch[k] = (got, ok)
+bad_lines = {n: views[n][1] for n in names if views[n][1]}
+if a.quiet:
+    sys.exit(0 if identical and not mismatch and not bad_lines else 1)
+
+tot = collections.Counter()
+for s in summaries:
+    tot.update({k: v for k, v in s.items() if k != "w"})
+faults = collections.Counter()
+if a.faults:
+    try:
+        for line in open(a.faults):
+            if line.strip():
+                faults[json.loads(line)["fault"]] += 1
+    except OSError as e:
+        print(f"cannot read the fault log {a.faults}: {e}")
+        sys.exit(2)
+unresolved_last = sum(1 for s in allowed.values() if len(s) > 1)
+print(f"seed {a.seed}  chaos {a.seconds} s  writers {len(summaries)}  keys written {len(allowed)}")
+print(f"ops attempted {tot['attempted']}  acknowledged {tot['acked']}  unresolved "
+      f"{tot['unresolved']}  node unreachable {tot['unreachable']}  guard misses "
+      f"{tot['guard_miss']} (node behind the key's last op)")
+print(f"ops by kind: mnt {tot['mnt']}  umnt {tot['umnt']}  rpc (real rpc.mountd) {tot['rpc']}"
+      f"  in-place rewrite {tot['inplace']}  append {tot['append']}")
+print("faults: " + ("  ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))
+print(f"records in the model {sum(1 for s in allowed.values() if s != {0})}  keys ending "
+      f"ambiguous {unresolved_last}  views {' '.join(f'{n}:{len(views[n][0])}' for n in names)}")
+if a.converge:
+    print(f"time to converge: {a.converge}")
+print(f"views byte-identical: {'yes' if identical else 'NO'}")
+for n, b in bad_lines.items():
+    print(f"view {n}: {len(b)} malformed or duplicate lines, first: {b[0]!r}")
+print(f"mismatches: {len(mismatch)}")
+for k, (got, ok) in list(mismatch.items())[:60]:
+    print(f"  {k}: " + " ".join(f"{n}={g}" for n, g in got.items()) +
+          f"  allowed {sorted(ok)}")
+if len(mismatch) > 60:
+    print(f"  ... {len(mismatch) - 60} more")
+# For a mismatch, the key's last ops say which node made the op the views lack.
+for k in list(mismatch)[:5]:
+    last = [r for r in ops if r["key"] == k][-3:]
+    for r in last:
+        print(f"    {k} op {r['n']} {r['op']} {r['before']}->{r['after']} on {r['node']} "
+              f"by {r['method']} {r['status']} at {r['t']:.3f}")
+sys.exit(0 if identical and not mismatch and not bad_lines else 1)
