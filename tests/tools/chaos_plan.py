@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """chaos_plan.py: the fault schedule of the randomized multi-node test (chaos.sh), from a seed.
 
-usage: chaos_plan.py SEED SECONDS NODES STORE_KIND    (NODES: comma-separated; KIND: dir|gluster)
+usage: chaos_plan.py SEED SECONDS NODES STORE_KIND [KINDS]
+  NODES: comma-separated; STORE_KIND: dir|gluster; KINDS: the fault kinds to use, comma-
+  separated (default all: kill9,stop,compact,statedir and, on Gluster, brick)
 
 Prints one fault a line, in order: START KIND NODE DURATION [MODE]
   START     seconds after the writers started (faults end before SECONDS)
@@ -11,8 +13,9 @@ Prints one fault a line, in order: START KIND NODE DURATION [MODE]
   compact   rmtabctl compact on NODE
   statedir  NODE's daemon stopped (MODE kill: kill -9, term: SIGTERM), its state directory
             deleted, started again with the same node id DURATION s later
-Node faults run one after another; a brick fault runs alongside them. Every plan has at least
-one state-directory loss (in the middle third of the run) and, on Gluster, one brick kill."""
+Node faults run one after another; a brick fault runs alongside them. Every plan with all kinds has
+at least one state-directory loss (in the middle third of the run) and, on Gluster, one brick
+kill."""
 import random, sys
 
 seed, seconds, nodes, kind = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].split(","), \
@@ -21,10 +24,16 @@ rng = random.Random(seed)
 weights = {"kill9": 3, "stop": 3, "compact": 2, "statedir": 1}
 if kind == "gluster":
     weights["brick"] = 2
+if len(sys.argv) > 5 and sys.argv[5]:
+    wanted = sys.argv[5].split(",")
+    unknown = set(wanted) - set(weights)
+    if unknown:
+        sys.exit(f"chaos_plan.py: unknown fault kinds for a {kind} store: {sorted(unknown)}")
+    weights = {k: w for k, w in weights.items() if k in wanted}
 kinds = [k for k, w in weights.items() for _ in range(w)]
 plan, t, brick_free = [], 2.0, 0.0
 end = seconds - 3.0
-while True:
+while kinds:
     k = rng.choice(kinds)
     if k == "kill9":
         f = [k, rng.choice(nodes), rng.uniform(0.1, 3.0)]
@@ -49,12 +58,12 @@ while True:
     plan.append([round(start, 2)] + f)
 # At least one state-directory loss, and one brick kill on Gluster.
 node_faults = [i for i, f in enumerate(plan) if f[1] in ("kill9", "stop", "compact")]
-if not any(f[1] == "statedir" for f in plan) and node_faults:
+if "statedir" in weights and not any(f[1] == "statedir" for f in plan) and node_faults:
     mid = [i for i in node_faults if seconds / 3 <= plan[i][0] <= 2 * seconds / 3] or node_faults
     i = rng.choice(mid)
     plan[i] = [plan[i][0], "statedir", plan[i][2], min(plan[i][3], 2.0) or 0.5,
                rng.choice(["kill", "term"])]
-if kind == "gluster" and not any(f[1] == "brick" for f in plan) and seconds > 20:
+if "brick" in weights and not any(f[1] == "brick" for f in plan) and seconds > 20:
     plan.append([round(seconds / 2, 2), "brick", str(rng.randint(1, 3)), 4.0])
 plan.sort(key=lambda f: f[0])
 for f in plan:
