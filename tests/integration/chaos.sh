@@ -91,10 +91,21 @@ daemon_term() { # NODE: a clean stop; its exit status in TERM_RC ("hung": kill -
 	((hung)) && TERM_RC=hung
 	unset "RFS_PIDS[$1]"
 }
+top_mount() { # NODE: "SOURCE FSTYPE" of the topmost mount on the host's /var/lib/nfs
+	nsenter -t "$(nspid "$1")" -m -- awk '$2 == "/var/lib/nfs" { t = $1 " " $3 } END { print t }' \
+		/proc/mounts
+}
 daemon_restart() { # NODE: retried for 30 s (a store that is down still lets it mount)
 	local n=$1 try
 	for ((try = 0; try < 30; try++)); do
-		nsenter -t "$(nspid "$n")" -m -- umount -l /var/lib/nfs 2>/dev/null || true
+		# Only a dead rmtabfs mount is cleared (a clean stop has unmounted itself): never
+		# the host's own tmpfs, which would leave the real /var/lib/nfs under the new mount.
+		if [[ $(top_mount "$n") == *" fuse.rmtabfs" ]]; then
+			nsenter -t "$(nspid "$n")" -m -- umount -l /var/lib/nfs ||
+				die "cannot clear $n's dead mount"
+		fi
+		[[ $(top_mount "$n") == "rfs-$n tmpfs" ]] ||
+			die "$n's /var/lib/nfs is not its own tmpfs but '$(top_mount "$n")'"
 		node_rmtabfs "$n" && return 0
 		log "restart of $n failed (try $try): $(tail -n 2 "$RFS_WORK/$n.log" | tr '\n' ' ')"
 		[[ -n ${RFS_PIDS[$n]:-} ]] && daemon_kill9 "$n"
