@@ -117,7 +117,8 @@ unresolved_last = sum(1 for s in allowed.values() if len(s) > 1)
 print(f"seed {a.seed}  chaos {a.seconds} s  writers {len(summaries)}  keys written {len(allowed)}")
 print(f"ops attempted {tot['attempted']}  acknowledged {tot['acked']}  unresolved "
       f"{tot['unresolved']}  node unreachable {tot['unreachable']}  guard misses "
-      f"{tot['guard_miss']} (node behind the key's last op)")
+      f"{tot['guard_miss']} (node behind the key's last op)"
+      + (f"  RPCs never settled {tot['rpc_unsettled']}" if tot['rpc_unsettled'] else ""))
 print(f"ops by kind: mnt {tot['mnt']}  umnt {tot['umnt']}  rpc (real rpc.mountd) {tot['rpc']}"
       f"  in-place rewrite {tot['inplace']}  append {tot['append']}")
 print("faults: " + ("  ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"))

@@ -17,7 +17,9 @@ Each op, on node NAME (reached through /proc/NSPID/root and, for RPCs, its netwo
     caught up with the key's last op (or lost it): no op, counted as a guard miss;
   - MNT (count + 1) or UMNT (count - 1, the record goes at 0) by one of:
       rpc     a MOUNT/UMOUNT RPC to NAME's real rpc.mountd (tests/tools/mnt3), then a read of
-              the view: acknowledged when the RPC succeeded and the view shows the new count;
+              the view: acknowledged when the RPC succeeded and the view shows the new count
+              (after a failed one, the writer waits until that rpc.mountd answers again, so
+              the request it may still hold cannot land after the key's next op);
       inplace rpc.mountd's in-place rewrite: pwrite of the edited content at 0 and ftruncate
               through the descriptor that read it, acknowledged when close() returns 0;
       append  (MNT only) `echo client:path >> rmtab`: one more mount of the key, acknowledged
@@ -104,7 +106,7 @@ hot = rng.sample(keys, 20)
 rpc_ok = {k for k in keys if k[0].startswith("127.")}
 may = {k: {0} for k in keys}  # counts each key may have now
 stats = dict(attempted=0, acked=0, unresolved=0, guard_miss=0, unreachable=0,
-             rpc=0, inplace=0, append=0, mnt=0, umnt=0)
+             rpc=0, inplace=0, append=0, mnt=0, umnt=0, rpc_unsettled=0)
 out = open(a.out, "w", buffering=1)
 seq = 0
 home = rng.choice(names)
@@ -235,6 +237,24 @@ def one_op():
             close_quietly(lk)
 
 
+def settle_rpc(node):
+    """After a failed or timed-out RPC (rpc.mountd frozen with its daemon, say): waits until
+    the node's rpc.mountd answers a NULL, so the request it may still hold is done before the
+    key's next op: one made later must also be stamped later."""
+    t_end = time.monotonic() + 120
+    while time.monotonic() < t_end and not os.path.exists(a.stop):
+        cmd = ["nsenter", "-t", str(nodes[node]), "-n", "--", a.mnt3, "-q", "-t", "5",
+               "127.0.0.1", "null"]
+        try:
+            if subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=30).returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.2)
+    stats["rpc_unsettled"] += 1
+
+
 def rpc(key, op, node, before, after):
     cmd = ["nsenter", "-t", str(nodes[node]), "-n", "--", a.mnt3, "-q", "-t", "5",
            "-b", key[0], "127.0.0.1", op, key[1]]
@@ -244,6 +264,8 @@ def rpc(key, op, node, before, after):
     except subprocess.TimeoutExpired:
         rc = -1
     status = "unresolved"
+    if rc != 0:
+        settle_rpc(node)
     if rc == 0:
         try:
             lk = lock(node)
