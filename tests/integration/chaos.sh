@@ -178,6 +178,24 @@ run_fault() { # KIND NODE SECONDS [MODE]
 # The writers, one per key set, each moving over all three nodes.
 STOPFILE=$RFS_WORK/writers.stop
 WPIDS=()
+# Leaving early (a failure, a signal) in the middle of a fault: writers stopped, frozen
+# processes thawed, bricks back, then the hosts and daemons as nodes.sh stops them.
+chaos_cleanup() {
+	local n p
+	touch "$STOPFILE" 2>/dev/null || true
+	for p in "${WPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for n in "${NODES[@]}"; do
+		[[ -z ${RFS_PIDS[$n]:-} ]] || kill -CONT "${RFS_PIDS[$n]}" 2>/dev/null || true
+		p=$(mountd_of "$n" 2>/dev/null) || true
+		[[ -z $p ]] || kill -CONT $p 2>/dev/null || true
+	done
+	if [[ $KIND == gluster ]]; then
+		[[ -z $BRICK_JOB ]] || wait "$BRICK_JOB" 2>/dev/null || true
+		bash "$GV" restart-bricks "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/bricks.log" 2>&1 || true
+	fi
+	cleanup_nodes
+}
+trap chaos_cleanup EXIT
 node_args=()
 for n in "${NODES[@]}"; do node_args+=(--node "$n=$(nspid "$n")"); done
 for w in 0 1 2; do

@@ -48,6 +48,8 @@ node_down() { # NAME: mountd and the host first (mountd keeps etab open), then r
 	wait "${NODE_PIDS[$1]}" 2>/dev/null || true
 	unset "NODE_PIDS[$1]"
 	# The daemon keeps the host's mount namespace alive: unmount from inside it.
+	# (A test may have killed the daemon itself: nothing left to stop then.)
+	[[ -n ${RFS_PIDS[$1]:-} ]] || return 0
 	nsenter -t "${RFS_PIDS[$1]}" -m -- umount /var/lib/nfs 2>/dev/null ||
 		kill -TERM "${RFS_PIDS[$1]}" 2>/dev/null || true
 	wait "${RFS_PIDS[$1]}" 2>/dev/null || true
