@@ -117,7 +117,7 @@ mountd_freeze() { # NODE STOP|CONT
 	local md
 	md=$(mountd_of "$1")
 	[[ -n $md ]] || die "$1's rpc.mountd is gone (see $RFS_WORK/$1.mountd/mountd.log)"
-	kill "-$2" $md
+	kill "-$2" "$md"
 }
 
 BRICK_JOB=
@@ -187,7 +187,7 @@ chaos_cleanup() {
 	for n in "${NODES[@]}"; do
 		[[ -z ${RFS_PIDS[$n]:-} ]] || kill -CONT "${RFS_PIDS[$n]}" 2>/dev/null || true
 		p=$(mountd_of "$n" 2>/dev/null) || true
-		[[ -z $p ]] || kill -CONT $p 2>/dev/null || true
+		[[ -z $p ]] || kill -CONT "$p" 2>/dev/null || true
 	done
 	if [[ $KIND == gluster ]]; then
 		[[ -z $BRICK_JOB ]] || wait "$BRICK_JOB" 2>/dev/null || true
@@ -254,7 +254,7 @@ settled() {
 s0=$(date +%s%N)
 converge="did not converge within $SETTLE s"
 if wait_for "$SETTLE" settled; then
-	converge="$(((($(date +%s%N) - s0) / 1000000))) ms"
+	converge="$((($(date +%s%N) - s0) / 1000000)) ms"
 fi
 snap_views
 

@@ -33,7 +33,7 @@ Every op that may have changed something is one JSON line in FILE:
   {"w", "n" (op number), "key", "op", "method", "node", "before", "after",
    "status": "acked" | "unresolved", "t" (wall-clock seconds when it was acknowledged)}
 and at the end one line {"summary": {...counters...}}."""
-import argparse, ctypes, errno, fcntl, json, os, random, subprocess, sys, time
+import argparse, ctypes, fcntl, json, os, random, subprocess, time
 
 FUSE_SUPER_MAGIC = 0x65735546
 libc = ctypes.CDLL(None, use_errno=True)
