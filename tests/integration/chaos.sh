@@ -69,6 +69,8 @@ fault_log() { # KIND NODE SECONDS [KEY VALUE]...: one JSON line
 # the daemon stops until it runs again: rpc.mountd exits (L_FATAL) when it cannot open etab at
 # an MNT (nfs-utils auth_reload), and an MNT between clearing and mounting would write the
 # directory underneath and still be answered. Its clients wait meanwhile, as for a slow server.
+# (Without the freeze rpc.mountd dies at the first MNT after a kill -9 of the daemon: not a
+# fault of rmtabfs, and it would end that node's MOUNT traffic for the rest of the run.)
 daemon_kill9() {
 	kill -9 "${RFS_PIDS[$1]}" 2>/dev/null || true
 	wait "${RFS_PIDS[$1]}" 2>/dev/null || true
@@ -113,11 +115,19 @@ daemon_restart() { # NODE: retried for 30 s (a store that is down still lets it 
 	done
 	die "$n did not restart"
 }
-mountd_freeze() { # NODE STOP|CONT
-	local md
+mountd_freeze() { # NODE STOP|CONT: STOP returns once rpc.mountd is stopped (at most 10 s)
+	local md i
 	md=$(mountd_of "$1")
 	[[ -n $md ]] || die "$1's rpc.mountd is gone (see $RFS_WORK/$1.mountd/mountd.log)"
 	kill "-$2" "$md"
+	[[ $2 == STOP ]] || return 0
+	# A request it is serving is a FUSE call that stops only once the call returns: killing
+	# the daemon first would fail it with ECONNABORTED, and rpc.mountd then exits.
+	for ((i = 0; i < 200; i++)); do
+		[[ $(awk '{ print $3 }' "/proc/$md/stat" 2>/dev/null) == [Tt] ]] && return 0
+		sleep 0.05
+	done
+	log "$1's rpc.mountd did not stop within 10 s"
 }
 
 BRICK_JOB=
