@@ -134,6 +134,7 @@ rfs_start n1 "$MNT" "$OPTS" || die "rmtabfs n1 did not mount"
 "$RFS_BIN" -f -o "entry_timeout=0,attr_timeout=0,statedir=$W/state2,store=dir:$W/store,node=n2" \
 	"$MNT2" >>"$W/n2.log" 2>&1 &
 RFS_PIDS[n2]=$!
+RFS_MNTS[n2]=$MNT2
 wait_for 10 rfs_is_mounted "$MNT2" || die "rmtabfs n2 did not mount"
 wait_for 5 test -S "$sock2" || die "n2 has no control socket at $sock2"
 ctl1() { "$CTL" -s "$W/n1.sock" "$@"; }

@@ -86,15 +86,17 @@ want=$(cat "$NFS/rmtab")
 # SIGTERM: unmounted and gone within a second.
 t0=$(date +%s%N)
 kill -TERM "${RFS_PIDS[alpha]}"
-wait "${RFS_PIDS[alpha]}" || true
-unset "RFS_PIDS[alpha]"
+rfs_reap alpha
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "SIGTERM to exit: $ms ms"
+check_eq "SIGTERM: the daemon exits 0" 0 "$RFS_EXIT"
 check "SIGTERM stops the daemon within a second ($ms ms)" test "$ms" -lt 1000
-check "SIGTERM unmounted" bash -c "! awk '\$5 == \"$NFS\" && / - fuse.rmtabfs /' /proc/self/mountinfo | grep -q ."
+not_mounted() { ! rfs_is_mounted "$1"; }
+check "SIGTERM unmounted" not_mounted "$NFS"
 rfs_start alpha "$NFS" "$OPTS" || die "restart after SIGTERM"
 check_eq "clean restart: same records" "$want" "$(cat "$NFS/rmtab")"
-secs=$(rfs_stop alpha "$NFS")
+rfs_stop alpha "$NFS"
+secs=$RFS_STOP_SECS
 log "fusermount3 -u to exit: $secs s"
 check "fusermount3 -u ends the daemon within a second" awk -v s="$secs" 'BEGIN { exit !(s < 1) }'
 mountd_stop
