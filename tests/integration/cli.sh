@@ -236,7 +236,7 @@ ctl1 remove $'s\xed\xa0\x80' >/dev/null
 # ---- remove ----
 expect_ok "remove CLIENT PATH" ctl1 remove 10.0.0.2 /export/b
 check_eq "remove prints how many" "removed 1" "$OUT"
-check "the removed record is gone from rmtab" bash -c '! grep -q "^10.0.0.2:" "$1"' _ "$MNT/rmtab"
+check "the removed record is gone from rmtab" rfs_absent "^10.0.0.2:" "$MNT/rmtab"
 ctl1 add fe80::1 /export/c >/dev/null
 expect_ok "remove CLIENT (all its paths)" ctl1 remove fe80::1
 check_eq "remove CLIENT removed both" "removed 2" "$OUT"
@@ -375,7 +375,7 @@ kill -CONT "${RFS_PIDS[n2]}"
 
 rfs_stop n1 "$MNT" >/dev/null
 rfs_stop n2 "$MNT2" >/dev/null
-check "n2's default socket is gone with it" test ! -e "$sock2"
+check "n2's default socket is gone with it" rfs_gone "$sock2"
 expect_fail "status after the daemon stopped" 1 "cannot reach the rmtabfs daemon at $W/n1.sock" \
 	ctl1 status
 

@@ -33,6 +33,9 @@ RFS_TEST=$(basename "$0" .sh)
 RFS_FAILS=0
 RFS_CHECKS=0
 RFS_START=${RFS_START:-fg}
+# The mount namespace the test was started in, "the host's" as far as it knows; a test that
+# re-executes itself in a namespace of its own (unshare -m) inherits this and can tell.
+export RFS_HOST_MNT_NS=${RFS_HOST_MNT_NS:-$(readlink /proc/self/ns/mnt)}
 case $RFS_START in fg | bg | mount) ;; *) echo "FAIL: RFS_START=$RFS_START (fg, bg or mount)" >&2; exit 1 ;; esac
 # RFS_PIDS[NAME]: the daemon's pid (signal it); RFS_WAITS[NAME]: what to wait(2) for, the
 # daemon itself in fg mode, its reaper otherwise; RFS_MNTS[NAME]: its mount point.
@@ -129,6 +132,28 @@ rfs_count() {
 	printf '%s\n' "$n"
 }
 
+# rfs_absent_from LINE PATTERN FILE: no line of FILE from LINE on holds PATTERN (the
+# part of a log written after a point); fails loudly when FILE cannot be read.
+rfs_absent_from() {
+	[[ -f $3 && -r $3 ]] || { log "rfs_absent_from: cannot read $3"; return 2; }
+	tail -n "+$1" "$3" | rfs_absent "$2" -
+}
+# rfs_no_entry DIR GREP-ARGS...: no name in DIR (ls -a) matches; fails loudly when DIR
+# cannot be listed (a dead mount lists nothing).
+rfs_no_entry() {
+	local names
+	names=$(ls -a "$1") || { log "rfs_no_entry: cannot list $1"; return 2; }
+	rfs_absent "${@:2}" - <<<"$names"
+}
+# rfs_gone PATH: PATH does not exist, in a directory that can be read (a dead mount or a
+# missing directory is not "gone").
+rfs_gone() {
+	local d
+	d=$(dirname -- "$1")
+	[[ -d $d && -r $d && -x $d ]] || { log "rfs_gone: cannot read the directory $d"; return 2; }
+	[[ ! -e $1 && ! -L $1 ]]
+}
+
 rfs_finish() {
 	# A sanitizer build reports into the daemons' logs; any report fails the test.
 	local pat='AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' logs
@@ -149,7 +174,7 @@ rfs_is_mounted() { # DIR: an rmtabfs mount there?
 # A mount point outside the work directory (/var/lib/nfs) only in a mount namespace of the
 # test's own: the host's must never be mounted over or unmounted by a test.
 rfs_own_mount_ns() {
-	[[ $(readlink /proc/self/ns/mnt) != "$(readlink /proc/1/ns/mnt)" ]]
+	[[ $(readlink /proc/self/ns/mnt) != "$RFS_HOST_MNT_NS" ]]
 }
 
 # The helper of mount(8) runs rmtabfs by name with a fixed PATH: overlay the build's binary
