@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,7 +34,11 @@ struct rfs_inode {
 	dev_t dev;
 	ino_t ino;
 	mode_t type;	  /* S_IFMT bits */
-	bool top;	  /* last looked up in the top directory (may be renamed onto a view) */
+	/*
+	 * Looked up in the top directory (may be renamed onto a view). Set by any lookup
+	 * without a lock, read by every handler of the inode: atomic.
+	 */
+	_Atomic bool top;
 	uint64_t nlookup; /* kernel references; the inode goes at 0 (views never go) */
 
 	/*
