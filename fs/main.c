@@ -291,6 +291,8 @@ int main(int argc, char **argv)
 out:
 	rfs_ctl_stop(fs.ctl);
 	fs.ctl = NULL;
+	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
+	rfs_notify_quiesce(fs.notify, 200);
 	if (mounted)
 		fuse_session_unmount(fs.se);
 	rfs_notify_stop(fs.notify);
