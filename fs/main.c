@@ -125,9 +125,10 @@ static void report(int *fd, char status)
 static void on_change(void *ctx, bool local)
 {
 	struct rfs *fs = ctx;
+	struct rfs_notify *n = fs->notify;
 
-	if (fs->notify)
-		rfs_notify_views(fs->notify);
+	if (n)
+		rfs_notify_views(n);
 	if (local && fs->repl)
 		rfs_repl_wake(fs->repl);
 }

@@ -33,7 +33,7 @@ struct rfs_notify {
 	pthread_cond_t cond;
 	pthread_cond_t idle; /* busy went false */
 	bool stop;
-	bool busy;	     /* a batch of notify calls is in progress */
+	bool busy;	   /* a batch of notify calls is in progress */
 	_Atomic bool quit; /* stop now, even within a batch */
 	bool views;
 	struct entry_work *entries;

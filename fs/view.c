@@ -676,6 +676,14 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_unlock(&inode->lock);
 }
 
+static void notify_entry(struct rfs *fs, const char *name)
+{
+	struct rfs_notify *n = fs->notify;
+
+	if (n)
+		rfs_notify_entry(n, FUSE_ROOT_ID, name);
+}
+
 int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
 		   unsigned int flags)
 {
@@ -729,7 +737,7 @@ int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, s
 out:
 	rfs_inode_forget(fs, inode, 1);
 	fuse_reply_err(req, -rc);
-	if (rc == 0 && fs->notify)
-		rfs_notify_entry(fs->notify, FUSE_ROOT_ID, v->name);
+	if (rc == 0)
+		notify_entry(fs, v->name);
 	return rc;
 }

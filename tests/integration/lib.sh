@@ -256,18 +256,22 @@ rfs_reap() {
 	RFS_EXIT=
 	[[ -n $w ]] || { unset "RFS_PIDS[$name]"; return 0; }
 	for ((i = 0; i < secs * 20; i++)); do
-		kill -0 "$w" 2>/dev/null || break
-		# a zombie is done
-		[[ $(cut -d' ' -f3 "/proc/$w/stat" 2>/dev/null) == Z ]] && break
+		rfs_alive "$w" || break
 		sleep 0.05
 	done
-	if kill -0 "$w" 2>/dev/null && [[ $(cut -d' ' -f3 "/proc/$w/stat" 2>/dev/null) != Z ]]; then
+	if rfs_alive "$w"; then
 		fail "daemon $name still running ${secs} s after it was told to stop: killed"
 		kill -9 "${RFS_PIDS[$name]:-$w}" 2>/dev/null || true
 	fi
 	RFS_EXIT=0
 	wait "$w" 2>/dev/null || RFS_EXIT=$?
 	unset "RFS_PIDS[$name]" "RFS_WAITS[$name]"
+}
+# rfs_alive PID: running, not a zombie (bash may reap it at any moment: one look).
+rfs_alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && $st != Z ]]
 }
 
 # rfs_stop NAME MOUNTPOINT: unmounts and waits for the daemon to end; the seconds taken in
