@@ -183,7 +183,8 @@ rfs_mount_helper() {
 	local d=$RFS_WORK/helper
 	[[ -e $d/sbin/rmtabfs ]] && return 0
 	rfs_own_mount_ns || die "mount mode needs a mount namespace of its own"
-	mkdir -p "$d/sbin" /usr/local/sbin
+	[[ -d /usr/local/sbin ]] || die "mount mode: /usr/local/sbin missing (the helper's PATH)"
+	mkdir -p "$d/sbin"
 	ln -sf "$(realpath "$RFS_BIN")" "$d/sbin/rmtabfs"
 	mount -t overlay rfs-helper -o "lowerdir=$d/sbin:/usr/local/sbin" /usr/local/sbin ||
 		die "cannot overlay /usr/local/sbin"
