@@ -86,6 +86,11 @@ run_suites() {
 		echo "test.sh: the sentinel rmtabfs on /var/lib/nfs and its record are still there" >&2
 	fi
 	umount /var/lib/nfs 2>/dev/null || umount -l /var/lib/nfs || true
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$spid" 2>/dev/null && echo "test.sh: FAIL: the sentinel did not stop in 30 s" >&2 && status=1
 	wait "$reaper" || rc=$?
 	if [[ $rc != 0 ]]; then
 		echo "test.sh: FAIL: the sentinel's daemon exited with status $rc" >&2

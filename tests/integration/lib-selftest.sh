@@ -151,9 +151,12 @@ check "its daemon still runs" kill -0 "$admin_pid"
 check "its record is still there" grep -qx '192.0.2.77:/export/admin:0x00000001' \
 	/var/lib/nfs/rmtab
 check "its control socket still answers" "$RFS_CTL_BIN" -s "$A/ctl.sock" status
-umount /var/lib/nfs
+if [[ $(mount_id) == "$id_before" ]]; then
+	umount /var/lib/nfs || umount -l /var/lib/nfs
+fi
+kill "$admin_pid" 2>/dev/null || true
 rc=0
 wait "$admin_reaper" || rc=$?
 check_eq "the administrator's daemon exits 0 when unmounted" 0 "$rc"
-umount /var/lib/nfs
+umount /var/lib/nfs # the tmpfs
 rfs_finish
