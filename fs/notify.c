@@ -5,7 +5,9 @@
  * in flight holds; called from a request handler they can deadlock (doc/README.notifications),
  * so handlers and the replication thread only queue work here. Invariants: work queued
  * before a wake-up is done after it; repeated view invalidations coalesce into one.
- * Lock: notify.lock protects the queue only (leaf; never held across a notify call).
+ * Lock order: notify.lock (the queue; never held across a notify call), then send_lock (held
+ * by the thread across its sends, so rfs_notify_quiesce() can wait for the one in flight
+ * before the session is unmounted).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,8 +27,10 @@ struct rfs_notify {
 	struct rfs *fs;
 	pthread_t thread;
 	pthread_mutex_t lock;
+	pthread_mutex_t send_lock; /* held by the thread while it sends */
 	pthread_cond_t cond;
 	bool stop;
+	bool quiet; /* the session is going away: send nothing more */
 	bool views;
 	struct entry_work *entries;
 	_Atomic unsigned long sent;
@@ -52,10 +56,21 @@ static void *notify_main(void *arg)
 			pthread_cond_wait(&n->cond, &n->lock);
 			continue;
 		}
-		views = n->views;
+		views = n->views && !n->quiet;
 		entries = n->entries;
 		n->views = false;
 		n->entries = NULL;
+		if (n->quiet) {
+			while (entries) {
+				struct entry_work *next = entries->next;
+
+				free(entries);
+				entries = next;
+			}
+			continue;
+		}
+		/* Held across the sends so that quiesce waits for the one in flight. */
+		pthread_mutex_lock(&n->send_lock);
 		pthread_mutex_unlock(&n->lock);
 
 		while (entries) {
@@ -79,6 +94,7 @@ static void *notify_main(void *arg)
 					  strerror(-rc));
 			n->sent++;
 		}
+		pthread_mutex_unlock(&n->send_lock);
 		pthread_mutex_lock(&n->lock);
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -93,6 +109,7 @@ struct rfs_notify *rfs_notify_start(struct rfs *fs)
 		return NULL;
 	n->fs = fs;
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_init(&n->send_lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	if (pthread_create(&n->thread, NULL, notify_main, n)) {
 		free(n);
@@ -117,8 +134,21 @@ void rfs_notify_stop(struct rfs_notify *n)
 		n->entries = next;
 	}
 	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->send_lock);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
+}
+
+void rfs_notify_quiesce(struct rfs_notify *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	n->quiet = true;
+	pthread_mutex_unlock(&n->lock);
+	/* Whatever send was in flight has finished once this lock is free. */
+	pthread_mutex_lock(&n->send_lock);
+	pthread_mutex_unlock(&n->send_lock);
 }
 
 void rfs_notify_views(struct rfs_notify *n)

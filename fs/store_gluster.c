@@ -149,11 +149,12 @@ static int probe_in_child(struct rfs_store *s)
 			break;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (waited_ms >= PROBE_TIMEOUT_MS) {
+		if (waited_ms >= PROBE_TIMEOUT_MS || (s->cancel && atomic_load(s->cancel))) {
+			/* Killed on a stop too: the daemon does not wait out a probe. */
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
-			return -ETIMEDOUT;
+			return waited_ms >= PROBE_TIMEOUT_MS ? -ETIMEDOUT : -ECANCELED;
 		}
 		nanosleep(&tick, NULL);
 	}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <rmtabfs/checkpoint.h>
+#include <rmtabfs/incarnation.h>
 #include <rmtabfs/journal.h>
 #include <rmtabfs/record.h>
 #include <rmtabfs/table.h>
@@ -64,7 +65,10 @@ struct rfs_core_stats {
 };
 
 struct rfs_core {
-	/* Lock order: commit_lock, then table_lock. Never held across a store call. */
+	/*
+	 * Lock order: commit_lock, then checkpoint_lock, then table_lock. Never held across a
+	 * store call.
+	 */
 	pthread_mutex_t commit_lock; /* serialises local commits and journal appends/resets */
 	pthread_mutex_t table_lock;  /* table, cur, stats, imported */
 	struct rfs_table table;
@@ -75,6 +79,8 @@ struct rfs_core {
 	int lock_fd;
 	int shipped_fd; /* statedir/shipped */
 	bool imported;
+	struct rfs_incarnation inc; /* under commit_lock */
+	pthread_mutex_t checkpoint_lock; /* serialises checkpoint writes (leaf after table_lock) */
 	uint64_t checkpoint_gen; /* table.gen at the last checkpoint */
 	struct rfs_checkpoint_info loaded;
 	/* Called after every change of the table, outside the locks. */
@@ -141,6 +147,16 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
  */
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq);
 uint64_t rfs_core_shipped(struct rfs_core *c);
+
+/* This node's incarnation (include/rmtabfs/incarnation.h). */
+int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc);
+/*
+ * The store holds ops of this node above an incarnation not yet anchored: move the floor
+ * above store_last and renumber the journal's ops (all of them this incarnation's) from it.
+ */
+int rfs_core_renumber(struct rfs_core *c, uint64_t store_last);
+/* The store was read back and holds nothing above the floor: remember it durably. */
+int rfs_core_anchor(struct rfs_core *c);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,

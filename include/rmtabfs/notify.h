@@ -8,6 +8,8 @@
 #include <rmtabfs/rfs.h>
 
 struct rfs_notify *rfs_notify_start(struct rfs *fs);
+/* Sends nothing more (work is dropped) and waits for a send in flight: before unmounting. */
+void rfs_notify_quiesce(struct rfs_notify *n);
 void rfs_notify_stop(struct rfs_notify *n);
 /* The record set changed: drop the kernel's cached pages and attributes of every view. */
 void rfs_notify_views(struct rfs_notify *n);

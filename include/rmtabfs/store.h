@@ -18,6 +18,7 @@
 #define RMTABFS_STORE_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -77,6 +78,7 @@ struct rfs_store {
 	struct rfs_store_spec spec;
 	char logfile[PATH_MAX];	  /* where a backend may log its own library's messages */
 	unsigned failed_connects; /* in a row; a backend may try differently after one */
+	_Atomic bool *cancel;	  /* set: the daemon stops; a backend's own waits end early */
 	void *priv;
 };
 
