@@ -724,6 +724,13 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 			rfs_err("cannot open journal in %s: %s", statedir, strerror(-rc));
 		goto fail;
 	}
+	/* lock, shipped and journal may be new: the journal is emptied on the strength of
+	 * fdatasyncs of a file whose name must be on disk too. */
+	if (fsync(c->statedir_fd) < 0) {
+		rc = -errno;
+		rfs_err("cannot sync state directory %s: %s", statedir, strerror(errno));
+		goto fail;
+	}
 	if (c->journal.last_seq > c->table.self_seq)
 		c->table.self_seq = c->journal.last_seq;
 	c->checkpoint_gen = 0;

@@ -31,7 +31,8 @@ int rfs_incarnation_parse(const char *text, size_t len, struct rfs_incarnation *
 	unsigned long long floor;
 	int anchored, used = 0;
 
-	if (len >= sizeof(buf) || len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0)
+	if (len >= sizeof(buf) || len < strlen(MAGIC) || memcmp(text, MAGIC, strlen(MAGIC)) != 0 ||
+	    text[len - 1] != '\n')
 		return -EBADMSG;
 	memcpy(buf, text, len);
 	buf[len] = '\0';

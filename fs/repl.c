@@ -482,6 +482,8 @@ static int prepare(struct rfs_repl *r)
 		ops->fsync(r->owner);
 
 	rc = ops->mkdir(&r->store, "snapshots");
+	if (!rc)
+		rc = ops->sync_dir(&r->store, ""); /* FORMAT, nodes/, snapshots/ */
 	if (rc)
 		return rc;
 	r->own_seg = 0;
@@ -557,6 +559,10 @@ static int prepare(struct rfs_repl *r)
 		if (last < inc.floor)
 			last = inc.floor;
 	}
+	/* Our log segment (and owner file) may be new: their names must outlive a power cut. */
+	rc = ops->sync_dir(&r->store, "nodes");
+	if (rc)
+		return rc;
 	/* Back after an error: what we wrote before it counts only once it is synced. */
 	if (size > 0) {
 		rc = ops->fsync(r->own_log);
@@ -1090,11 +1096,16 @@ static int rotate_own(struct rfs_repl *r)
 	/* Covered to its very end: nothing shipped since the compactor read it. */
 	whole = c && c->seg == r->own_seg && c->offset >= r->own_size;
 	if (c && c->seg >= r->own_seg && r->own_size > 0) {
-		struct rfs_sfile *f;
+		struct rfs_sfile *f = NULL;
 
 		log_rel(rel, sizeof(rel), r->opts->node, r->own_seg + 1);
 		call_begin(r);
 		rc = ops->open(&r->store, rel, O_RDWR | O_CREAT, &f);
+		/* Durable before the covered segments go below. */
+		if (!rc)
+			rc = ops->sync_dir(&r->store, "nodes");
+		if (rc && f)
+			ops->close(f);
 		call_end(r);
 		if (rc)
 			goto out;
@@ -1291,6 +1302,9 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 	call_begin(r);
 	rc = ops->link(&r->store, tmp, rel);
 	ops->unlink(&r->store, tmp);
+	/* The snapshot's name must be durable before any node deletes what it covers. */
+	if (!rc)
+		rc = ops->sync_dir(&r->store, "snapshots");
 	call_end(r);
 	if (rc == -EEXIST) {
 		snprintf(msg, msglen, "another node wrote snapshot %llu first",

@@ -71,6 +71,12 @@ struct rfs_store_ops {
 	 */
 	int (*link)(struct rfs_store *s, const char *from, const char *to);
 	int (*unlink)(struct rfs_store *s, const char *rel);
+	/*
+	 * Makes the entries of directory rel ("" for the root) durable: after a create,
+	 * rename or link that later steps rely on (deleting what a snapshot covers, emptying
+	 * the journal).
+	 */
+	int (*sync_dir)(struct rfs_store *s, const char *rel);
 };
 
 struct rfs_store {
@@ -99,7 +105,7 @@ extern const struct rfs_store_ops rfs_store_gluster_ops;
 
 /* Helpers over the backend. */
 int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap, size_t *len);
-/* Writes a small file atomically (tmp + rename). */
+/* Writes a small file atomically and durably (tmp, fsync, rename, sync of its directory). */
 int rfs_store_write_small(struct rfs_store *s, const char *rel, const char *data, size_t len);
 
 #endif
