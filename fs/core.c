@@ -526,8 +526,7 @@ static int renumber_journal(struct rfs_core *c, uint64_t floor)
 			rc = (int)n;
 	}
 	if (!rc && len) {
-		rc = rfs_write_atomic(c->statedir_fd, "journal", out.data ? out.data : "",
-				      out.len);
+		rc = rfs_write_atomic(c->statedir_fd, "journal", out.data ? out.data : "", out.len);
 		if (!rc) {
 			rfs_journal_close(&c->journal);
 			rc = rfs_journal_open(&c->journal, c->statedir_fd, c->table.self->name,
@@ -614,9 +613,10 @@ int rfs_core_renumber(struct rfs_core *c, uint64_t store_last)
 	if (rc)
 		rfs_err("cannot renumber the journal: %s", strerror(-rc));
 	else
-		rfs_warn("the store holds ops of this node up to seq %llu, above this incarnation's "
-			 "start (was the clock set back?): unshipped ops renumbered from %llu",
-			 (unsigned long long)store_last, (unsigned long long)inc.floor + 1);
+		rfs_warn(
+			"the store holds ops of this node up to seq %llu, above this incarnation's "
+			"start (was the clock set back?): unshipped ops renumbered from %llu",
+			(unsigned long long)store_last, (unsigned long long)inc.floor + 1);
 	return rc;
 }
 

@@ -14,9 +14,16 @@
  *  - the journal is emptied only when the store has every op in it and a checkpoint that
  *    includes them is on disk, both checked under the core's commit lock;
  *  - only this thread calls the store; a hung call (a frozen brick) therefore hangs only
- *    this thread, and the state it reports says so after timeout seconds.
- * Lock order: core.commit_lock, then repl.lock, then core.table_lock. repl.lock is never
- * held across a store call.
+ *    this thread, and the state it reports says so after timeout seconds;
+ *  - this node's ops are shipped only once its incarnation is anchored: the store was read
+ *    back and holds nothing of ours above the incarnation's floor (renumbered first if it
+ *    did), so a lost state directory never reuses a (node, seq) pair;
+ *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
+ *    halting; the last ship ends at aborting; rfs_repl_stop() never waits for a hung call.
+ * Lock order: core.commit_lock, then repl.lock, then core.table_lock. No lock a FUSE request
+ * may take (repl.lock: status, sync=store waits; the core's locks) is ever held across a
+ * store call or a blocking wait; a local commit wakes the thread through an eventfd, with
+ * no lock at all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,11 +92,11 @@ struct rfs_repl {
 	bool thread_started;
 
 	/* Wakes the thread without a lock: a local commit never waits for repl.lock. */
-	int wake_fd;		/* eventfd */
-	_Atomic bool halting;	/* stop requested: leave long loops, make the last ship */
-	_Atomic bool aborting;	/* stop now: not even the last ship (a store call hangs) */
-	pthread_mutex_t lock;	/* everything below */
-	pthread_cond_t event;	/* wakes waiters: first attempt done, ship progress, done */
+	int wake_fd;	       /* eventfd */
+	_Atomic bool halting;  /* stop requested: leave long loops, make the last ship */
+	_Atomic bool aborting; /* stop now: not even the last ship (a store call hangs) */
+	pthread_mutex_t lock;  /* everything below */
+	pthread_cond_t event;  /* wakes waiters: first attempt done, ship progress, done */
 	bool stop;
 	bool done; /* the thread has returned (or never ran) */
 	bool first_done;
@@ -1652,7 +1659,8 @@ static void *repl_main(void *arg)
 				ship_in = SHIP_BATCH_DELAY - since;
 			}
 		}
-		if (!rc && r->prepared && r->unsynced_since && now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+		if (!rc && r->prepared && r->unsynced_since &&
+		    now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
 			rc = confirm(r);
 		if (!rc && r->prepared && !stopping(r))
 			rc = tail_peers(r);

@@ -3,12 +3,12 @@
  * node) and any shared file system mounted on every node (then several nodes share it).
  *
  * Syscalls used, all relative to the root directory fd opened at connect: openat, pread,
- * pwrite, fsync (of files, and of directories after creating entries), fstat, ftruncate, mkdirat, renameat, linkat, unlinkat, fdopendir/readdir, and
- * fcntl(F_OFD_SETLK) for the owner lock: an open-file-description lock, so it conflicts
- * between two daemons even inside one process (tests) and goes away with the fd.
- * Not used: flock (not coherent on some network file systems), O_APPEND (each file has one
- * writer that knows where its end is).
- * Invariant: the root fd stays open while connected. No locks: one thread uses a store.
+ * pwrite, fsync (of files, and of directories after creating entries), fstat, ftruncate, mkdirat,
+ * renameat, linkat, unlinkat, fdopendir/readdir, and fcntl(F_OFD_SETLK) for the owner lock: an
+ * open-file-description lock, so it conflicts between two daemons even inside one process (tests)
+ * and goes away with the fd. Not used: flock (not coherent on some network file systems), O_APPEND
+ * (each file has one writer that knows where its end is). Invariant: the root fd stays open while
+ * connected. No locks: one thread uses a store.
  */
 #include <dirent.h>
 #include <errno.h>

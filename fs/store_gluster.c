@@ -6,10 +6,10 @@
  * glfs_mkdir, glfs_open/glfs_creat, glfs_pread/glfs_pwrite with explicit offsets (the glfd
  * offset is not thread-safe, and each file has one writer that knows its end),
  * glfs_fdatasync, glfs_fstat, glfs_ftruncate, glfs_posix_lock after glfs_fd_set_lkowner,
- * glfs_opendir/glfs_readdir_r, glfs_fsync of a directory fd (sync_dir), glfs_rename, glfs_link, glfs_unlink, glfs_close.
- * Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable where upcalls
- * miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in glusterfs 10.3;
- * every fd is fsync'ed and closed instead, so nothing is pending).
+ * glfs_opendir/glfs_readdir_r, glfs_fsync of a directory fd (sync_dir), glfs_rename, glfs_link,
+ * glfs_unlink, glfs_close. Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable
+ * where upcalls miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in
+ * glusterfs 10.3; every fd is fsync'ed and closed instead, so nothing is pending).
  *
  * Invariants: one glfs_t per daemon for its whole life once glfs_init succeeded; on
  * ENOTCONN the caller retries and the glfs_t reconnects by itself. While no glusterd answers,

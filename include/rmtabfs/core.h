@@ -79,9 +79,9 @@ struct rfs_core {
 	int lock_fd;
 	int shipped_fd; /* statedir/shipped */
 	bool imported;
-	struct rfs_incarnation inc; /* under commit_lock */
+	struct rfs_incarnation inc;	 /* under commit_lock */
 	pthread_mutex_t checkpoint_lock; /* serialises checkpoint writes (leaf after table_lock) */
-	uint64_t checkpoint_gen; /* table.gen at the last checkpoint */
+	uint64_t checkpoint_gen;	 /* table.gen at the last checkpoint */
 	struct rfs_checkpoint_info loaded;
 	/* Called after every change of the table, outside the locks. */
 	void (*on_change)(void *ctx, bool local);

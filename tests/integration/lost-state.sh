@@ -101,7 +101,7 @@ lost() {
 		add "$c" a 10.1.0.9
 		ln -sfn "${target#dir:}" "$link"
 	else
-		start "$c" a "dir:$link"
+		start "$c" a "$([[ $target == dir:* ]] && echo "dir:$link" || echo "$target")"
 	fi
 	check "$c: a reads every record back once the store answers" wait_for 20 is_model "$c" a
 	check "$c: a started a new incarnation" grep -q "new incarnation" "$RFS_WORK/$c.a.log"

@@ -123,8 +123,7 @@ static void test_renumber(void **state)
 	rfs_buf_append(&in, "s garbage line\n", 15); /* damaged: dropped */
 	add_op(&in, 9, "h3", 5);
 	assert_int_equal(rfs_ops_renumber(in.data, in.len, 1000000, &out), 3);
-	assert_true(rfs_ops_scan(out.data, out.len, collect_one, &c, &bad, NULL) ==
-		    (long)out.len);
+	assert_true(rfs_ops_scan(out.data, out.len, collect_one, &c, &bad, NULL) == (long)out.len);
 	assert_int_equal(bad, 0);
 	assert_int_equal(c.n, 3);
 	assert_true(c.seq[0] == 1000001 && c.seq[1] == 1000002 && c.seq[2] == 1000003);
