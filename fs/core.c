@@ -570,7 +570,10 @@ static int open_incarnation(struct rfs_core *c, const char *statedir, bool ck_ok
 	}
 	if (rc && rc != -ENOENT)
 		rfs_warn("%s/incarnation is damaged: starting a new incarnation", statedir);
+	/* Everything known locally: what is left of the directory may still say something. */
 	known = c->table.self_seq > inc.floor ? c->table.self_seq : inc.floor;
+	if (rfs_core_shipped(c) > known)
+		known = rfs_core_shipped(c);
 	c->inc.floor = rfs_incarnation_floor(realtime_ns(), known);
 	c->inc.anchored = false;
 	rc = renumber_journal(c, c->inc.floor);

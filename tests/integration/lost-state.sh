@@ -148,6 +148,29 @@ for how in TERM umount; do
 	stop_timed "$c" n
 done
 
+# --- a stop with the store down names what it leaves behind; the next start shows it
+c=leftover
+: >"$RFS_WORK/$c.model"
+target=$(store_for "$c")
+if [[ $target == dir:* ]]; then
+	mkdir -p "${target#dir:}"
+	ln -sfn "$RFS_WORK/nowhere" "$RFS_WORK/$c.link"
+	start "$c" a "dir:$RFS_WORK/$c.link"
+	for i in 1 2 3; do add "$c" a "10.7.0.$i"; done
+	stop_timed "$c" a
+	check "leftover: the log names the 3 ops left behind" \
+		grep -q "stopping with 3 op(s) of this node not confirmed on the store" \
+		"$RFS_WORK/$c.a.log"
+	start "$c" a "dir:$RFS_WORK/$c.link"
+	backlog3() { rfs_ctl "$c.a" status | grep -q '^backlog: *3 op'; }
+	check "leftover: rmtabctl status of the next start shows backlog 3" backlog3
+	ln -sfn "${target#dir:}" "$RFS_WORK/$c.link"
+	check "leftover: shipped once the store answers" wait_for 20 settled "$c" a
+	start "$c" b
+	all_model "$c" a b
+	for n in a b; do stop_timed "$c" "$n"; done
+fi
+
 # --- stop during catch-up after an outage of 10 000 ops
 c=catchup
 : >"$RFS_WORK/$c.model"
