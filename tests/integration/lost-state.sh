@@ -133,6 +133,39 @@ if [[ -z $BASE ]]; then
 	lost snap-down 1 1
 fi
 
+# --- clock set back across the loss: the store holds ops of a above its new floor
+c=setback
+: >"$RFS_WORK/$c.model"
+target=$(store_for "$c")
+if [[ $target == dir:* ]]; then
+	mkdir -p "${target#dir:}/nodes"
+	echo "rmtabfs-store 1" >"${target#dir:}/FORMAT"
+	# What an earlier incarnation with a clock far ahead shipped (2^62 ns: year 2116).
+	python3 "$here/../tools/opline.py" 4611686018427387904 "$(date +%s%N)" a 1 10.3.0.1 \
+		/export/x >"${target#dir:}/nodes/a.log"
+	echo "10.3.0.1:/export/x:0x00000001" >>"$RFS_WORK/$c.model"
+	ln -sfn "$RFS_WORK/nowhere" "$RFS_WORK/$c.link"
+	start "$c" a "dir:$RFS_WORK/$c.link"
+	add "$c" a 10.3.0.2 # numbered below the store's op: must be renumbered before shipping
+	ln -sfn "${target#dir:}" "$RFS_WORK/$c.link"
+	check "setback: a renumbers its journal above the store" \
+		wait_for 20 grep -q "unshipped ops renumbered" "$RFS_WORK/$c.a.log"
+	start "$c" b
+	all_model "$c" a b
+	stop_timed "$c" a
+	stop_timed "$c" b
+	renumbered() { # a's log: every op after the old one has a higher sequence number
+		python3 - "${target#dir:}/nodes" <<'PY'
+import glob, sys
+seqs = []
+for f in sorted(glob.glob(sys.argv[1] + "/a.log*")):
+    seqs += [int(l.split()[1]) for l in open(f) if l.startswith("s ")]
+sys.exit(not (len(seqs) >= 2 and seqs[0] == 4611686018427387904 and all(s > seqs[0] for s in seqs[1:])))
+PY
+	}
+	check "setback: a's new op follows the old one in sequence" renumbered
+fi
+
 # --- a clean stop right after a burst of writes: everything on the store afterwards
 for how in TERM umount; do
 	c=burst-$how
