@@ -354,6 +354,11 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 	return rc;
 }
 
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who)
+{
+	return commit_changes(c, changes, who);
+}
+
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
 			   uint64_t skip_seq, bool *damaged)
 {

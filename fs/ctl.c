@@ -135,19 +135,15 @@ static int matching(struct rfs *fs, const char *client, const char *path, uint64
 	return rc;
 }
 
-static int remove_all(struct rfs *fs, struct rfs_entries *e, struct rfs_buf *out)
+/* One commit for the lot: every record goes, or none (a full disk, a failed journal). */
+static int remove_all(struct rfs *fs, struct rfs_entries *e, const char *who, struct rfs_buf *out,
+		      char *msg, size_t msglen)
 {
-	size_t i, done = 0;
-	int rc = 0;
+	int rc = rfs_core_set_many(&fs->core, e, who);
 
-	for (i = 0; i < e->n && !rc; i++) {
-		rc = rfs_core_set(&fs->core, e->v[i].client, e->v[i].path, 0, false);
-		if (!rc)
-			done++;
-	}
-	if (!rc)
-		rc = rfs_buf_printf(out, "removed %zu\n", done);
-	return rc;
+	if (rc)
+		return msgf(msg, msglen, rc, "%s: nothing removed: %s", who, strerror(-rc));
+	return rfs_buf_printf(out, "removed %zu\n", e->n);
 }
 
 /* "30s", "15m", "12h", "7d" or plain seconds. */
@@ -194,7 +190,12 @@ static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_b
 			rc = msgf(msg, msglen, -EINVAL, "import: malformed request line %u", line);
 			break;
 		}
+		errno = 0;
 		count = strtoul(t2 + 1, NULL, 10);
+		if (errno || count > RFS_COUNT_MAX) {
+			rc = msgf(msg, msglen, -EINVAL, "line %u: bad count", line);
+			break;
+		}
 		rc = rfs_key_check(body + pos, (size_t)(t1 - body - pos), t1 + 1,
 				   (size_t)(t2 - t1 - 1), &err);
 		if (rc) {
@@ -206,15 +207,18 @@ static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_b
 		pos += n + 1;
 		line++;
 	}
+	if (rc)
+		goto out;
 	rfs_entries_fold(&e);
-	for (i = 0; !rc && i < e.n; i++) {
-		rc = rfs_core_set(&fs->core, e.v[i].client, e.v[i].path, e.v[i].count, true);
-		if (rc)
-			msgf(msg, msglen, rc, "%s:%s: %s", e.v[i].client, e.v[i].path,
-			     strerror(-rc));
-	}
-	if (!rc)
+	for (i = 0; i < e.n; i++)
+		e.v[i].flags = RFS_ENTRY_AT_LEAST;
+	/* One commit: the whole import is in the journal and the table, or nothing of it. */
+	rc = rfs_core_set_many(&fs->core, &e, "control: import");
+	if (rc)
+		rc = msgf(msg, msglen, rc, "nothing imported: %s", strerror(-rc));
+	else
 		rc = rfs_buf_printf(out, "imported %zu\n", e.n);
+out:
 	rfs_entries_free(&e);
 	return rc;
 }
@@ -260,7 +264,7 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 			rc = msgf(msg, msglen, -ENOENT, "no record of %s%s%s", argv[1],
 				  argc == 3 ? ":" : "", argc == 3 ? argv[2] : "");
 		else if (!rc)
-			rc = remove_all(fs, &e, out);
+			rc = remove_all(fs, &e, "control: remove", out, msg, msglen);
 		rfs_entries_free(&e);
 		return rc;
 	}
@@ -277,7 +281,7 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 				    argv[1]);
 		rc = matching(fs, NULL, NULL, ((uint64_t)now.tv_sec - secs) * 1000000000ull, &e);
 		if (!rc)
-			rc = remove_all(fs, &e, out);
+			rc = remove_all(fs, &e, "control: prune", out, msg, msglen);
 		rfs_entries_free(&e);
 		return rc;
 	}

@@ -118,6 +118,15 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 		 bool at_least);
 
 /*
+ * Sets many records at once as one commit (rmtabctl import, remove, prune): one journal
+ * append and one fdatasync for the whole batch, all or nothing. Each entry's count is the
+ * target (0 removes); RFS_ENTRY_AT_LEAST in its flags keeps a higher count. Keys must be
+ * checked (rfs_key_check) and unique. Returns 0, -ENOSPC (record limit or full disk; nothing
+ * changed), -EIO, -ENOMEM.
+ */
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who);
+
+/*
  * Applies the complete op lines of another node's log, skipping ops up to skip_seq (already
  * in an adopted snapshot). Stops at the first damaged line or a line of another node.
  * Returns bytes consumed; *damaged is set when it stopped at a damaged line (which is then
