@@ -279,7 +279,9 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 		if ((uint64_t)now.tv_sec <= secs)
 			return msgf(msg, msglen, -EINVAL, "duration '%s' reaches before 1970",
 				    argv[1]);
-		rc = matching(fs, NULL, NULL, ((uint64_t)now.tv_sec - secs) * 1000000000ull, &e);
+		rc = matching(fs, NULL, NULL,
+			      ((uint64_t)now.tv_sec - secs) * 1000000000ull + (uint64_t)now.tv_nsec,
+			      &e);
 		if (!rc)
 			rc = remove_all(fs, &e, "control: prune", out, msg, msglen);
 		rfs_entries_free(&e);

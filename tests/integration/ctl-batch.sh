@@ -62,7 +62,7 @@ check_eq "one commit for the removal" "$((c0 + 1))" "$(stat_val n1 commits)"
 check_eq "the client's records are gone, the others stay" "$N" "$(wc -l <"$M/rmtab")"
 
 # prune of everything: one commit.
-sleep 1.2
+sleep 2.1
 c0=$(stat_val n1 commits)
 t0=$(now_ms)
 out=$(rfs_ctl n1 prune --older-than 1s)
@@ -114,7 +114,8 @@ for size in (65536, 4096, 512, 64, 8, 1):
 os.close(fd)
 PY
 j0=$(stat -c %s "$SD/state/journal")
-if rfs_ctl n2 prune --older-than 0s >/dev/null 2>&1; sleep 1.1 && rfs_ctl n2 prune --older-than 1s >"$RFS_WORK/full2.out" 2>&1; then
+sleep 2.1
+if rfs_ctl n2 prune --older-than 1s >"$RFS_WORK/full2.out" 2>&1; then
 	fail "a prune on a full state directory succeeded"
 fi
 check "a prune on a full disk says nothing removed" grep -q "nothing removed" "$RFS_WORK/full2.out"
