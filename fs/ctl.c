@@ -50,6 +50,44 @@ static int msgf(char *msg, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * "clock-skew: NODE ahead=S ago=S" for every node whose stamps ran more than maxskew past
+ * our clock within the quiet period; "clock-hlc-ahead: S" when our own clock (HLC) runs that
+ * far ahead (we changed records stamped by such a node); "clock-note: ..." when every other
+ * node looks ahead, which rather says our clock is behind.
+ */
+static int status_clock(struct rfs_core *c, struct rfs_buf *out)
+{
+	const struct rfs_node *n;
+	size_t others = 0, ahead = 0;
+	uint64_t now, bound;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->table_lock);
+	now = c->table.now_ns();
+	bound = c->table.max_skew_ns;
+	for (n = c->table.nodes; n && !rc; n = n->next) {
+		if (n == c->table.self)
+			continue;
+		others++;
+		if (!n->ahead_at || now - n->ahead_at > RFS_SKEW_QUIET_NS)
+			continue;
+		ahead++;
+		rc = rfs_buf_printf(out, "clock-skew: %s ahead=%.0f ago=%.0f\n", n->name,
+				    (double)n->ahead_ns / 1e9, (double)(now - n->ahead_at) / 1e9);
+	}
+	if (!rc && bound && c->table.hlc > now + bound)
+		rc = rfs_buf_printf(out, "clock-hlc-ahead: %.0f\n",
+				    (double)(c->table.hlc - now) / 1e9);
+	pthread_mutex_unlock(&c->table_lock);
+	if (!rc && ahead && ahead == others)
+		rc = rfs_buf_printf(out, "clock-note: every other node's changes are stamped ahead "
+					 "of this node's clock: this node's clock is probably "
+					 "behind%s\n",
+				    others == 1 ? " (or that node's is ahead)" : "");
+	return rc;
+}
+
 static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 {
 	struct rfs_core *c = &fs->core;
@@ -83,6 +121,8 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
 			    (unsigned long long)st.refused,
 			    fs->opts->gnfs ? fs->opts->gnfs : "off");
+	if (!rc)
+		rc = status_clock(c, out);
 	if (!rc && fs->repl)
 		rc = rfs_repl_status(fs->repl, out);
 	return rc;

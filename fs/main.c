@@ -206,6 +206,7 @@ int main(int argc, char **argv)
 	if (rfs_core_open(&fs.core, opts.statedir, opts.node))
 		goto out;
 	core_open = true;
+	rfs_core_set_max_skew(&fs.core, opts.maxskew);
 	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
 		goto out;
 	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {

@@ -706,6 +706,29 @@ static void status_peer(char *val, int wnode)
 	printf("%s\n", damaged ? "; log damaged, reading stopped (see the daemon's log)" : "");
 }
 
+/* Clock skew the daemon saw (see rfs_ctl's status_clock), in words. */
+static void status_clock(struct kv *kv)
+{
+	const char *v;
+
+	while ((v = kv_get(kv, "clock-skew"))) {
+		char name[80] = "?";
+		double ahead = 0, ago = 0;
+
+		sscanf(v, "%79s ahead=%lf ago=%lf", name, &ahead, &ago);
+		printf(STATUS_FMT "node %s stamps its changes %.0f s ahead of this node's clock "
+				  "(seen %.0f s ago); they are applied but do not move this "
+				  "node's clock (maxskew=)\n",
+		       "clock skew:", name, ahead, ago);
+	}
+	if ((v = kv_get(kv, "clock-hlc-ahead")))
+		printf(STATUS_FMT "this node's own stamps run %s s ahead of its clock: it changed "
+				  "records stamped ahead by a skewed node\n",
+		       "clock skew:", v);
+	if ((v = kv_get(kv, "clock-note")))
+		printf(STATUS_FMT "%s\n", "clock skew:", v);
+}
+
 static int cmd_status(const struct ctx *c, int argc, char **argv)
 {
 	static const char *const req[] = {"status"};
@@ -790,6 +813,8 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 			kv.v[i].used = true;
 			status_peer(kv.v[i].val, wnode);
 		}
+
+	status_clock(&kv);
 
 	/* The counters on one line, then anything a newer daemon reports, as it came. */
 	any = false;

@@ -8,8 +8,10 @@
  *  - rmtab_bytes is the sum of the rendered line lengths of the live records;
  *  - gen grows by one for every effective change; changed_gen/prev_gen let a write session
  *    ask what a record held at the generation it started from;
- *  - hlc never decreases and is above every op time seen, so a local op always wins over
- *    everything this node has already applied.
+ *  - hlc never decreases; it is above every op time of this node and every other node's op
+ *    time up to max_skew_ns past our clock (a node further ahead does not drag it); a local
+ *    op is stamped above hlc and above the record it replaces, so it always wins over what
+ *    this node has applied for that key, and this node's op times grow with its sequence.
  * Not thread-safe; the daemon holds its table lock around every call.
  */
 #include <errno.h>
@@ -32,6 +34,7 @@ int rfs_table_init(struct rfs_table *t, const char *self_node)
 {
 	memset(t, 0, sizeof(*t));
 	t->now_ns = real_now_ns;
+	t->max_skew_ns = RFS_MAX_SKEW_DEFAULT * 1000000000ull;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets)
@@ -190,6 +193,35 @@ static void note_change(struct rfs_table *t, struct rfs_record *r)
 	t->change_sec = (int64_t)(t->now_ns() / 1000000000ull);
 }
 
+/*
+ * Moves hlc for an op stamped time by writer (r: the key's record, if any), within the
+ * bound, and notes a node whose stamps run ahead of our clock.
+ */
+static void note_time(struct rfs_table *t, struct rfs_node *writer, const struct rfs_record *r,
+		      uint64_t time)
+{
+	uint64_t now;
+
+	if (time <= t->hlc)
+		return;
+	if (writer == t->self || !t->max_skew_ns) {
+		t->hlc = time;
+		return;
+	}
+	now = t->now_ns();
+	if (time <= now + t->max_skew_ns) {
+		t->hlc = time;
+		return;
+	}
+	/* A change stamped just after a record already ahead says nothing of its node's clock. */
+	if (r && r->time > now + t->max_skew_ns && time - r->time <= t->max_skew_ns)
+		return;
+	if (!writer->ahead_at || now - writer->ahead_at > RFS_SKEW_QUIET_NS)
+		writer->ahead_new = true;
+	writer->ahead_ns = (int64_t)(time - now);
+	writer->ahead_at = now;
+}
+
 /* Does an op stamped (time, node) beat the record's current value? */
 static bool op_wins(const struct rfs_record *r, uint64_t time, const char *node)
 {
@@ -212,10 +244,8 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op)
 		writer->applied_seq = op->seq;
 		writer->applied_time = op->time;
 	}
-	if (op->time > t->hlc)
-		t->hlc = op->time;
-
 	r = rfs_table_find(t, op->client, op->client_len, op->path, op->path_len);
+	note_time(t, writer, r, op->time);
 	if (!r) {
 		size_t b;
 
@@ -286,6 +316,8 @@ int rfs_table_prepare_set(struct rfs_table *t, const char *client, size_t client
 	if (cur == count)
 		return 0;
 	op->time = hlc_next(t);
+	if (r && r->time >= op->time)
+		op->time = t->hlc = r->time + 1;
 	op->seq = ++t->self_seq;
 	op->node = t->self->name;
 	op->count = count;

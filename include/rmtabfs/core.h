@@ -151,6 +151,9 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq);
 uint64_t rfs_core_shipped(struct rfs_core *c);
 
+/* The bound on other nodes' stamps moving this node's clock (table.h), in seconds. */
+void rfs_core_set_max_skew(struct rfs_core *c, double secs);
+
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,
 			bool force);
