@@ -8,10 +8,12 @@
  *  - rmtab_bytes is the sum of the rendered line lengths of the live records;
  *  - gen grows by one for every effective change; changed_gen/prev_gen let a write session
  *    ask what a record held at the generation it started from;
- *  - hlc never decreases; it is above every op time of this node and every other node's op
- *    time up to max_skew_ns past our clock (a node further ahead does not drag it); a local
- *    op is stamped above hlc and above the record it replaces, so it always wins over what
- *    this node has applied for that key, and this node's op times grow with its sequence.
+ *  - hlc never decreases and never moves to a stamp more than max_skew_ns past our clock
+ *    (a node whose clock is ahead does not drag ours); below that it follows every stamp;
+ *  - a local op is stamped above hlc and above the record it replaces, so it always wins
+ *    over what this node has applied for that key, even a record stamped ahead;
+ *  - a node's applied_time never exceeds what its ops still to come can be stamped
+ *    (compaction's tombstone horizon relies on it), see note_applied_time().
  * Not thread-safe; the daemon holds its table lock around every call.
  */
 #include <errno.h>
@@ -204,7 +206,7 @@ static void note_time(struct rfs_table *t, struct rfs_node *writer, const struct
 
 	if (time <= t->hlc)
 		return;
-	if (writer == t->self || !t->max_skew_ns) {
+	if (!t->max_skew_ns) {
 		t->hlc = time;
 		return;
 	}
@@ -213,6 +215,8 @@ static void note_time(struct rfs_table *t, struct rfs_node *writer, const struct
 		t->hlc = time;
 		return;
 	}
+	if (writer == t->self)
+		return; /* our own change stamped after a record ahead */
 	/* A change stamped just after a record already ahead says nothing of its node's clock. */
 	if (r && r->time > now + t->max_skew_ns && time - r->time <= t->max_skew_ns)
 		return;
@@ -220,6 +224,31 @@ static void note_time(struct rfs_table *t, struct rfs_node *writer, const struct
 		writer->ahead_new = true;
 	writer->ahead_ns = (int64_t)(time - now);
 	writer->ahead_at = now;
+}
+
+/*
+ * applied_time: what the writer's ops still to come cannot be older than (compaction drops
+ * tombstones older than every node's). A node's stamps grow with its own clock (hlc), but a
+ * change of a record stamped ahead is stamped just after that record, above the node's
+ * clock: such a follow-up (exactly one past our record, or our own op above our hlc) does
+ * not raise it, and a stamp past the bound counts only up to the bound.
+ */
+static void note_applied_time(struct rfs_table *t, struct rfs_node *writer,
+			      const struct rfs_record *r, uint64_t time)
+{
+	if (writer == t->self) {
+		if (time > t->hlc)
+			time = t->hlc;
+	} else if (t->max_skew_ns) {
+		uint64_t bound = t->now_ns() + t->max_skew_ns;
+
+		if (r && time == r->time + 1)
+			return;
+		if (time > bound)
+			time = bound;
+	}
+	if (time > writer->applied_time)
+		writer->applied_time = time;
 }
 
 /* Does an op stamped (time, node) beat the record's current value? */
@@ -240,12 +269,12 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op)
 	origin = rfs_table_node(t, op->origin, true);
 	if (!writer || !origin)
 		return -ENOMEM;
-	if (op->seq > writer->applied_seq) {
-		writer->applied_seq = op->seq;
-		writer->applied_time = op->time;
-	}
 	r = rfs_table_find(t, op->client, op->client_len, op->path, op->path_len);
 	note_time(t, writer, r, op->time);
+	if (op->seq > writer->applied_seq) {
+		writer->applied_seq = op->seq;
+		note_applied_time(t, writer, r, op->time);
+	}
 	if (!r) {
 		size_t b;
 
@@ -316,8 +345,12 @@ int rfs_table_prepare_set(struct rfs_table *t, const char *client, size_t client
 	if (cur == count)
 		return 0;
 	op->time = hlc_next(t);
-	if (r && r->time >= op->time)
-		op->time = t->hlc = r->time + 1;
+	if (r && r->time >= op->time) {
+		/* After what it replaces; our clock follows only within the bound. */
+		op->time = r->time + 1;
+		if (!t->max_skew_ns || op->time <= t->now_ns() + t->max_skew_ns)
+			t->hlc = op->time;
+	}
 	op->seq = ++t->self_seq;
 	op->node = t->self->name;
 	op->count = count;

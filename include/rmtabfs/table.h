@@ -109,8 +109,8 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op);
  * Prepares the op that sets a key to count on behalf of this node: next HLC time, next
  * sequence number, birth kept while the record stays alive. The op is stamped after the
  * record it replaces even when that record's stamp is ahead of hlc (a skewed node's), so a
- * change always wins over what this node saw; hlc then follows it (a node's own stamps
- * never go back: compaction's tombstone horizon relies on it). Returns 1 with *op filled (its
+ * change always wins over what this node saw; hlc follows such a stamp only within
+ * max_skew_ns of our clock (the next change of another key is stamped by our clock again). Returns 1 with *op filled (its
  * strings point at the caller's client/path), or 0 if the table already holds that count.
  * The op is not applied: the caller journals it first, then calls rfs_table_apply().
  */

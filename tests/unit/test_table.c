@@ -646,16 +646,27 @@ static void test_skew_bound(void **state)
 	assert_int_equal(apply(&t, now + hour + 1, "d", 2, now + hour, "c", "c2", "/p"), 1);
 	assert_int_equal(node_of(&t, "d")->ahead_at, 0);
 
-	/* A local change of a record stamped ahead still wins, and our stamps never go back. */
+	/*
+	 * A local change of a record stamped ahead still wins; our clock stays ours, and so
+	 * does what we say our later ops cannot be older than.
+	 */
 	assert_int_equal(rfs_table_prepare_set(&t, "c2", 2, "/p", 2, 0, &op), 1);
 	assert_true(op.time > now + hour + 1);
-	assert_true(t.hlc == op.time);
+	assert_true(t.hlc == hlc + 1);
 	assert_int_equal(rfs_table_apply(&t, &op), 1);
 	assert_int_equal(count_of(&t, "c2", "/p"), 0);
+	assert_true(t.hlc == hlc + 1);
+	assert_true(node_of(&t, "a")->applied_time <= t.hlc);
 	last = op.time;
 	assert_int_equal(rfs_table_prepare_set(&t, "new", 3, "/p", 2, 1, &op), 1);
-	assert_true(op.time > last);
+	assert_true(op.time < last && op.time == hlc + 2);
 	assert_int_equal(rfs_table_apply(&t, &op), 1);
+	/* Another node's follow-up (one past our record) does not raise its applied_time. */
+	assert_int_equal(apply(&t, last + 1, "e", 0, now + hour, "c", "c2", "/p"), 0);
+	assert_int_equal(node_of(&t, "e")->applied_time, 0);
+	/* A stamp past the bound counts up to the bound only. */
+	assert_true(node_of(&t, "c")->applied_time <= fake_ns + RFS_MAX_SKEW_DEFAULT * SEC);
+	assert_true(node_of(&t, "c")->applied_time > fake_ns);
 
 	/* Quiet for longer than RFS_SKEW_QUIET_NS: news again. */
 	fake_ns += RFS_SKEW_QUIET_NS + SEC;
@@ -663,10 +674,13 @@ static void test_skew_bound(void **state)
 	assert_true(node_of(&t, "c")->ahead_new);
 	rfs_table_free(&t);
 
-	/* This node's own ops (journal replay) always move its clock. */
+	/* This node's own ops (journal replay) move its clock within the bound only. */
 	table_init_fake(&t, "a", now);
-	assert_int_equal(apply(&t, now + hour, "a", 1, now + hour, "a", "k", "/p"), 1);
-	assert_true(t.hlc == now + hour);
+	assert_int_equal(apply(&t, now + 10 * SEC, "a", 1, now + 10 * SEC, "a", "k", "/p"), 1);
+	assert_true(t.hlc == now + 10 * SEC);
+	assert_int_equal(apply(&t, now + hour, "a", 2, now, "a", "k", "/p"), 1);
+	assert_true(t.hlc == now + 10 * SEC);
+	assert_int_equal(node_of(&t, "a")->ahead_at, 0);
 	rfs_table_free(&t);
 
 	/* A clock behind: others' current stamps do not drag it, but our changes win. */
