@@ -906,6 +906,10 @@ static int cmd_list(const struct ctx *c, int argc, char **argv)
 			snprintf(num, sizeof(num), "%lu", rows[i].count);
 			wn = max_len(wn, num);
 		}
+		/* A stamp this far past our clock came from a node whose clock runs ahead. */
+		unsigned long long ahead = (unsigned long long)time(NULL) + 300;
+
+		ahead *= 1000000000ull;
 		printf("%-*s  %-*s  %*s  %-*s  %-19s  %s\n", (int)wc, "CLIENT", (int)wp, "PATH",
 		       (int)wn, "COUNT", (int)wo, "ORIGIN", "FIRST SEEN", "LAST CHANGE");
 		for (i = 0; i < n; i++) {
@@ -915,9 +919,12 @@ static int cmd_list(const struct ctx *c, int argc, char **argv)
 				continue;
 			format_time(rows[i].born, false, born, sizeof(born));
 			format_time(rows[i].changed, false, changed, sizeof(changed));
-			printf("%-*s  %-*s  %*lu  %-*s  %-19s  %s\n", (int)wc, rows[i].client,
+			printf("%-*s  %-*s  %*lu  %-*s  %-19s  %s%s\n", (int)wc, rows[i].client,
 			       (int)wp, rows[i].path, (int)wn, rows[i].count, (int)wo,
-			       rows[i].origin, born, changed);
+			       rows[i].origin, born, changed,
+			       rows[i].born > ahead || rows[i].changed > ahead
+				       ? "  (stamped ahead of this clock: see rmtabctl status)"
+				       : "");
 		}
 	}
 	free(rows);

@@ -99,6 +99,11 @@ round() { # OFFSET (seconds) of n3's clock
 		check "[$off] n2's status shows n3 ahead" \
 			bash -c "'$RFS_CTL_BIN' -s '$RFS_WORK/n2.sock' status | grep -q 'clock skew: *node n3 stamps'"
 		check "[$off] n1 logged it" grep -q "clock skew: changes of node n3 are stamped 3[56][0-9][0-9] s ahead" "$RFS_WORK/n1.log"
+		rfs_ctl n1 list >"$RFS_WORK/list.out"
+		check "[$off] rmtabctl list on n1 marks n3's record as stamped ahead" \
+			grep -qE '^c2 .*stamped ahead of this clock' "$RFS_WORK/list.out"
+		check "[$off] and not n1's own" \
+			bash -c "grep -qE '^g ' '$RFS_WORK/list.out' && ! grep -qE '^g .*stamped ahead' '$RFS_WORK/list.out'"
 		check "[$off] n3's status sees no other node ahead" \
 			bash -c "s=\$('$RFS_CTL_BIN' -s '$RFS_WORK/n3.sock' status) && grep -q '^node: *n3' <<<\"\$s\" && ! grep -q 'node n[12] stamps' <<<\"\$s\""
 	else
