@@ -81,9 +81,10 @@ static int status_clock(struct rfs_core *c, struct rfs_buf *out)
 				    (double)(c->table.hlc - now) / 1e9);
 	pthread_mutex_unlock(&c->table_lock);
 	if (!rc && ahead && ahead == others)
-		rc = rfs_buf_printf(out, "clock-note: every other node's changes are stamped ahead "
-					 "of this node's clock: this node's clock is probably "
-					 "behind%s\n",
+		rc = rfs_buf_printf(out,
+				    "clock-note: every other node's changes are stamped ahead "
+				    "of this node's clock: this node's clock is probably "
+				    "behind%s\n",
 				    others == 1 ? " (or that node's is ahead)" : "");
 	return rc;
 }

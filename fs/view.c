@@ -697,7 +697,8 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	 * copy about to be moved over rmtab) keeps it. A later writer takes a new one.
 	 */
 	if (!inode->writers && !inode->pending &&
-	    (!inode->dirty || ((inode->base.snap || inode->base.text) && !may_become_view(fs, inode))))
+	    (!inode->dirty ||
+	     ((inode->base.snap || inode->base.text) && !may_become_view(fs, inode))))
 		rfs_base_clear(&inode->base);
 	pthread_mutex_unlock(&inode->lock);
 }

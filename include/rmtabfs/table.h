@@ -70,8 +70,8 @@ struct rfs_table {
 	struct rfs_record *head, *tail;
 	struct rfs_node *nodes;
 	struct rfs_node *self;
-	uint64_t gen;		/* bumped on every change of a record */
-	uint64_t hlc;		/* last hybrid-logical-clock time issued or seen */
+	uint64_t gen; /* bumped on every change of a record */
+	uint64_t hlc; /* last hybrid-logical-clock time issued or seen */
 	/*
 	 * Another node's op stamped more than this past our clock does not move hlc: one node
 	 * with a clock ahead must not drag every clock (default RFS_MAX_SKEW_DEFAULT).
@@ -85,7 +85,7 @@ struct rfs_table {
 	uint64_t (*now_ns)(void);
 };
 
-#define RFS_COUNT_UNKNOWN (-1)
+#define RFS_COUNT_UNKNOWN    (-1)
 #define RFS_MAX_SKEW_DEFAULT 300 /* seconds */
 /* A node's skew is news again after this long without sight of it. */
 #define RFS_SKEW_QUIET_NS (600ull * 1000000000ull)
@@ -110,9 +110,10 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op);
  * sequence number, birth kept while the record stays alive. The op is stamped after the
  * record it replaces even when that record's stamp is ahead of hlc (a skewed node's), so a
  * change always wins over what this node saw; hlc follows such a stamp only within
- * max_skew_ns of our clock (the next change of another key is stamped by our clock again). Returns 1 with *op filled (its
- * strings point at the caller's client/path), or 0 if the table already holds that count.
- * The op is not applied: the caller journals it first, then calls rfs_table_apply().
+ * max_skew_ns of our clock (the next change of another key is stamped by our clock again). Returns
+ * 1 with *op filled (its strings point at the caller's client/path), or 0 if the table already
+ * holds that count. The op is not applied: the caller journals it first, then calls
+ * rfs_table_apply().
  */
 int rfs_table_prepare_set(struct rfs_table *t, const char *client, size_t client_len,
 			  const char *path, size_t path_len, uint32_t count, struct rfs_op *op);

@@ -18,7 +18,8 @@ __attribute__((constructor)) static void fakeclock_init(void)
 	const char *s = getenv("RFS_FAKE_CLOCK_OFFSET");
 
 	offset_ns = s ? (long long)(strtod(s, NULL) * 1e9) : 0;
-	real_clock_gettime = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+	real_clock_gettime =
+		(int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
 }
 
 static void shift(struct timespec *ts)

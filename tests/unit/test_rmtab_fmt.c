@@ -345,8 +345,8 @@ static void test_head_ok(void **state)
 	assert_true(rt_head_ok("", 0, true));
 	assert_true(rt_head_ok("10.0.0.1:/p:0x00000001\n", 23, true));
 	assert_true(rt_head_ok("10.0.0.1:/p\nbad", 16, false)); /* only the first line counts */
-	assert_true(rt_head_ok("10.0.0.1:/p", 11, true));	  /* no newline at the end */
-	assert_true(rt_head_ok("10.0.0.1:/p", 11, false));	  /* may go on */
+	assert_true(rt_head_ok("10.0.0.1:/p", 11, true));	/* no newline at the end */
+	assert_true(rt_head_ok("10.0.0.1:/p", 11, false));	/* may go on */
 	assert_false(rt_head_ok("/export\t*(rw,sync)\n", 20, true));
 	assert_false(rt_head_ok("/export\t*(rw,uuid=1:2:3:4)\n", 28, true));
 	assert_false(rt_head_ok("\x07\0\0\0", 4, true));

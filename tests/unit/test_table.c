@@ -636,9 +636,8 @@ static void test_skew_bound(void **state)
 	assert_true(node_of(&t, "c")->ahead_new);
 	node_of(&t, "c")->ahead_new = false;
 	fake_ns += SEC;
-	assert_int_equal(apply(&t, now + hour + 5 * SEC, "c", 1, now + hour + 5 * SEC, "c", "c3",
-			       "/p"),
-			 1);
+	assert_int_equal(
+		apply(&t, now + hour + 5 * SEC, "c", 1, now + hour + 5 * SEC, "c", "c3", "/p"), 1);
 	assert_false(node_of(&t, "c")->ahead_new); /* still the same episode */
 	assert_true(t.hlc == hlc);
 
