@@ -359,21 +359,6 @@ int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const cha
 	return commit_changes(c, changes, who);
 }
 
-/* The first node newly seen ahead (its news cleared), for a log line. Table lock held. */
-static bool take_skew_news(struct rfs_table *t, char *name, size_t len, double *secs)
-{
-	struct rfs_node *n;
-
-	for (n = t->nodes; n; n = n->next)
-		if (n->ahead_new) {
-			n->ahead_new = false;
-			snprintf(name, len, "%s", n->name);
-			*secs = (double)n->ahead_ns / 1e9;
-			return true;
-		}
-	return false;
-}
-
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
 			   uint64_t skip_seq, bool *damaged)
 {
@@ -410,7 +395,7 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 	}
 	c->stats.ops_remote += nops;
 	drop_cur_locked(c);
-	skewed = take_skew_news(&c->table, skew_name, sizeof(skew_name), &skew_s);
+	skewed = rfs_table_skew_news(&c->table, skew_name, sizeof(skew_name), &skew_s);
 	pthread_mutex_unlock(&c->table_lock);
 	if (skewed)
 		rfs_warn("clock skew: changes of node %s are stamped %.0f s ahead of this node's "
@@ -743,23 +728,6 @@ static int adopt_own(void *p, const struct rfs_op *op)
 	return rc < 0 ? rc : 0;
 }
 
-/* What was seen of other nodes' clocks outlives a change of table. */
-static void keep_skew(struct rfs_table *to, const struct rfs_table *from)
-{
-	const struct rfs_node *o;
-
-	for (o = from->nodes; o; o = o->next) {
-		struct rfs_node *n;
-
-		if (!o->ahead_at || !(n = rfs_table_node(to, o->name, true)))
-			continue;
-		if (o->ahead_at > n->ahead_at) {
-			n->ahead_ns = o->ahead_ns;
-			n->ahead_at = o->ahead_at;
-		}
-	}
-}
-
 int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, const char *own_tail,
 		   size_t own_len)
 {
@@ -828,7 +796,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	fresh.reported_mtime = c->table.reported_mtime;
 	fresh.reported_gen = 0;
 	fresh.now_ns = c->table.now_ns;
-	keep_skew(&fresh, &c->table);
+	rfs_table_keep_skew(&fresh, &c->table);
 	old = c->table;
 	c->table = fresh;
 	memset(&fresh, 0, sizeof(fresh));

@@ -17,6 +17,7 @@
  * Not thread-safe; the daemon holds its table lock around every call.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -483,4 +484,34 @@ size_t rfs_table_drop_tombstones(struct rfs_table *t, uint64_t before_ns)
 		}
 	}
 	return dropped;
+}
+
+bool rfs_table_skew_news(struct rfs_table *t, char *name, size_t len, double *secs)
+{
+	struct rfs_node *n;
+
+	for (n = t->nodes; n; n = n->next)
+		if (n->ahead_new) {
+			n->ahead_new = false;
+			snprintf(name, len, "%s", n->name);
+			*secs = (double)n->ahead_ns / 1e9;
+			return true;
+		}
+	return false;
+}
+
+void rfs_table_keep_skew(struct rfs_table *to, const struct rfs_table *from)
+{
+	const struct rfs_node *o;
+
+	for (o = from->nodes; o; o = o->next) {
+		struct rfs_node *n;
+
+		if (!o->ahead_at || !(n = rfs_table_node(to, o->name, true)))
+			continue;
+		if (o->ahead_at > n->ahead_at) {
+			n->ahead_ns = o->ahead_ns;
+			n->ahead_at = o->ahead_at;
+		}
+	}
 }

@@ -147,6 +147,12 @@ int rfs_table_render_gnfs(const struct rfs_table *t, struct rfs_buf *out);
 /* Builds the op that recreates r exactly (for checkpoints). */
 void rfs_record_as_op(const struct rfs_record *r, struct rfs_op *op);
 
+/* The first node newly seen ahead (ahead_new, then cleared): its name and lead, for a log
+ * line. False if none. */
+bool rfs_table_skew_news(struct rfs_table *t, char *name, size_t len, double *secs);
+/* Carries what was seen of other nodes' clocks over to a table that replaces from. */
+void rfs_table_keep_skew(struct rfs_table *to, const struct rfs_table *from);
+
 /* Drops tombstones whose removal is older than before_ns. Returns how many. */
 size_t rfs_table_drop_tombstones(struct rfs_table *t, uint64_t before_ns);
 

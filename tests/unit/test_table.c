@@ -633,8 +633,21 @@ static void test_skew_bound(void **state)
 	assert_true(t.hlc == hlc);
 	assert_true(node_of(&t, "c")->ahead_ns == (int64_t)hour);
 	assert_true(node_of(&t, "c")->ahead_at == now);
-	assert_true(node_of(&t, "c")->ahead_new);
-	node_of(&t, "c")->ahead_new = false;
+	{
+		char name[RFS_NODE_MAX + 1];
+		double secs = 0;
+		struct rfs_table other;
+
+		assert_true(rfs_table_skew_news(&t, name, sizeof(name), &secs));
+		assert_string_equal(name, "c");
+		assert_true(secs > 3599 && secs < 3601);
+		assert_false(rfs_table_skew_news(&t, name, sizeof(name), &secs));
+		table_init_fake(&other, "a", now);
+		rfs_table_keep_skew(&other, &t);
+		assert_true(node_of(&other, "c")->ahead_ns == (int64_t)hour);
+		assert_false(node_of(&other, "c")->ahead_new);
+		rfs_table_free(&other);
+	}
 	fake_ns += SEC;
 	assert_int_equal(
 		apply(&t, now + hour + 5 * SEC, "c", 1, now + hour + 5 * SEC, "c", "c3", "/p"), 1);
