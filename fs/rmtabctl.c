@@ -717,8 +717,8 @@ static void status_clock(struct kv *kv)
 
 		sscanf(v, "%79s ahead=%lf ago=%lf", name, &ahead, &ago);
 		printf(STATUS_FMT "node %s stamps its changes %.0f s ahead of this node's clock "
-				  "(seen %.0f s ago); they are applied but do not move this "
-				  "node's clock (maxskew=)\n",
+				  "(seen %.0f s ago): applied, but this node's clock does not "
+				  "follow them past maxskew=\n",
 		       "clock skew:", name, ahead, ago);
 	}
 	if ((v = kv_get(kv, "clock-hlc-ahead")))

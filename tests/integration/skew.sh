@@ -60,7 +60,11 @@ round() { # OFFSET (seconds) of n3's clock
 	mkdir -p "$sd"
 	rfs_start n1 "$RFS_WORK/m1" "statedir=$sd/s1,store=dir:$sd/store,node=n1" || die "n1"
 	rfs_start n2 "$RFS_WORK/m2" "statedir=$sd/s2,store=dir:$sd/store,node=n2" || die "n2"
-	LD_PRELOAD=$SHIM RFS_FAKE_CLOCK_OFFSET=$off \
+	# Only the daemon gets the shim, through a wrapper in place of the binary.
+	printf '#!/bin/sh\nexec env LD_PRELOAD=%q RFS_FAKE_CLOCK_OFFSET=%q %q "$@"\n' \
+		"$SHIM" "$off" "$RFS_BIN" >"$RFS_WORK/skewed-rmtabfs"
+	chmod +x "$RFS_WORK/skewed-rmtabfs"
+	RFS_BIN=$RFS_WORK/skewed-rmtabfs \
 		rfs_start n3 "$RFS_WORK/m3" "statedir=$sd/s3,store=dir:$sd/store,node=n3" || die "n3"
 	log "round: n3's clock is $off s off"
 
@@ -95,7 +99,7 @@ round() { # OFFSET (seconds) of n3's clock
 
 	if ((off > 0)); then
 		check "[$off] n1's status shows n3 ahead" \
-			bash -c "'$RFS_CTL_BIN' -s '$RFS_WORK/n1.sock' status | grep -E 'clock skew: +node n3 stamps its changes 3[56][0-9][0-9] s ahead'"
+			bash -c "'$RFS_CTL_BIN' -s '$RFS_WORK/n1.sock' status | grep -qE 'clock skew: +node n3 stamps its changes 3[56][0-9][0-9] s ahead'"
 		check "[$off] n2's status shows n3 ahead" \
 			bash -c "'$RFS_CTL_BIN' -s '$RFS_WORK/n2.sock' status | grep -q 'clock skew: *node n3 stamps'"
 		check "[$off] n1 logged it" grep -q "clock skew: changes of node n3 are stamped 3[56][0-9][0-9] s ahead" "$RFS_WORK/n1.log"
