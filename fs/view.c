@@ -16,7 +16,9 @@
  *  - bad content changes nothing: the flush, fsync or rename fails with EINVAL and a log
  *    line names the line and the reason.
  * Lock order: rfs_inode.lock, then rfs_vhandle.lock, then rfs_view.lock (leaf); the core's
- * locks are taken inside any of them. None is held across a reply.
+ * locks are taken inside any of them. None is held across a reply. A handle's base is its
+ * own lock's; what other writers may take as their base (oldest_base) is read under the
+ * view's lock only: the handle's snapshot (fixed for its life) while shows_snap is set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +48,7 @@ struct rfs_vhandle {
 	bool append;
 	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
+	bool shows_snap; /* base is still snap (nothing committed); under the view's lock */
 };
 
 /*
@@ -294,8 +297,13 @@ static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
 	c = content(vh, &len);
 	rfs_req_who(req, vh->view->name, who, sizeof(who));
 	rc = commit_text(vh->view, &vh->base, c, len, who);
-	if (rc == 0)
+	if (rc == 0) {
 		vh->dirty = false;
+		/* Its base is its own text now: no base for other writers any more. */
+		pthread_mutex_lock(&vh->view->lock);
+		vh->shows_snap = false;
+		pthread_mutex_unlock(&vh->view->lock);
+	}
 	return rc;
 }
 
@@ -328,6 +336,7 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	h->writable = writable;
 	h->vh = vh;
 	pthread_mutex_lock(&v->lock);
+	vh->shows_snap = true;
 	vh->next = v->handles;
 	if (v->handles)
 		v->handles->prev = vh;
@@ -563,7 +572,8 @@ static struct rfs_snap *oldest_base(struct rfs *fs)
 
 		pthread_mutex_lock(&v->lock);
 		for (vh = v->handles; vh; vh = vh->next) {
-			struct rfs_snap *s = vh->base.snap;
+			/* vh->base is vh->lock's: its snapshot, held until release, is ours. */
+			struct rfs_snap *s = vh->shows_snap ? vh->snap : NULL;
 
 			if (s && (!best || s->gen < best->gen)) {
 				rfs_snap_put(best);
@@ -703,6 +713,14 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_unlock(&inode->lock);
 }
 
+static void notify_entry(struct rfs *fs, const char *name)
+{
+	struct rfs_notify *n = fs->notify;
+
+	if (n)
+		rfs_notify_entry(n, FUSE_ROOT_ID, name);
+}
+
 int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
 		   unsigned int flags)
 {
@@ -756,7 +774,7 @@ int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, s
 out:
 	rfs_inode_forget(fs, inode, 1);
 	fuse_reply_err(req, -rc);
-	if (rc == 0 && fs->notify)
-		rfs_notify_entry(fs->notify, FUSE_ROOT_ID, v->name);
+	if (rc == 0)
+		notify_entry(fs, v->name);
 	return rc;
 }

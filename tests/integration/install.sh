@@ -113,9 +113,8 @@ done
 check "the unit comes after the network and glusterd, and wants the network" bash -c \
 	'grep -qx network-online.target <<<"$1" && grep -qx glusterd.service <<<"$1" &&
 	 grep -qx network-online.target <<<"$2"' _ "$(unit_words After)" "$(unit_words Wants)"
-check "the unit has no option that would make its mount private" bash -c \
-	'! grep -Eq "^(Protect(System|Home|Kernel[A-Za-z]*|ControlGroups|Proc|Clock)|Private(Tmp|Devices|Mounts|Network|Users)|(ReadOnly|ReadWrite|Inaccessible|Bind|BindReadOnly)Paths|TemporaryFileSystem|RootDirectory|RootImage|MountFlags|DynamicUser)=" "$1"' \
-	_ "$UNIT"
+check "the unit has no option that would make its mount private" \
+	rfs_absent -E "^(Protect(System|Home|Kernel[A-Za-z]*|ControlGroups|Proc|Clock)|Private(Tmp|Devices|Mounts|Network|Users)|(ReadOnly|ReadWrite|Inaccessible|Bind|BindReadOnly)Paths|TemporaryFileSystem|RootDirectory|RootImage|MountFlags|DynamicUser)=" "$UNIT"
 
 ENROOT=$W/enabled
 cp -a "$DEST" "$ENROOT"
@@ -141,7 +140,7 @@ if command -v systemd-analyze >/dev/null; then
 		SYSTEMD_UNIT_PATH="$ENROOT/etc/systemd/system:$ENROOT$UNITDIR:" \
 		systemd-analyze verify "$W/rfs-probe.target"
 	check "enabled among the NFS units: no ordering cycle, no complaint about rmtabfs" \
-		bash -c '[[ $1 == 0 ]] && ! grep -Eqi "cycle|rmtabfs" <<<"$2"' _ "$RC" "$ERR"
+		bash -c '[[ $1 == 0 ]] && ! grep -Eqi "cycle|rmtabfs" <<<"$2"' _ "$RC" "$ERR" # a string, always read
 	[[ -z $ERR ]] || printf '  systemd-analyze: %s\n' "$ERR" >&2
 else
 	log "SKIPPED (systemd-analyze is not installed): systemd-analyze verify of the unit"
