@@ -5,6 +5,13 @@
 # (measured on whatever machine runs the test; asserted loosely).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+rfs_need_fuse
+# A private mount namespace: no other test's namespace can hold these mounts (and with them
+# the daemons) alive after they are unmounted here.
+if [[ ${RFS_CTL_BATCH_NS:-} != 1 ]]; then
+	export RFS_CTL_BATCH_NS=1
+	exec unshare -m --propagation private -- bash "$0" "$@"
+fi
 rfs_setup
 M=$RFS_WORK/mnt
 mkdir -p "$M"

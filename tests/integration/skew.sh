@@ -10,6 +10,13 @@
 #    nodes; an hour behind: on itself, which sees every other node ahead).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+rfs_need_fuse
+# A private mount namespace: no other test's namespace can hold these mounts (and with them
+# the daemons) alive after they are unmounted here.
+if [[ ${RFS_SKEW_NS:-} != 1 ]]; then
+	export RFS_SKEW_NS=1
+	exec unshare -m --propagation private -- bash "$0" "$@"
+fi
 rfs_setup
 SHIM=$RFS_TOOLS/fakeclock.so
 [[ -r $SHIM ]] || die "missing $SHIM"
