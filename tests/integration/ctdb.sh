@@ -159,9 +159,9 @@ node_start() {
 	# rmtabfs first: the NFS services must find it when CTDB starts them.
 	nsenter -t "${NSPID[node$n]}" -m -p -- "$RFS_BIN" -f \
 		-o "config=$nd/rmtabfs.conf,entry_timeout=0,attr_timeout=0" /var/lib/nfs \
-		>>"$nd/rmtabfs.log" 2>&1 &
+		>>"$RFS_WORK/$n.rmtabfs.log" 2>&1 &
 	RFSPID[node$n]=$!
-	wait_for 10 rfs_mounted_in "$n" || { tail "$nd/rmtabfs.log" >&2; return 1; }
+	wait_for 10 rfs_mounted_in "$n" || { tail "$RFS_WORK/$n.rmtabfs.log" >&2; return 1; }
 	touch "$nd/go"
 }
 node_wait() {
@@ -354,19 +354,55 @@ check "the record is gone on A" wait_for 5 lacks_rec A "$REC2"
 check "the record is gone on B" wait_for 5 lacks_rec B "$REC2"
 check "same bytes at the end" wait_for 5 same_bytes
 
+# --- 4. rmtabfs dies on the holder: CTDB's monitor event (the callout) moves the IP away -----
+
+h=$(holder) || die "nobody holds $PUB"
+t0=$(date +%s%N)
+on "$h" pkill -KILL -x rmtabfs
+moved() { [[ $(holder) == "$(other "$h")" ]]; }
+check "rmtabfs dead on $h: $PUB moves to $(other "$h")" wait_for 60 moved
+log "fail-over by the death of rmtabfs on node $h (next monitor event):" \
+	"IP on $(other "$h") after $(ms_since "$t0") ms"
+TIMES+=("rmtabfs killed on the holder: IP on the survivor after $(ms_since "$t0") ms")
+status=$(on "$h" ctdb nodestatus 2>&1) || true
+check "node $h is UNHEALTHY" grep -q UNHEALTHY <<<"$status"
+check "its log says why" grep -q "rmtabfs on /var/lib/nfs does not answer" "$RFS_WORK/$h/log.ctdb"
+check "MNT through $PUB works on $(other "$h")" mnt /srv/export/a/sub2
+# The callout refuses to start NFS on a bare /var/lib/nfs (here: the mount removed in a
+# namespace of its own) and on a dead mount.
+check "the callout refuses 'startup' without an rmtabfs mount" \
+	bash -c "! nsenter -t ${NSPID[node$h]} -m -n -p -- unshare -m --propagation private \
+		sh -c 'umount -l /var/lib/nfs && CTDB_BASE=/etc/ctdb /etc/ctdb/rmtabfs-nfs-callout startup' \
+		2>'$RFS_WORK/refuse.err'"
+check "and says so" grep -q "rmtabfs is not mounted on /var/lib/nfs" "$RFS_WORK/refuse.err"
+check "the callout refuses 'start mountd' on a dead rmtabfs" \
+	bash -c "! nsenter -t ${NSPID[node$h]} -m -n -p -- env CTDB_BASE=/etc/ctdb \
+		/etc/ctdb/rmtabfs-nfs-callout start mountd 2>/dev/null"
+check "UMNT through $PUB" umnt /srv/export/a/sub2
+check "the record is gone on $(other "$h")" lacks_rec "$(other "$h")" "$CLIENT_IP:/srv/export/a/sub2:0x00000001"
+
 # --- the end: orderly stop, then nothing of ours may be left --------------------------------
 
 node_down A
 node_down B
 ns_kill client
 ns_kill fabric
-left=0
-for p in /proc/[0-9]*; do
-	for ns in pid net mnt; do
-		l=$(readlink "$p/ns/$ns" 2>/dev/null) || continue
-		[[ -n ${NS_SEEN[$l]:-} ]] && { left=$((left + 1)); log "left over: ${p#/proc/} ($ns)"; }
+# leftovers [-v]: counts processes still in one of the namespaces the test made (a
+# process may take a moment to be reaped after its namespace's PID 1 was killed).
+leftovers() {
+	local p ns l left=0
+	for p in /proc/[0-9]*; do
+		for ns in pid net mnt; do
+			l=$(readlink "$p/ns/$ns" 2>/dev/null) || continue
+			[[ -n ${NS_SEEN[$l]:-} ]] || continue
+			left=$((left + 1))
+			[[ ${1:-} == -v ]] && log "left over: ${p#/proc/} ($ns):" \
+				"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+		done
 	done
-done
-check "no process of the test's namespaces is left" test "$left" = 0
+	[[ $left == 0 ]]
+}
+wait_for 10 leftovers || leftovers -v || true
+check "no process of the test's namespaces is left" leftovers
 for t in "${TIMES[@]}"; do log "fail-over time (loaded machine): $t"; done
 rfs_finish
