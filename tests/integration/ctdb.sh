@@ -4,20 +4,23 @@
 # Two NFS servers A and B, each a PID+mount+network namespace (tests/integration/ctdb-node.sh)
 # on a bridge in a namespace of its own, each with its own ctdbd, rpcbind, rpc.mountd (fake
 # kernel side) and rmtabfs over its /var/lib/nfs, configured with exactly the files shipped
-# in scripts/ctdb/ (addresses, log and lock paths substituted; the test's NFS callout wraps
-# as RMTABFS_NFS_CALLOUT, see ctdb-callout.sh). A client namespace reaches the servers only
-# through the public IP 192.0.2.100 (it has no route to the nodes' own 198.51.100.0/24). All addresses are TEST-NET-1/2 inside our namespaces;
-# nothing is routed to the host. rmtabfs itself joins its node's PID and mount namespaces but
-# stays in the host's network namespace, where the Gluster volume is (a host on the network).
+# in scripts/ctdb/ (only the log and cluster lock paths substituted, and the test's NFS
+# callout wrapped as RMTABFS_NFS_CALLOUT, see ctdb-callout.sh). A client namespace reaches
+# the servers only through the public IP 192.0.2.100: it has no route to the nodes' own
+# 198.51.100.0/24. All addresses are TEST-NET-1/2 inside our namespaces; nothing is routed
+# to the host. rmtabfs joins its node's PID and mount namespaces but stays in the host's
+# network namespace, where the Gluster volume is (as a host on the network reaches it).
 #
 # Scenarios, with the fail-over times printed (IP on the survivor's eth0; showmount -a
 # through the public IP listing the client):
-#  - "ctdb disable" and "ctdb stop" of the node holding the IP, then enable/continue;
-#  - the holder killed (every process of its namespaces, SIGKILL); the client's UMNT through
-#    the public IP removes the record; the dead node comes back with the same bytes;
-#  - the store's volume stopped, an MNT on the holder, the holder killed, the volume back:
-#    the survivor lacks the record (it is only in the dead node's journal) until the dead
-#    node returns and ships it.
+#  1. "ctdb disable" and "ctdb stop" of the node holding the IP, then enable/continue;
+#  2. the holder killed (every process of its namespaces, SIGKILL); the client's UMNT through
+#     the public IP removes the record; the dead node comes back with the same bytes;
+#  3. the store's volume stopped, an MNT on the holder, the holder killed, the volume back:
+#     the survivor lacks the record (it is only in the dead node's journal) until the dead
+#     node returns and ships it;
+#  4. rmtabfs killed on the holder: the NFS callout fails CTDB's monitor event, the node
+#     turns UNHEALTHY and the IP moves; the callout refuses to start NFS without rmtabfs.
 # Afterwards no process of the test's namespaces is left.
 #
 # Needs RFS_GLUSTER_URL and RFS_GLUSTER_VOLUME (the gluster suite; scripts/test.sh) and the
@@ -103,7 +106,7 @@ attach() {
 
 # node_config NAME: the node's disk and configuration, from scripts/ctdb/ (once).
 node_config() {
-	local n=$1 nd=$RFS_WORK/$1 e
+	local n=$1 nd=$RFS_WORK/$1 e ns s
 	mkdir -p "$nd"/{nfs/sm,nfs/sm.bak,var-ctdb/volatile,var-ctdb/persistent,var-ctdb/state}
 	mkdir -p "$nd"/{rmtabfs-state,etc-ctdb/events/legacy,etc-ctdb/nfs-checks.d}
 	: >"$nd/nfs/etab"
@@ -131,6 +134,13 @@ node_config() {
 		>"$e/rmtabfs-test.env"
 	cp /etc/ctdb/nfs-checks.d/00.portmapper.check /etc/ctdb/nfs-checks.d/40.mountd.check \
 		"$e/nfs-checks.d/"
+	# The substitutions must have matched: never the host's syslog or lock path.
+	grep -qx "	location = file:$nd/log.ctdb" "$e/ctdb.conf" &&
+		grep -qx "	cluster lock = $RFS_WORK/lock/cluster.lock" "$e/ctdb.conf" &&
+		grep -qx "RMTABFS_NFS_CALLOUT=/etc/ctdb/rmtabfs-test-callout" "$e/script.options" &&
+		grep -qx "CTDB_NFS_CHECKS_DIR=/etc/ctdb/nfs-checks.d" "$e/script.options" &&
+		grep -qx "store=$STORE" "$nd/rmtabfs.conf" && grep -qx "node=$n" "$nd/rmtabfs.conf" ||
+		die "scripts/ctdb/ changed: the test's substitutions no longer match"
 	# Enabled event scripts: as "ctdb event script enable legacy NAME" makes them.
 	for s in 00.ctdb 10.interface 60.nfs; do
 		ln -sf "/usr/share/ctdb/events/legacy/$s.script" "$e/events/legacy/$s.script"
