@@ -16,9 +16,10 @@
 #  1. "ctdb disable" and "ctdb stop" of the node holding the IP, then enable/continue;
 #  2. the holder killed (every process of its namespaces, SIGKILL); the client's UMNT through
 #     the public IP removes the record; the dead node comes back with the same bytes;
-#  3. the store's volume stopped, an MNT on the holder, the holder killed, the volume back:
-#     the survivor lacks the record (it is only in the dead node's journal) until the dead
-#     node returns and ships it;
+#  3. the store's volume stopped, two MNTs on the holder, the holder killed, the volume back:
+#     the survivor lacks the records (they are only in the dead node's journal) until the
+#     dead node returns and ships them; a UMNT the survivor got meanwhile removed nothing,
+#     so that record comes back too and "rmtabctl remove" clears it (the README's limit);
 #  4. rmtabfs killed on the holder: the NFS callout fails CTDB's monitor event, the node
 #     turns UNHEALTHY and the IP moves; the callout refuses to start NFS without rmtabfs.
 # Afterwards no process of the test's namespaces is left.
@@ -230,7 +231,7 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # public IP lists the client's mount of PATH.
 TIMES=()
 failover() {
-	local how=$1 path=${2:-} h s t0 t_ip= t_show=
+	local how=$1 path=${2:-} h s t0 t_ip='' t_show=''
 	h=$(holder) || { fail "$how: nobody holds $PUB"; return 1; }
 	s=$(other "$h")
 	t0=$(date +%s%N)
@@ -339,8 +340,10 @@ bash "$GV" stop-volume "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/gluster.log" 2>&1 ||
 	die "stop-volume"
 VOL_DOWN=1
 h=$(holder)
+REC3=$CLIENT_IP:/srv/export/a/sub2:0x00000001
 check "store down: MNT through $PUB (node $h)" mnt /srv/export/a/sub1
-check "store down: node $h shows it" has_rec "$h" "$REC2"
+check "store down: a second MNT" mnt /srv/export/a/sub2
+check "store down: node $h shows them" has_rec "$h" "$REC2"
 failover kill
 bash "$GV" start-volume "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/gluster.log" 2>&1 ||
 	die "start-volume"
@@ -355,10 +358,18 @@ wait_for 30 connected || fail "store down: $s did not reconnect to the store"
 sleep 2
 check "store down: $s lacks the dead node's MNT (only in $h's journal)" lacks_rec "$s" "$REC2"
 check "store down: so showmount -a $PUB does not list it meanwhile" not_listed /srv/export/a/sub1
+# The client unmounts the second path meanwhile: $s's mountd finds no record to remove.
+check "store down: UMNT of the second path through $PUB meanwhile" umnt /srv/export/a/sub2
 node_up "$h" || die "node $h did not come back"
 check "store down: $h's MNT reaches $s once $h is back" wait_for 20 has_rec "$s" "$REC2"
 check "store down: same bytes on both" wait_for 10 same_bytes
 check "store down: showmount -a $PUB lists it" wait_for 10 show_lists /srv/export/a/sub1
+# The README's limit: the UMNT made meanwhile could not remove what was only in the journal.
+check "store down: the second path came back with $h (README: rmtabctl remove)" \
+	has_rec "$s" "$REC3"
+check "rmtabctl remove on $s clears it" on "$s" "$RFS_CTL_BIN" remove "$CLIENT_IP" \
+	/srv/export/a/sub2
+check "gone on $h too" wait_for 5 lacks_rec "$h" "$REC3"
 check "UMNT through $PUB" umnt /srv/export/a/sub1
 check "the record is gone on A" wait_for 5 lacks_rec A "$REC2"
 check "the record is gone on B" wait_for 5 lacks_rec B "$REC2"
