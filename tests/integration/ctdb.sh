@@ -176,11 +176,16 @@ node_start() {
 	touch "$nd/go"
 }
 node_wait() {
-	local n=$1
-	if ! wait_for 90 node_healthy "$n"; then
-		tail -n 30 "$RFS_WORK/$n/log.ctdb" >&2
-		return 1
-	fi
+	local n=$1 i
+	for ((i = 0; i < 200; i++)); do
+		node_healthy "$n" && return 0
+		kill -0 "${NSPID[node$n]}" 2>/dev/null || { log "node $n: its namespace ended"; break; }
+	done
+	# Counted as a failure, so the work directory (logs) is kept.
+	fail "node $n did not become healthy; the ends of its logs:"
+	tail -n 20 "$RFS_WORK/node$n.ns.log" "$RFS_WORK/$n/log.ctdb" "$RFS_WORK/$n/mountd.log" \
+		"$RFS_WORK/$n.rmtabfs.log" >&2 || true
+	return 1
 }
 node_up() { node_start "$1" && node_wait "$1"; }
 
