@@ -28,6 +28,8 @@ packages=(
 	ctdb ethtool     # tests/integration/ctdb.sh (ethtool: CTDB's 10.interface monitor)
 	# test and benchmark tooling
 	iproute2 procps psmisc util-linux e2fsprogs strace python3 bc
+	# the SQLite test (nfsdcld keeps a database under /var/lib/nfs)
+	sqlite3
 )
 if [[ $(id -u) != 0 ]]; then
 	echo "setup.sh: run as root (it installs packages)" >&2
