@@ -458,6 +458,22 @@ void pt_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
+/*
+ * Whom a write or fallocate runs as: the writer's ids (without CAP_FSETID the file system
+ * clears set-uid/set-gid); its groups too when the file is set-gid without group execute,
+ * which is cleared only for a writer outside the file's group (reading them costs a /proc
+ * read, so only then).
+ */
+static int writer_identity(fuse_req_t req, int fd)
+{
+	struct stat st;
+
+	if (rfs_caller_is_root(req) || fstat(fd, &st) < 0 ||
+	    (st.st_mode & (S_ISGID | S_IXGRP)) != S_ISGID)
+		return RFS_AS_IDS;
+	return RFS_AS_IDS | RFS_AS_GROUPS;
+}
+
 void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, off_t off)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
@@ -468,7 +484,7 @@ void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, 
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
 	/* As the writer (no CAP_FSETID): the write clears set-uid/set-gid underneath. */
-	n = rfs_caller_enter(req, RFS_AS_IDS, &as);
+	n = rfs_caller_enter(req, writer_identity(req, h->fd), &as);
 	if (n == 0) {
 		n = fuse_buf_copy(&out, in, 0);
 		rfs_caller_leave(&as);
@@ -521,7 +537,7 @@ void pt_fsync(fuse_req_t req, struct rfs_handle *h, int datasync)
 void pt_fallocate(fuse_req_t req, struct rfs_handle *h, int mode, off_t offset, off_t length)
 {
 	struct rfs_caller as;
-	int rc = -rfs_caller_enter(req, RFS_AS_IDS, &as);
+	int rc = -rfs_caller_enter(req, writer_identity(req, h->fd), &as);
 
 	if (!rc) {
 		rc = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;

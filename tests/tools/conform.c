@@ -125,20 +125,16 @@ static long run_op(struct req *q, struct res *r)
 		return 0;
 	case OP_OPEN:
 		fd = open(q->p1, (int)q->a, (mode_t)q->b);
-		if (fd >= 0) {
-			fds[q->c] = fd;
-			return 0;
-		}
-		return -1;
+		fds[q->c] = fd; /* -1 after a failure: later steps on the slot get EBADF */
+		return fd < 0 ? -1 : 0;
 	case OP_TMPFILE:
 		fd = open(q->p1, O_TMPFILE | O_RDWR, (mode_t)q->a);
-		if (fd >= 0) {
-			fds[q->c] = fd;
-			return 0;
-		}
-		return -1;
+		fds[q->c] = fd;
+		return fd < 0 ? -1 : 0;
 	case OP_CLOSE:
-		return close(fds[q->c]);
+		fd = fds[q->c];
+		fds[q->c] = -1;
+		return close(fd);
 	case OP_WRITE:
 		memset(buf, 'w', sizeof(buf));
 		return write(fds[q->c], buf, (size_t)q->a);
@@ -266,6 +262,7 @@ static void worker(int s, int who, const char *dir)
 			_exit(1);
 	}
 	umask(022);
+	memset(fds, -1, sizeof(fds));
 	while (read(s, &q, sizeof(q)) == (ssize_t)sizeof(q)) {
 		memset(&r, 0, sizeof(r));
 		errno = 0;
@@ -280,6 +277,7 @@ static void worker(int s, int who, const char *dir)
 /* ---- the driver ---- */
 
 static int nstep, fixture;
+static char slot_path[NACTORS][16][PATH_MAX + 64]; /* what each worker's slot has open */
 static char sdir[64];
 
 static const char *errname(int e)
@@ -376,12 +374,16 @@ static long step(int who, struct req *q, const char *what, int blocks)
 	struct timespec pause = {0, coarse_ns + 1000000};
 	struct res r;
 	int uses_p2 = q->op == OP_SYMLINK || q->op == OP_LINK || q->op == OP_RENAME;
+	int by_slot = !q->p1[0] && q->op != OP_UMASK;
+	char p1[PATH_MAX + 64];
 
+	/* A step on a descriptor shows the file it has open (by the name it was opened). */
+	snprintf(p1, sizeof(p1), "%s", by_slot ? slot_path[who][q->c] : q->p1);
 	if (q->p1[0])
 		parent_of(q->p1, dp1, sizeof(dp1));
 	if (uses_p2)
 		parent_of(q->p2, dp2, sizeof(dp2));
-	look(q->op == OP_SYMLINK ? NULL : q->p1, &s1);
+	look(q->op == OP_SYMLINK ? NULL : p1, &s1);
 	look(uses_p2 ? q->p2 : NULL, &s2);
 	look(dp1, &d1);
 	look(dp2, &d2);
@@ -401,7 +403,12 @@ static long step(int who, struct req *q, const char *what, int blocks)
 		printf(" -> %ld", r.ret);
 	if (r.info[0])
 		printf(" [%s]", r.info);
-	if (q->op != OP_SYMLINK)
+	if (q->op == OP_OPEN || q->op == OP_TMPFILE)
+		snprintf(slot_path[who][q->c], sizeof(slot_path[who][q->c]), "%s",
+			 q->op == OP_OPEN && r.ret == 0 ? q->p1 : "");
+	if (by_slot)
+		describe("fd", p1, &s1, NULL, blocks);
+	else if (q->op != OP_SYMLINK)
 		describe("p1", q->p1, &s1, &s2, blocks);
 	else
 		describe("p2", q->p2, &s2, NULL, blocks);
