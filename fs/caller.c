@@ -11,7 +11,10 @@
  * Invariants: everything here is per thread. setfsuid/setfsgid are per thread in Linux;
  * glibc's setgroups() is process-wide (it signals every thread), so the raw system call is
  * used; the umask lives in fs_struct, which each FUSE worker thread unshares (CLONE_FS) the
- * first time it needs it. A non-root fsuid drops the file-system capabilities (CAP_CHOWN,
+ * first time it needs it, and every leave sets it back to the daemon's (a thread that
+ * libfuse starts from an unshared worker shares that worker's fs_struct until it needs its
+ * own, so it may see a caller's umask for the duration of one of its creator's creates).
+ * A non-root fsuid drops the file-system capabilities (CAP_CHOWN,
  * CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, ...) from the thread's effective set and
  * setfsuid(0) restores them. A root caller (uid 0) keeps the daemon's capabilities.
  * No locks.
@@ -29,6 +32,7 @@
 #include <rmtabfs/log.h>
 
 static bool dont_mask;
+static mode_t daemon_umask;	/* restored at every leave */
 static gid_t daemon_groups[64]; /* restored at leave */
 static int ndaemon_groups;
 static __thread int fs_unshared; /* 0 not tried, 1 own fs_struct, -1 failed */
@@ -39,6 +43,8 @@ void rfs_caller_init(bool kernel_leaves_umask)
 
 	ndaemon_groups = n < 0 ? 0 : n;
 	dont_mask = kernel_leaves_umask;
+	daemon_umask = umask(022);
+	umask(daemon_umask);
 }
 
 bool rfs_caller_is_root(fuse_req_t req)
@@ -61,14 +67,18 @@ static int caller_groups(fuse_req_t req, gid_t **out)
 	if (n < 0)
 		return 0; /* the caller exited, or no /proc: primary group only */
 	if (n > 32) {
-		list = malloc((size_t)n * sizeof(*list));
+		int cap = n;
+
+		list = malloc((size_t)cap * sizeof(*list));
 		if (!list)
 			return -ENOMEM;
-		n = fuse_req_getgroups(req, n, list);
+		n = fuse_req_getgroups(req, cap, list);
 		if (n < 0) {
 			free(list);
 			return 0;
 		}
+		if (n > cap)
+			n = cap; /* it gained groups meanwhile: the ones read */
 	}
 	*out = malloc(((size_t)n + 1) * sizeof(**out));
 	if (!*out) {
@@ -97,6 +107,13 @@ static void set_umask(mode_t m)
 		umask(m);
 }
 
+/* Back to the daemon's umask: other code in this thread (views, staging) creates files too. */
+static void reset_umask(void)
+{
+	if (fs_unshared > 0)
+		umask(daemon_umask);
+}
+
 int rfs_caller_enter(fuse_req_t req, int what, struct rfs_caller *c)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -105,18 +122,20 @@ int rfs_caller_enter(fuse_req_t req, int what, struct rfs_caller *c)
 
 	memset(c, 0, sizeof(*c));
 	/* Without FUSE_CAP_DONT_MASK the kernel has applied it already: never twice. */
-	if (what & RFS_AS_UMASK)
+	if (what & RFS_AS_UMASK) {
 		set_umask(dont_mask ? ctx->umask & 0777 : 0);
+		c->umask = true;
+	}
 	if (!(what & RFS_AS_IDS) || (ctx->uid == 0 && ctx->gid == 0))
 		return 0;
 	if ((what & RFS_AS_GROUPS) && ctx->uid != 0) {
 		n = caller_groups(req, &groups);
-		if (n < 0)
-			return n;
-		rc = set_groups((size_t)n, groups);
+		rc = n < 0 ? n : set_groups((size_t)n, groups);
 		free(groups);
-		if (rc)
+		if (rc) {
+			rfs_caller_leave(c);
 			return rc;
+		}
 		c->groups = true;
 	}
 	setfsgid(ctx->gid);
@@ -137,5 +156,7 @@ void rfs_caller_leave(struct rfs_caller *c)
 	}
 	if (c->groups)
 		set_groups((size_t)ndaemon_groups, daemon_groups);
-	c->ids = c->groups = false;
+	if (c->umask)
+		reset_umask();
+	c->ids = c->groups = c->umask = false;
 }

@@ -101,8 +101,7 @@ void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
-static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr,
-		     int valid);
+static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr, int valid);
 
 /*
  * The kernel clears set-uid/set-gid itself before a write, truncate or chown by sending a
@@ -121,7 +120,8 @@ static bool kernel_kills_priv(fuse_req_t req, struct rfs_inode *inode, const str
 		return false;
 	now = st.st_mode & 07777;
 	return fuse_req_ctx(req)->uid != st.st_uid && (attr->st_mode & 07777) != now &&
-	       ((attr->st_mode & 07777) & ~now) == 0 && ((now ^ attr->st_mode) & 07777 & ~priv) == 0;
+	       ((attr->st_mode & 07777) & ~now) == 0 &&
+	       ((now ^ attr->st_mode) & 07777 & ~priv) == 0;
 }
 
 void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
@@ -157,8 +157,7 @@ void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int 
 }
 
 /* One SETATTR underneath, in the order the kernel would apply it; 0 or -errno. */
-static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr,
-		     int valid)
+static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr, int valid)
 {
 	char procname[32];
 	int rc = 0;
@@ -301,7 +300,8 @@ void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent, 
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rc = linkat(fs->proc_self_fd, procname, parent->fd, name, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+	rc = linkat(fs->proc_self_fd, procname, parent->fd, name, AT_SYMLINK_FOLLOW) < 0 ? errno
+											 : 0;
 	rfs_caller_leave(&as);
 	if (rc)
 		fuse_reply_err(req, rc);

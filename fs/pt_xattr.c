@@ -20,7 +20,7 @@
 #include <rmtabfs/caller.h>
 #include <rmtabfs/passthrough.h>
 
-#define XATTR_LIST_MAX_BYTES 65536
+#define XATTR_LIST_MAX_BYTES  65536
 #define XATTR_VALUE_MAX_BYTES 65536
 
 static void proc_path(const struct rfs_inode *inode, char *buf, size_t len)

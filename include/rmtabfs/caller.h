@@ -21,8 +21,9 @@ enum {
 };
 
 struct rfs_caller {
-	bool ids;	/* fsuid/fsgid switched */
-	bool groups;	/* supplementary groups switched */
+	bool ids;    /* fsuid/fsgid switched */
+	bool groups; /* supplementary groups switched */
+	bool umask;  /* the caller's umask set */
 };
 
 /*

@@ -82,4 +82,5 @@ for mode in $modes; do
 	fi
 	check "$mode: the daemon stops at unmount" sm_stop "$mnt"
 done
+check "no sanitizer reports from the daemons" sm_no_reports
 rfs_finish

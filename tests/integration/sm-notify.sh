@@ -80,4 +80,5 @@ check "sm-notify bumped the state number" test "$(od -An -tu4 "$RFS_WORK/plain/s
 check_eq "the mount ends as the plain directory does" "$plain" "$onmnt"
 check "the daemon stops at unmount" sm_stop "$RFS_WORK/nfs"
 check_eq "and the directory underneath holds it" "$plain" "$(tree "$RFS_WORK/nfs")"
+check "no sanitizer reports from the daemons" sm_no_reports
 rfs_finish

@@ -65,4 +65,5 @@ for mode in delete wal; do
 		"$(head -n 3 <<<"$onmnt" | cut -d'|' -f1 | tr '\n' ' ' | sed 's/ $//')"
 done
 check "the daemon stops at unmount" sm_stop "$mnt"
+check "no sanitizer reports from the daemons" sm_no_reports
 rfs_finish

@@ -37,6 +37,9 @@ sm_find_pid() {
 # sm_start MODE MNT OPTIONS: mounts; the daemon logs to $RFS_WORK/MODE.log (fg) or syslog.
 sm_start() {
 	local mode=$1 mnt=$2 opts=$3 i
+	# A sanitizer build's reports: a background daemon's stderr is /dev/null.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$RFS_WORK/sanitizer
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$RFS_WORK/sanitizer
 	case $mode in
 	fg)
 		"$RFS_BIN" -f -o "$opts" "$mnt" >>"$RFS_WORK/$mode.log" 2>&1 &
@@ -59,6 +62,17 @@ sm_start() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# sm_no_reports: fails (printing them) if a daemon wrote sanitizer reports.
+sm_no_reports() {
+	local f found=0
+	for f in "$RFS_WORK"/sanitizer.*; do
+		[[ -e $f ]] || continue
+		found=1
+		head -n 40 "$f" >&2
+	done
+	return $found
 }
 
 # sm_stop MNT: unmounts and waits (10 s at most) until the daemon has ended.

@@ -35,10 +35,10 @@
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
-#define RENAME_EXCHANGE (1 << 1)
+#define RENAME_EXCHANGE	 (1 << 1)
 #endif
 #ifndef FALLOC_FL_KEEP_SIZE
-#define FALLOC_FL_KEEP_SIZE 0x01
+#define FALLOC_FL_KEEP_SIZE  0x01
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #define FALLOC_FL_ZERO_RANGE 0x10
 #endif
@@ -50,14 +50,43 @@ static const uid_t actor_uid[NACTORS] = {0, 60001, 60002};
 #define GID_B 60002
 #define GID_S 60003 /* shared by A and B */
 #define GID_X 60004 /* nobody's */
-#define T1 1000000000L
-#define T2 1200000000L
+#define T1    1000000000L
+#define T2    1200000000L
 
 enum op {
-	OP_UMASK, OP_OPEN, OP_CLOSE, OP_WRITE, OP_READ, OP_FTRUNC, OP_TRUNC, OP_MKDIR, OP_MKNOD,
-	OP_SYMLINK, OP_LINK, OP_UNLINK, OP_RMDIR, OP_RENAME, OP_CHMOD, OP_CHOWN, OP_LCHOWN,
-	OP_UTIMENS, OP_FALLOC, OP_SETX, OP_GETX, OP_LISTX, OP_REMOVEX, OP_FLOCK, OP_SETLK,
-	OP_GETLK, OP_TMPFILE, OP_SEEK, OP_ACCESS, OP_READDIR, OP_FCHMOD, OP_FCHOWN, OP_FUTIMENS,
+	OP_UMASK,
+	OP_OPEN,
+	OP_CLOSE,
+	OP_WRITE,
+	OP_READ,
+	OP_FTRUNC,
+	OP_TRUNC,
+	OP_MKDIR,
+	OP_MKNOD,
+	OP_SYMLINK,
+	OP_LINK,
+	OP_UNLINK,
+	OP_RMDIR,
+	OP_RENAME,
+	OP_CHMOD,
+	OP_CHOWN,
+	OP_LCHOWN,
+	OP_UTIMENS,
+	OP_FALLOC,
+	OP_SETX,
+	OP_GETX,
+	OP_LISTX,
+	OP_REMOVEX,
+	OP_FLOCK,
+	OP_SETLK,
+	OP_GETLK,
+	OP_TMPFILE,
+	OP_SEEK,
+	OP_ACCESS,
+	OP_READDIR,
+	OP_FCHMOD,
+	OP_FCHOWN,
+	OP_FUTIMENS,
 	OP_READLINK,
 };
 
@@ -216,7 +245,9 @@ static long run_op(struct req *q, struct res *r)
 			return -1;
 		snprintf(r->info, sizeof(r->info), "type=%d start=%ld len=%ld pid=%s", fl.l_type,
 			 (long)fl.l_start, (long)fl.l_len,
-			 fl.l_pid > 0 ? "yes" : fl.l_pid == -1 ? "-1" : "0");
+			 fl.l_pid > 0	  ? "yes"
+			 : fl.l_pid == -1 ? "-1"
+					  : "0");
 		return 0;
 	case OP_SEEK:
 		return lseek(fds[q->c], q->b, (int)q->a);
@@ -285,11 +316,36 @@ static const char *errname(int e)
 	static char other[32];
 
 	switch (e) {
-#define E(x) case x: return #x
-	E(EPERM); E(ENOENT); E(EACCES); E(EEXIST); E(ENOTDIR); E(EISDIR); E(EINVAL);
-	E(ENOTEMPTY); E(EXDEV); E(EBADF); E(ENAMETOOLONG); E(ELOOP); E(EOPNOTSUPP);
-	E(ENODATA); E(ERANGE); E(EWOULDBLOCK); E(ENXIO); E(EFBIG); E(ETXTBSY); E(EBUSY);
-	E(ENOSPC); E(EMLINK); E(ENOSYS); E(EFAULT); E(E2BIG); E(EROFS); E(ENOTTY);
+#define E(x)                                                                                       \
+	case x:                                                                                    \
+		return #x
+		E(EPERM);
+		E(ENOENT);
+		E(EACCES);
+		E(EEXIST);
+		E(ENOTDIR);
+		E(EISDIR);
+		E(EINVAL);
+		E(ENOTEMPTY);
+		E(EXDEV);
+		E(EBADF);
+		E(ENAMETOOLONG);
+		E(ELOOP);
+		E(EOPNOTSUPP);
+		E(ENODATA);
+		E(ERANGE);
+		E(EWOULDBLOCK);
+		E(ENXIO);
+		E(EFBIG);
+		E(ETXTBSY);
+		E(EBUSY);
+		E(ENOSPC);
+		E(EMLINK);
+		E(ENOSYS);
+		E(EFAULT);
+		E(E2BIG);
+		E(EROFS);
+		E(ENOTTY);
 #undef E
 	}
 	snprintf(other, sizeof(other), "errno%d", e);
@@ -306,8 +362,8 @@ static void look(const char *p, struct seen *s)
 	s->ok = p && *p && lstat(p, &s->st) == 0;
 }
 
-static const char *tdelta(const struct timespec *before, const struct timespec *after,
-			  int was, char *buf, size_t len)
+static const char *tdelta(const struct timespec *before, const struct timespec *after, int was,
+			  char *buf, size_t len)
 {
 	if (after->tv_sec == T1 || after->tv_sec == T2)
 		snprintf(buf, len, "%s.%09ld", after->tv_sec == T1 ? "T1" : "T2", after->tv_nsec);

@@ -14,8 +14,7 @@ static void do_open(int who, const char *p, int flags, mode_t mode, int slot, co
 	step(who, q, what, 0);
 }
 
-static void do_slot(int who, int op, int slot, long a, long b, long d, const char *what,
-		    int blocks)
+static void do_slot(int who, int op, int slot, long a, long b, long d, const char *what, int blocks)
 {
 	struct req *q = Q(op, NULL, NULL);
 
@@ -50,8 +49,8 @@ static void do_times(int who, const char *p, long asec, long ansec, long msec, l
 	step(who, q, what, 0);
 }
 
-static void do_xattr(int who, int op, const char *p, const char *name, const void *val,
-		     size_t len, int flags, const char *what)
+static void do_xattr(int who, int op, const char *p, const char *name, const void *val, size_t len,
+		     int flags, const char *what)
 {
 	struct req *q = Q(op, p, NULL);
 
@@ -96,8 +95,10 @@ static void area_create(void)
 						 (unsigned)dmodes[i]);
 					do_path(who, OP_MKDIR, name, NULL, dmodes[i], 0, what);
 				}
-				do_path(who, OP_MKNOD, "fifo", NULL, S_IFIFO | 0666, 0, "mkfifo 0666");
-				do_path(who, OP_MKNOD, "sock", NULL, S_IFSOCK | 0755, 0, "mksock 0755");
+				do_path(who, OP_MKNOD, "fifo", NULL, S_IFIFO | 0666, 0,
+					"mkfifo 0666");
+				do_path(who, OP_MKNOD, "sock", NULL, S_IFSOCK | 0755, 0,
+					"mksock 0755");
 				do_path(who, OP_MKNOD, "chr", NULL, S_IFCHR | 0666,
 					(long)makedev(1, 3), "mknod chr 1,3");
 				do_path(who, OP_MKNOD, "blk", NULL, S_IFBLK | 0640,
@@ -105,7 +106,8 @@ static void area_create(void)
 				do_path(who, OP_MKNOD, "reg", NULL, S_IFREG | 0666, 0, "mknod reg");
 				do_path(who, OP_SYMLINK, "target", "sym", 0, 0, "symlink");
 				do_path(who, OP_MKDIR, "d0/sub", NULL, 0777, 0, "mkdir in new dir");
-				do_open(who, "d2/f", O_CREAT | O_RDWR, 02777, 1, "create in new dir");
+				do_open(who, "d2/f", O_CREAT | O_RDWR, 02777, 1,
+					"create in new dir");
 				do_slot(who, OP_CLOSE, 1, 0, 0, 0, "close", 0);
 			}
 }
@@ -144,8 +146,8 @@ static void area_matrix(void)
 	static const struct {
 		mode_t mode;
 		gid_t gid;
-	} files[] = {{0600, 0}, {0644, 0}, {0664, GID_S}, {0666, 0}, {04777, 0},
-		     {02777, GID_S}, {06777, GID_X}, {02767, GID_S}};
+	} files[] = {{0600, 0},	 {0644, 0},	 {0664, GID_S},	 {0666, 0},
+		     {04777, 0}, {02777, GID_S}, {06777, GID_X}, {02767, GID_S}};
 	static const int owners[] = {R, A};
 	char what[160];
 	size_t f, o;
@@ -164,8 +166,9 @@ static void area_matrix(void)
 					snprintf(n, sizeof(n), "f%d", k);
 					mk(n, 0, files[f].mode, uid, gid, 5);
 				}
-				snprintf(what, sizeof(what), "on %c's %04o (gid %u): ",
-					 actor_name[owners[o]], (unsigned)files[f].mode, gid);
+				snprintf(what, sizeof(what),
+					 "on %c's %04o (gid %u): ", actor_name[owners[o]],
+					 (unsigned)files[f].mode, gid);
 #define W(s) strcat(strcpy(buf, what), s)
 				{
 					char buf[200];
@@ -174,21 +177,30 @@ static void area_matrix(void)
 					do_open(who, "f1", O_WRONLY, 0, 2, W("open w"));
 					do_slot(who, OP_WRITE, 2, 3, 0, 0, W("write 3"), 0);
 					do_slot(who, OP_CLOSE, 2, 0, 0, 0, W("close"), 0);
-					do_open(who, "f2", O_WRONLY | O_TRUNC, 0, 2, W("open w|trunc"));
+					do_open(who, "f2", O_WRONLY | O_TRUNC, 0, 2,
+						W("open w|trunc"));
 					do_slot(who, OP_FTRUNC, 2, 7, 0, 0, W("ftruncate 7"), 0);
-					do_open(who, "f3", O_RDWR | O_APPEND, 0, 3, W("open rw|append"));
+					do_open(who, "f3", O_RDWR | O_APPEND, 0, 3,
+						W("open rw|append"));
 					do_slot(who, OP_WRITE, 3, 1, 0, 0, W("append 1"), 0);
 					do_slot(who, OP_READ, 3, 4, 0, 0, W("pread 4"), 0);
 					do_path(who, OP_TRUNC, "f4", NULL, 3, 0, W("truncate 3"));
-					do_path(who, OP_TRUNC, "f5", NULL, 5, 0, W("truncate same size"));
-					do_path(who, OP_CHMOD, "f6", NULL, 0640, 0, W("chmod 0640"));
-					do_path(who, OP_CHMOD, "f7", NULL, 04755, 0, W("chmod 04755"));
-					do_path(who, OP_CHMOD, "f8", NULL, 02755, 0, W("chmod 02755"));
+					do_path(who, OP_TRUNC, "f5", NULL, 5, 0,
+						W("truncate same size"));
+					do_path(who, OP_CHMOD, "f6", NULL, 0640, 0,
+						W("chmod 0640"));
+					do_path(who, OP_CHMOD, "f7", NULL, 04755, 0,
+						W("chmod 04755"));
+					do_path(who, OP_CHMOD, "f8", NULL, 02755, 0,
+						W("chmod 02755"));
 					do_path(who, OP_CHOWN, "f9", NULL, actor_uid[who], -1,
 						W("chown to self"));
-					do_path(who, OP_CHOWN, "f10", NULL, -1, GID_S, W("chgrp shared"));
-					do_path(who, OP_CHOWN, "f11", NULL, -1, GID_X, W("chgrp other"));
-					do_path(who, OP_CHOWN, "f12", NULL, 60009, -1, W("chown other"));
+					do_path(who, OP_CHOWN, "f10", NULL, -1, GID_S,
+						W("chgrp shared"));
+					do_path(who, OP_CHOWN, "f11", NULL, -1, GID_X,
+						W("chgrp other"));
+					do_path(who, OP_CHOWN, "f12", NULL, 60009, -1,
+						W("chown other"));
 					do_times(who, "f13", -1, 0, 0, 0, 0, W("utimens NULL"));
 					do_times(who, "f14", T1, 5, T2, 7, 0, W("utimens T1 T2"));
 					do_times(who, "f15", 0, UTIME_NOW, 0, UTIME_OMIT, 0,
@@ -204,9 +216,11 @@ static void area_matrix(void)
 					do_xattr(who, OP_GETX, "f17", "user.k", NULL, 0, 0,
 						 W("getxattr user.k"));
 					do_path(who, OP_LINK, "f18", "f18.link", 0, 0, W("link"));
-					do_path(who, OP_RENAME, "f19", "f19.new", 0, 0, W("rename"));
+					do_path(who, OP_RENAME, "f19", "f19.new", 0, 0,
+						W("rename"));
 					do_path(who, OP_UNLINK, "f18", NULL, 0, 0, W("unlink"));
-					do_path(who, OP_ACCESS, "f0", NULL, W_OK, 0, W("access W_OK"));
+					do_path(who, OP_ACCESS, "f0", NULL, W_OK, 0,
+						W("access W_OK"));
 					do_path(who, OP_ACCESS, "f0", NULL, R_OK, AT_EACCESS,
 						W("access R_OK eaccess"));
 					do_slot(who, OP_CLOSE, 1, 0, 0, 0, W("close"), 0);
@@ -260,7 +274,8 @@ static void area_dirs(void)
 		mk("e", 1, 0755, actor_uid[who], 0, 0);
 		mk("full", 1, 0755, actor_uid[who], 0, 0);
 		mk("full/x", 0, 0644, actor_uid[who], 0, 0);
-		do_path(who, OP_RENAME, "f", "g", RENAME_NOREPLACE, 0, "rename noreplace onto file");
+		do_path(who, OP_RENAME, "f", "g", RENAME_NOREPLACE, 0,
+			"rename noreplace onto file");
 		do_path(who, OP_RENAME, "f", "h", RENAME_NOREPLACE, 0, "rename noreplace to new");
 		do_path(who, OP_RENAME, "h", "g", RENAME_EXCHANGE, 0, "rename exchange files");
 		do_path(who, OP_RENAME, "h", "d", RENAME_EXCHANGE, 0, "rename exchange file/dir");
@@ -323,8 +338,8 @@ static size_t acl(char *out, const unsigned *ent, size_t n)
 
 static void area_xattr(void)
 {
-	static const unsigned grant_a[] = {1, 6, ~0u, 2, 6, 60001, 4, 0, ~0u, 0x10, 6, ~0u,
-					   0x20, 0, ~0u};
+	static const unsigned grant_a[] = {1,	6,    ~0u, 2,	6,    60001, 4,	 0,
+					   ~0u, 0x10, 6,   ~0u, 0x20, 0,     ~0u};
 	static const unsigned dflt[] = {1, 7, ~0u, 4, 7, ~0u, 0x20, 5, ~0u};
 	char v[256];
 	size_t n;
@@ -352,7 +367,8 @@ static void area_xattr(void)
 		do_xattr(who, OP_REMOVEX, "s", "user.x", NULL, 0, 0, "removexattr again");
 		do_xattr(who, OP_SETX, "d", "user.x", "1", 1, 0, "setxattr on a directory");
 		n = acl(v, grant_a, 5);
-		do_xattr(who, OP_SETX, "s", "system.posix_acl_access", v, n, 0, "set ACL user A rw");
+		do_xattr(who, OP_SETX, "s", "system.posix_acl_access", v, n, 0,
+			 "set ACL user A rw");
 		do_xattr(who, OP_GETX, "s", "system.posix_acl_access", NULL, 0, 0, "get ACL");
 		do_open(A, "s", O_RDWR, 0, 1, "A opens the ACL'd file rw");
 		do_open(B, "s", O_RDWR, 0, 1, "B opens the ACL'd file rw");
