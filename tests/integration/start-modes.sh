@@ -83,7 +83,16 @@ sm_stop() {
 		[[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null && break
 		sleep 0.05
 	done
-	[[ -n $pid ]] && wait "$pid" 2>/dev/null
 	unset "SM_PID[$mnt]"
-	[[ -z $pid ]] || ! kill -0 "$pid" 2>/dev/null
+	[[ -z $pid ]] && return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		log "daemon $pid still running 10 s after the unmount of $mnt: $(grep -c " $mnt " /proc/self/mountinfo) mount(s) left; stack:"
+		cat "/proc/$pid/task/"*/stack 2>/dev/null | sort | uniq -c | sort -rn | head -n 20 >&2
+		kill "$pid" 2>/dev/null
+		sleep 2
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid" 2>/dev/null || true
 }

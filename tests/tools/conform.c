@@ -138,74 +138,17 @@ static void sorted_names(char *out, size_t len, char **names, size_t n)
 		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "", names[i]);
 }
 
-static long run_op(struct req *q, struct res *r)
+/* The attribute, lock and directory steps. */
+static long run_op_more(struct req *q, struct res *r)
 {
 	char buf[4096], *names[64];
 	struct flock fl;
 	ssize_t n;
 	size_t k;
-	int fd;
 	DIR *d;
 	struct dirent *de;
 
 	switch (q->op) {
-	case OP_UMASK:
-		umask((mode_t)q->a);
-		return 0;
-	case OP_OPEN:
-		fd = open(q->p1, (int)q->a, (mode_t)q->b);
-		fds[q->c] = fd; /* -1 after a failure: later steps on the slot get EBADF */
-		return fd < 0 ? -1 : 0;
-	case OP_TMPFILE:
-		fd = open(q->p1, O_TMPFILE | O_RDWR, (mode_t)q->a);
-		fds[q->c] = fd;
-		return fd < 0 ? -1 : 0;
-	case OP_CLOSE:
-		fd = fds[q->c];
-		fds[q->c] = -1;
-		return close(fd);
-	case OP_WRITE:
-		memset(buf, 'w', sizeof(buf));
-		return write(fds[q->c], buf, (size_t)q->a);
-	case OP_READ:
-		n = pread(fds[q->c], buf, (size_t)q->a, q->b);
-		if (n > 0)
-			hex(r->info, 64, (unsigned char *)buf, (size_t)(n < 8 ? n : 8));
-		return n;
-	case OP_FTRUNC:
-		return ftruncate(fds[q->c], q->a);
-	case OP_TRUNC:
-		return truncate(q->p1, q->a);
-	case OP_MKDIR:
-		return mkdir(q->p1, (mode_t)q->a);
-	case OP_MKNOD:
-		return mknod(q->p1, (mode_t)q->a, (dev_t)q->b);
-	case OP_SYMLINK:
-		return symlink(q->p1, q->p2);
-	case OP_LINK:
-		return linkat(AT_FDCWD, q->p1, AT_FDCWD, q->p2, (int)q->a);
-	case OP_UNLINK:
-		return unlink(q->p1);
-	case OP_RMDIR:
-		return rmdir(q->p1);
-	case OP_RENAME:
-		return renameat2(AT_FDCWD, q->p1, AT_FDCWD, q->p2, (unsigned)q->a);
-	case OP_CHMOD:
-		return chmod(q->p1, (mode_t)q->a);
-	case OP_FCHMOD:
-		return fchmod(fds[q->c], (mode_t)q->a);
-	case OP_CHOWN:
-		return chown(q->p1, (uid_t)q->a, (gid_t)q->b);
-	case OP_LCHOWN:
-		return lchown(q->p1, (uid_t)q->a, (gid_t)q->b);
-	case OP_FCHOWN:
-		return fchown(fds[q->c], (uid_t)q->a, (gid_t)q->b);
-	case OP_UTIMENS:
-		return utimensat(AT_FDCWD, q->p1, q->nulltimes ? NULL : q->ts, (int)q->a);
-	case OP_FUTIMENS:
-		return futimens(fds[q->c], q->nulltimes ? NULL : q->ts);
-	case OP_FALLOC:
-		return fallocate(fds[q->c], (int)q->a, q->b, q->d);
 	case OP_SETX:
 		return setxattr(q->p1, q->p2, q->val, q->vlen, (int)q->a);
 	case OP_GETX:
@@ -272,6 +215,77 @@ static long run_op(struct req *q, struct res *r)
 		while (k)
 			free(names[--k]);
 		return 0;
+	}
+	errno = ENOSYS;
+	return -1;
+}
+
+static long run_op(struct req *q, struct res *r)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	switch (q->op) {
+	case OP_UMASK:
+		umask((mode_t)q->a);
+		return 0;
+	case OP_OPEN:
+		fd = open(q->p1, (int)q->a, (mode_t)q->b);
+		fds[q->c] = fd; /* -1 after a failure: later steps on the slot get EBADF */
+		return fd < 0 ? -1 : 0;
+	case OP_TMPFILE:
+		fd = open(q->p1, O_TMPFILE | O_RDWR, (mode_t)q->a);
+		fds[q->c] = fd;
+		return fd < 0 ? -1 : 0;
+	case OP_CLOSE:
+		fd = fds[q->c];
+		fds[q->c] = -1;
+		return close(fd);
+	case OP_WRITE:
+		memset(buf, 'w', sizeof(buf));
+		return write(fds[q->c], buf, (size_t)q->a);
+	case OP_READ:
+		n = pread(fds[q->c], buf, (size_t)q->a, q->b);
+		if (n > 0)
+			hex(r->info, 64, (unsigned char *)buf, (size_t)(n < 8 ? n : 8));
+		return n;
+	case OP_FTRUNC:
+		return ftruncate(fds[q->c], q->a);
+	case OP_TRUNC:
+		return truncate(q->p1, q->a);
+	case OP_MKDIR:
+		return mkdir(q->p1, (mode_t)q->a);
+	case OP_MKNOD:
+		return mknod(q->p1, (mode_t)q->a, (dev_t)q->b);
+	case OP_SYMLINK:
+		return symlink(q->p1, q->p2);
+	case OP_LINK:
+		return linkat(AT_FDCWD, q->p1, AT_FDCWD, q->p2, (int)q->a);
+	case OP_UNLINK:
+		return unlink(q->p1);
+	case OP_RMDIR:
+		return rmdir(q->p1);
+	case OP_RENAME:
+		return renameat2(AT_FDCWD, q->p1, AT_FDCWD, q->p2, (unsigned)q->a);
+	case OP_CHMOD:
+		return chmod(q->p1, (mode_t)q->a);
+	case OP_FCHMOD:
+		return fchmod(fds[q->c], (mode_t)q->a);
+	case OP_CHOWN:
+		return chown(q->p1, (uid_t)q->a, (gid_t)q->b);
+	case OP_LCHOWN:
+		return lchown(q->p1, (uid_t)q->a, (gid_t)q->b);
+	case OP_FCHOWN:
+		return fchown(fds[q->c], (uid_t)q->a, (gid_t)q->b);
+	case OP_UTIMENS:
+		return utimensat(AT_FDCWD, q->p1, q->nulltimes ? NULL : q->ts, (int)q->a);
+	case OP_FUTIMENS:
+		return futimens(fds[q->c], q->nulltimes ? NULL : q->ts);
+	case OP_FALLOC:
+		return fallocate(fds[q->c], (int)q->a, q->b, q->d);
+	default:
+		return run_op_more(q, r);
 	}
 	errno = ENOSYS;
 	return -1;
