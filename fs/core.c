@@ -359,6 +359,11 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 	return rc;
 }
 
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who)
+{
+	return commit_changes(c, changes, who);
+}
+
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
 			   uint64_t skip_seq, bool *damaged)
 {
@@ -366,6 +371,9 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 	size_t pos = 0;
 	uint64_t nops = 0;
 	int changed = 0;
+	char skew_name[RFS_NODE_MAX + 1];
+	double skew_s = 0;
+	bool skewed;
 
 	*damaged = false;
 	pthread_mutex_lock(&c->table_lock);
@@ -392,7 +400,13 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 	}
 	c->stats.ops_remote += nops;
 	drop_cur_locked(c);
+	skewed = rfs_table_skew_news(&c->table, skew_name, sizeof(skew_name), &skew_s);
 	pthread_mutex_unlock(&c->table_lock);
+	if (skewed)
+		rfs_warn("clock skew: changes of node %s are stamped %.0f s ahead of this node's "
+			 "clock (maxskew %.0f s): applied, but this node's clock does not follow "
+			 "them; check the clocks (NTP) of %s and of this node",
+			 skew_name, skew_s, (double)c->table.max_skew_ns / 1e9, skew_name);
 	if (changed && c->on_change)
 		c->on_change(c->on_change_ctx, false);
 	return (long)pos;
@@ -463,6 +477,13 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 	pthread_mutex_unlock(&c->checkpoint_lock);
 	rfs_buf_free(&buf);
 	return rc;
+}
+
+void rfs_core_set_max_skew(struct rfs_core *c, double secs)
+{
+	pthread_mutex_lock(&c->table_lock);
+	c->table.max_skew_ns = (uint64_t)(secs * 1e9);
+	pthread_mutex_unlock(&c->table_lock);
 }
 
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq)
@@ -892,6 +913,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	rc = rfs_table_init(&fresh, c->table.self->name);
 	if (rc)
 		return rc;
+	fresh.max_skew_ns = c->table.max_skew_ns;
 	self_cover = rfs_snapshot_cover(snap, fresh.self->name);
 	a.t = &fresh;
 	a.skip = self_cover ? self_cover->seq : 0;
@@ -944,6 +966,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	fresh.reported_mtime = c->table.reported_mtime;
 	fresh.reported_gen = 0;
 	fresh.now_ns = c->table.now_ns;
+	rfs_table_keep_skew(&fresh, &c->table);
 	old = c->table;
 	c->table = fresh;
 	memset(&fresh, 0, sizeof(fresh));

@@ -84,9 +84,21 @@ static int daemonize(int *report_fd)
 	return 0;
 }
 
+/*
+ * RMTABFS_LOG_FILE (tests; hosts without syslog): in the background, log lines, libfuse's
+ * and a sanitizer's messages go to this file (appended) instead of syslog and /dev/null.
+ */
+static const char *background_log_file(void)
+{
+	const char *f = getenv("RMTABFS_LOG_FILE");
+
+	return f && *f ? f : NULL;
+}
+
 static void report(int *fd, char status)
 {
-	int null;
+	const char *logf = background_log_file();
+	int null, out = -1;
 
 	if (*fd < 0)
 		return;
@@ -96,21 +108,29 @@ static void report(int *fd, char status)
 	close(*fd);
 	*fd = -1;
 	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
+	if (logf)
+		out = open(logf, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	if (out < 0)
+		out = null;
+	if (null >= 0)
 		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > 2)
-			close(null);
+	if (out >= 0) {
+		dup2(out, STDOUT_FILENO);
+		dup2(out, STDERR_FILENO);
 	}
+	if (out > 2 && out != null)
+		close(out);
+	if (null > 2)
+		close(null);
 }
 
 static void on_change(void *ctx, bool local)
 {
 	struct rfs *fs = ctx;
+	struct rfs_notify *n = fs->notify;
 
-	if (fs->notify)
-		rfs_notify_views(fs->notify);
+	if (n)
+		rfs_notify_views(n);
 	if (local && fs->repl)
 		rfs_repl_wake(fs->repl);
 }
@@ -180,7 +200,8 @@ int main(int argc, char **argv)
 	fs.opts = &opts;
 	fs.entry_timeout = opts.entry_timeout;
 	fs.attr_timeout = opts.attr_timeout;
-	rfs_log_init("rmtabfs", !opts.foreground, opts.debug ? LOG_DEBUG : LOG_NOTICE);
+	rfs_log_init("rmtabfs", !opts.foreground && !background_log_file(),
+		     opts.debug ? LOG_DEBUG : LOG_NOTICE);
 	if (inside(opts.statedir, opts.mountpoint)) {
 		rfs_err("statedir %s is inside the mount point %s", opts.statedir, opts.mountpoint);
 		goto out;
@@ -208,6 +229,7 @@ int main(int argc, char **argv)
 	if (rfs_core_open(&fs.core, opts.statedir, opts.node))
 		goto out;
 	core_open = true;
+	rfs_core_set_max_skew(&fs.core, opts.maxskew);
 	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
 		goto out;
 	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {
@@ -275,9 +297,10 @@ out:
 	rfs_repl_request_stop(fs.repl); /* ends a control request waiting for compaction */
 	rfs_ctl_stop(fs.ctl);		/* calls core and repl */
 	fs.ctl = NULL;
-	rfs_notify_quiesce(fs.notify); /* sends nothing more to the session... */
+	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
+	rfs_notify_quiesce(fs.notify, 200);
 	if (mounted)
-		fuse_session_unmount(fs.se); /* ...which goes away here, at once for the clients */
+		fuse_session_unmount(fs.se); /* at once for the clients */
 	if (rfs_repl_stop(fs.repl) == -EBUSY) {
 		/*
 		 * A store call hangs in the replication thread, which uses the core and the

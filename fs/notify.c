@@ -5,13 +5,16 @@
  * in flight holds; called from a request handler they can deadlock (doc/README.notifications),
  * so handlers and the replication thread only queue work here. Invariants: work queued
  * before a wake-up is done after it; repeated view invalidations coalesce into one.
- * Lock order: notify.lock (the queue; never held across a notify call), then send_lock (held
- * by the thread across its sends, so rfs_notify_quiesce() can wait for the one in flight
- * before the session is unmounted).
+ * At stop, rfs_notify_quiesce comes before the session's unmount: no notify call is in
+ * progress or starts once it returned (libfuse closes /dev/fuse at unmount, and a later
+ * write would go to whatever file reused the descriptor), unless one is stuck in the kernel
+ * longer than its bound, which the unmount then ends.
+ * Lock: notify.lock protects the queue and busy only (leaf; never held across a notify call).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rmtabfs/log.h>
 #include <rmtabfs/notify.h>
@@ -27,10 +30,11 @@ struct rfs_notify {
 	struct rfs *fs;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_mutex_t send_lock; /* held by the thread while it sends */
 	pthread_cond_t cond;
+	pthread_cond_t idle; /* busy went false */
 	bool stop;
-	bool quiet; /* the session is going away: send nothing more */
+	bool busy;	   /* a batch of notify calls is in progress */
+	_Atomic bool quit; /* stop now, even within a batch */
 	bool views;
 	struct entry_work *entries;
 	_Atomic unsigned long sent;
@@ -56,27 +60,19 @@ static void *notify_main(void *arg)
 			pthread_cond_wait(&n->cond, &n->lock);
 			continue;
 		}
-		views = n->views && !n->quiet;
+		views = n->views;
 		entries = n->entries;
 		n->views = false;
 		n->entries = NULL;
-		if (n->quiet) {
-			while (entries) {
-				struct entry_work *next = entries->next;
-
-				free(entries);
-				entries = next;
-			}
-			continue;
-		}
-		/* Held across the sends so that quiesce waits for the one in flight. */
-		pthread_mutex_lock(&n->send_lock);
+		n->busy = true;
 		pthread_mutex_unlock(&n->lock);
 
 		while (entries) {
 			struct entry_work *next = entries->next;
-			int rc = fuse_lowlevel_notify_inval_entry(
-				n->fs->se, entries->parent, entries->name, strlen(entries->name));
+			int rc = n->quit ? 0
+					 : fuse_lowlevel_notify_inval_entry(
+						   n->fs->se, entries->parent, entries->name,
+						   strlen(entries->name));
 
 			if (!ignorable(rc))
 				rfs_debug("invalidating entry %s: %s", entries->name,
@@ -85,7 +81,7 @@ static void *notify_main(void *arg)
 			entries = next;
 			n->sent++;
 		}
-		for (i = 0; views && i < n->fs->nviews; i++) {
+		for (i = 0; views && !n->quit && i < n->fs->nviews; i++) {
 			int rc = fuse_lowlevel_notify_inval_inode(
 				n->fs->se, rfs_view_ino(n->fs->views[i]), 0, 0);
 
@@ -94,8 +90,9 @@ static void *notify_main(void *arg)
 					  strerror(-rc));
 			n->sent++;
 		}
-		pthread_mutex_unlock(&n->send_lock);
 		pthread_mutex_lock(&n->lock);
+		n->busy = false;
+		pthread_cond_broadcast(&n->idle);
 	}
 	pthread_mutex_unlock(&n->lock);
 	return NULL;
@@ -109,13 +106,40 @@ struct rfs_notify *rfs_notify_start(struct rfs *fs)
 		return NULL;
 	n->fs = fs;
 	pthread_mutex_init(&n->lock, NULL);
-	pthread_mutex_init(&n->send_lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
+	pthread_cond_init(&n->idle, NULL);
 	if (pthread_create(&n->thread, NULL, notify_main, n)) {
 		free(n);
 		return NULL;
 	}
 	return n;
+}
+
+void rfs_notify_quiesce(struct rfs_notify *n, int max_ms)
+{
+	struct timespec until;
+
+	if (!n)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += max_ms / 1000;
+	until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&n->lock);
+	n->stop = true;
+	n->quit = true;
+	pthread_cond_signal(&n->cond);
+	while (n->busy) {
+		if (pthread_cond_timedwait(&n->idle, &n->lock, &until) == ETIMEDOUT) {
+			rfs_warn("stopping: a kernel invalidation is still in progress after %d ms",
+				 max_ms);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
 }
 
 void rfs_notify_stop(struct rfs_notify *n)
@@ -134,21 +158,9 @@ void rfs_notify_stop(struct rfs_notify *n)
 		n->entries = next;
 	}
 	pthread_cond_destroy(&n->cond);
-	pthread_mutex_destroy(&n->send_lock);
+	pthread_cond_destroy(&n->idle);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
-}
-
-void rfs_notify_quiesce(struct rfs_notify *n)
-{
-	if (!n)
-		return;
-	pthread_mutex_lock(&n->lock);
-	n->quiet = true;
-	pthread_mutex_unlock(&n->lock);
-	/* Whatever send was in flight has finished once this lock is free. */
-	pthread_mutex_lock(&n->send_lock);
-	pthread_mutex_unlock(&n->send_lock);
 }
 
 void rfs_notify_views(struct rfs_notify *n)

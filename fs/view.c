@@ -16,7 +16,9 @@
  *  - bad content changes nothing: the flush, fsync or rename fails with EINVAL and a log
  *    line names the line and the reason.
  * Lock order: rfs_inode.lock, then rfs_vhandle.lock, then rfs_view.lock (leaf); the core's
- * locks are taken inside any of them. None is held across a reply.
+ * locks are taken inside any of them. None is held across a reply. A handle's base is its
+ * own lock's; what other writers may take as their base (oldest_base) is read under the
+ * view's lock only: the handle's snapshot (fixed for its life) while shows_snap is set.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/gnfs_fmt.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/notify.h>
 #include <rmtabfs/passthrough.h>
@@ -45,6 +48,7 @@ struct rfs_vhandle {
 	bool append;
 	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
+	bool shows_snap; /* base is still snap (nothing committed); under the view's lock */
 };
 
 /*
@@ -293,8 +297,13 @@ static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
 	c = content(vh, &len);
 	rfs_req_who(req, vh->view->name, who, sizeof(who));
 	rc = commit_text(vh->view, &vh->base, c, len, who);
-	if (rc == 0)
+	if (rc == 0) {
 		vh->dirty = false;
+		/* Its base is its own text now: no base for other writers any more. */
+		pthread_mutex_lock(&vh->view->lock);
+		vh->shows_snap = false;
+		pthread_mutex_unlock(&vh->view->lock);
+	}
 	return rc;
 }
 
@@ -327,6 +336,7 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	h->writable = writable;
 	h->vh = vh;
 	pthread_mutex_lock(&v->lock);
+	vh->shows_snap = true;
 	vh->next = v->handles;
 	if (v->handles)
 		v->handles->prev = vh;
@@ -562,7 +572,8 @@ static struct rfs_snap *oldest_base(struct rfs *fs)
 
 		pthread_mutex_lock(&v->lock);
 		for (vh = v->handles; vh; vh = vh->next) {
-			struct rfs_snap *s = vh->base.snap;
+			/* vh->base is vh->lock's: its snapshot, held until release, is ours. */
+			struct rfs_snap *s = vh->shows_snap ? vh->snap : NULL;
 
 			if (s && (!best || s->gen < best->gen)) {
 				rfs_snap_put(best);
@@ -651,6 +662,35 @@ int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req)
 	return rc;
 }
 
+/*
+ * Could the file's content still be committed onto a view (so its base is worth keeping)?
+ * Reads its first line only: a file whose first line no view accepts would be refused
+ * whole at a rename (etab, statd's state, xtab, ...). Errors answer "maybe".
+ */
+static bool may_become_view(struct rfs *fs, struct rfs_inode *inode)
+{
+	char head[2048];
+	struct stat st;
+	ssize_t n;
+	bool whole, ok;
+	int fd = rfs_inode_reopen(fs, inode, O_RDONLY);
+
+	if (fd < 0)
+		return true;
+	if (fstat(fd, &st) < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+		close(fd);
+		return true;
+	}
+	close(fd);
+	if ((uint64_t)st.st_size > RFS_VIEW_MAX_BYTES)
+		return false;
+	whole = (uint64_t)n >= (uint64_t)st.st_size;
+	ok = rt_head_ok(head, (size_t)n, whole);
+	if (!ok && fs->nviews > 1)
+		ok = gn_head_ok(head, (size_t)n, whole);
+	return ok;
+}
+
 void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 {
 	struct rfs_inode *inode = h->inode;
@@ -660,10 +700,25 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_lock(&inode->lock);
 	if (inode->writers)
 		inode->writers--;
-	/* A file never written (a lock file) keeps no base: nothing to pin memory for. */
-	if (!inode->writers && !inode->dirty && !inode->pending)
+	/*
+	 * A file never written (a lock file) keeps no base, nor one written with content no
+	 * view accepts: the base pins a whole rendered snapshot until the kernel forgets the
+	 * inode. A file that may still be renamed onto a view (sed -i's temporary file, a
+	 * copy about to be moved over rmtab) keeps it. A later writer takes a new one.
+	 */
+	if (!inode->writers && !inode->pending &&
+	    (!inode->dirty ||
+	     ((inode->base.snap || inode->base.text) && !may_become_view(fs, inode))))
 		rfs_base_clear(&inode->base);
 	pthread_mutex_unlock(&inode->lock);
+}
+
+static void notify_entry(struct rfs *fs, const char *name)
+{
+	struct rfs_notify *n = fs->notify;
+
+	if (n)
+		rfs_notify_entry(n, FUSE_ROOT_ID, name);
 }
 
 int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
@@ -719,7 +774,7 @@ int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, s
 out:
 	rfs_inode_forget(fs, inode, 1);
 	fuse_reply_err(req, -rc);
-	if (rc == 0 && fs->notify)
-		rfs_notify_entry(fs->notify, FUSE_ROOT_ID, v->name);
+	if (rc == 0)
+		notify_entry(fs, v->name);
 	return rc;
 }

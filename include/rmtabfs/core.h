@@ -124,6 +124,15 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 		 bool at_least);
 
 /*
+ * Sets many records at once as one commit (rmtabctl import, remove, prune): one journal
+ * append and one fdatasync for the whole batch, all or nothing. Each entry's count is the
+ * target (0 removes); RFS_ENTRY_AT_LEAST in its flags keeps a higher count. Keys must be
+ * checked (rfs_key_check) and unique. Returns 0, -ENOSPC (record limit or full disk; nothing
+ * changed), -EIO, -ENOMEM.
+ */
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who);
+
+/*
  * Applies the complete op lines of another node's log, skipping ops up to skip_seq (already
  * in an adopted snapshot). Stops at the first damaged line or a line of another node.
  * Returns bytes consumed; *damaged is set when it stopped at a damaged line (which is then
@@ -157,6 +166,8 @@ int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc);
 int rfs_core_renumber(struct rfs_core *c, uint64_t store_last);
 /* The store was read back and holds nothing above the floor: remember it durably. */
 int rfs_core_anchor(struct rfs_core *c);
+/* The bound on other nodes' stamps moving this node's clock (table.h), in seconds. */
+void rfs_core_set_max_skew(struct rfs_core *c, double secs);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,

@@ -8,8 +8,11 @@
 #include <rmtabfs/rfs.h>
 
 struct rfs_notify *rfs_notify_start(struct rfs *fs);
-/* Sends nothing more (work is dropped) and waits for a send in flight: before unmounting. */
-void rfs_notify_quiesce(struct rfs_notify *n);
+/*
+ * First step of the stop, before the session's unmount: no notify call starts any more, and
+ * waits (at most max_ms) for one in progress. rfs_notify_stop then joins the thread.
+ */
+void rfs_notify_quiesce(struct rfs_notify *n, int max_ms);
 void rfs_notify_stop(struct rfs_notify *n);
 /* The record set changed: drop the kernel's cached pages and attributes of every view. */
 void rfs_notify_views(struct rfs_notify *n);

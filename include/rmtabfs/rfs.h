@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,8 +33,12 @@ struct rfs_inode {
 	int fd;			/* O_PATH, -1 for a view */
 	dev_t dev;
 	ino_t ino;
-	mode_t type;	  /* S_IFMT bits */
-	bool top;	  /* last looked up in the top directory (may be renamed onto a view) */
+	mode_t type; /* S_IFMT bits */
+	/*
+	 * Looked up in the top directory (may be renamed onto a view). Set by any lookup
+	 * without a lock, read by every handler of the inode: atomic.
+	 */
+	_Atomic bool top;
 	uint64_t nlookup; /* kernel references; the inode goes at 0 (views never go) */
 
 	/*
@@ -42,7 +47,8 @@ struct rfs_inode {
 	 * Protected by lock.
 	 */
 	pthread_mutex_t lock;
-	struct rfs_base base;	  /* the view content the writer started from */
+	struct rfs_base base;	  /* the view content the writer started from; dropped at the
+				     last release when no view accepts the content */
 	struct rfs_view *pending; /* renamed onto this view: commit at the writers' flush */
 	unsigned writers;	  /* open handles that may write */
 	bool dirty;		  /* written since the base was taken or last committed */
@@ -88,7 +94,11 @@ struct rfs {
 	struct rfs_options *opts;
 	struct rfs_core core;
 	struct rfs_repl *repl;
-	struct rfs_notify *notify;
+	/*
+	 * Published after the mount, while the replication thread may already call on_change:
+	 * atomic, so a thread that sees the pointer sees the notifier initialised.
+	 */
+	struct rfs_notify *_Atomic notify;
 	struct rfs_ctl *ctl;
 	struct fuse_session *se;
 	int proc_self_fd; /* /proc/self/fd, to reopen O_PATH fds for I/O */

@@ -132,7 +132,7 @@ for step in compact-locked compact-written compact-linked compact-pruned rotate-
 		kill -0 "${RFS_PIDS[a]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	crashed=$(grep -c "crashing at compaction step '$step'" "$RFS_WORK/a.log" || true)
+	crashed=$(rfs_count "crashing at compaction step '$step'" "$RFS_WORK/a.log")
 	rfs_kill9 a "$RFS_WORK/a"
 	start a
 	churn a 2 $((300 + k))
@@ -180,7 +180,7 @@ check "b's unshipped ops reach a after several compactions" \
 	wait_for 20 grep -q '10.77.0.2:/export/l' "$RFS_WORK/a/rmtab"
 sleep 1
 check "b's older op did not bring back the record a removed" \
-	bash -c "! grep -q '10.77.0.1:/export/k' '$RFS_WORK/a/rmtab' '$RFS_WORK/b/rmtab'"
+	rfs_absent '10.77.0.1:/export/k' "$RFS_WORK/a/rmtab" "$RFS_WORK/b/rmtab"
 check "after b's return: a shows the model" wait_for 20 is_model a
 check "after b's return: b shows the model" wait_for 20 is_model b
 rm -rf "$RFS_WORK/d.state"

@@ -47,8 +47,10 @@ m = json.load(open(sys.argv[1]))['model']
 for k, n in m.items():
     print(f'{k}:0x{n:08x}')" "$RFS_WORK/$CASE.json" | LC_ALL=C sort
 }
-prefix_lines() { # MOUNT SEED: that workload's records in a view, sorted
-	grep "^10\.$2\.0\." "$1/rmtab" | LC_ALL=C sort || true
+prefix_lines() { # MOUNT SEED: that workload's records in a view, sorted; fails unread
+	local t
+	t=$(cat "$1/rmtab") || return 2
+	grep "^10\.$2\.0\." <<<"$t" | LC_ALL=C sort || true
 }
 # report SEED [TOLERATE]: numbers, then every acknowledged op on both nodes. TOLERATE=1
 # allows the one op in flight when the daemon was killed (done but never acknowledged).
@@ -59,7 +61,7 @@ report() {
 	wait_for 60 conv || true
 	got_a=$(prefix_lines "$MA" "$seed")
 	got_b=$(prefix_lines "$MB" "$seed")
-	present=$(comm -12 <(printf '%s\n' "$want") <(printf '%s\n' "$got_b") | grep -c . || true)
+	present=$(comm -12 <(printf '%s\n' "$want") <(printf '%s\n' "$got_b") | rfs_count . -)
 	python3 - "$RFS_WORK/$CASE.json" "$present" "$CASE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -67,7 +69,7 @@ print(f"faults: {sys.argv[3]:<22} attempted {r['attempted']:5d}  acknowledged {r
       f"  failed {r['failed']:4d}  records {len(r['model']):4d}  present {int(sys.argv[2]):4d}"
       f"  worst MOUNT {r['max_ms']:7.1f} ms  p99 {r['p99_ms']:6.1f} ms")
 PY
-	differ=$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got_b") | grep -c '^[<>]' || true)
+	differ=$(diff <(printf '%s\n' "$want") <(printf '%s\n' "$got_b") | rfs_count '^[<>]' -)
 	if [[ $tol == 1 ]]; then
 		check "$CASE: every acknowledged op is on node b (at most the one in flight differs)" \
 			test "$differ" -le 2
@@ -116,7 +118,7 @@ if [[ -n ${RFS_STORE:-} ]]; then
 	wait "$WL"
 	check "$CASE: no MOUNT failed" test "$(jget failed)" = 0
 	check "$CASE: the outage was logged once" \
-		test "$(grep -c 'unreachable' "$RFS_WORK/a.log")" -le 2
+		test "$(rfs_count 'unreachable' "$RFS_WORK/a.log")" -le 2
 	report 12
 	stop_pair
 
@@ -131,7 +133,7 @@ if [[ -n ${RFS_STORE:-} ]]; then
 	wait "$WL"
 	check "$CASE: no MOUNT failed" test "$(jget failed)" = 0
 	check "$CASE: the store never went down for node a" \
-		bash -c "! tail -n +$((lines + 1)) '$RFS_WORK/a.log' | grep -q unreachable"
+		rfs_absent_from $((lines + 1)) unreachable "$RFS_WORK/a.log"
 	report 13
 	stop_pair
 
@@ -212,7 +214,7 @@ print(res)
 PY
 )
 check_eq "$CASE: a write on a full state directory fails with ENOSPC" ENOSPC "$errno"
-check "$CASE: and its record is not there" bash -c "! grep -q 10.99.0.1 '$MA/rmtab'"
+check "$CASE: and its record is not there" rfs_absent 10.99.0.1 "$MA/rmtab"
 echo '10.99.0.2:/export/full' >>"$MA/rmtab"
 check "$CASE: service resumes when space returns" grep -q 10.99.0.2 "$MA/rmtab"
 stop_pair

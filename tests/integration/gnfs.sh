@@ -60,10 +60,10 @@ check_eq "the view keeps its inode across gNFS's rename" "$ino" "$(stat -c %i "$
 check_eq "replayer DUMP lists both" "$(printf 'dump 2\n10.0.0.1 /vol/a\n10.0.0.2 /vol/b')" \
 	"$("$G" "$V" dump)"
 check_eq "replayer UMNT" "umnt 10.0.0.1 /vol/a ok" "$("$G" "$V" umnt 10.0.0.1 /vol/a)"
-check "UMNT through the gNFS view removes the record" bash -c "! grep -q 10.0.0.1 '$M/rmtab'"
-check "no staging file is visible" bash -c "! ls -a '$M' | grep -q -e '\.tmp\$' -e rmtabfs-stage"
+check "UMNT through the gNFS view removes the record" rfs_absent 10.0.0.1 "$M/rmtab"
+check "no staging file is visible" rfs_no_entry "$M" -e '\.tmp$' -e rmtabfs-stage
 check "the underlying directory has no staging file left" \
-	bash -c "! ls -a '$RFS_WORK/mnt' | grep -q stage"
+	rfs_no_entry "$RFS_WORK/mnt" stage
 
 # Racing replayers: 4 x 80 MNTs with a delay between read and rewrite, then UMNTs.
 before=$(cat "$M/rmtab")
@@ -119,7 +119,11 @@ check "A's gNFS MNT shows on B (showmount -a)" \
 	bash -c "nsenter -t $(cat "$RFS_WORK/B.nspid") -m -n -- showmount -a 127.0.0.1 |
 		grep -q '^10.40.0.1:/export/a\$'"
 on A "$G" "$VA" umnt 10.40.0.1 /export/a >/dev/null
-gone() { ! on B grep -q '^10.40.0.1:' /var/lib/nfs/rmtab; }
+gone() {
+	local t
+	t=$(on B cat /var/lib/nfs/rmtab) || return 2
+	rfs_absent '^10.40.0.1:' - <<<"$t"
+}
 check "gNFS UMNT on A removes it on B" wait_for 5 gone
 node_down A
 node_down B

@@ -65,14 +65,14 @@ check "showmount -a lists IPv4 and IPv6 clients" \
 mnt3 127.0.0.1 umnt "$EXP" >/dev/null
 check "UMNT decrements in place" grep -qx "127.0.0.1:$EXP:0x00000001" "$NFS/rmtab"
 mnt3 127.0.0.1 umnt "$EXP/sub7" >/dev/null
-check "UMNT of a count-1 record removes it" bash -c "! grep -q ':$EXP/sub7:' $NFS/rmtab"
+check "UMNT of a count-1 record removes it" rfs_absent ":$EXP/sub7:" "$NFS/rmtab"
 before=$(cat "$NFS/rmtab")
 mnt3 127.0.0.1 umntall >/dev/null
 check_eq "UMNTALL (no reverse name matches) keeps every record" "$before" "$(cat $NFS/rmtab)"
-check "no rmtab.tmp is left underneath" test ! -e "$UNDER/rmtab.tmp"
+check "no rmtab.tmp is left underneath" rfs_gone "$UNDER/rmtab.tmp"
 check_eq "the underlying rmtab is left as it was" "$under_before" "$(cat "$UNDER/rmtab")"
 check "the store holds this node's log" test -s "$RFS_WORK/store/nodes/alpha.log"
-check "mountd logged no malformed rmtab" bash -c "! grep -qi 'malformed' '$MOUNTD_LOG'"
+check "mountd logged no malformed rmtab" rfs_absent -i malformed "$MOUNTD_LOG"
 
 # kill -9: every acknowledged change is in the journal.
 want=$(cat "$NFS/rmtab")
@@ -86,15 +86,17 @@ want=$(cat "$NFS/rmtab")
 # SIGTERM: unmounted and gone within a second.
 t0=$(date +%s%N)
 kill -TERM "${RFS_PIDS[alpha]}"
-wait "${RFS_PIDS[alpha]}" || true
-unset "RFS_PIDS[alpha]"
+rfs_reap alpha
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "SIGTERM to exit: $ms ms"
+check_eq "SIGTERM: the daemon exits 0" 0 "$RFS_EXIT"
 check "SIGTERM stops the daemon within a second ($ms ms)" test "$ms" -lt 1000
-check "SIGTERM unmounted" bash -c "! awk '\$5 == \"$NFS\" && / - fuse.rmtabfs /' /proc/self/mountinfo | grep -q ."
+not_mounted() { ! rfs_is_mounted "$1"; }
+check "SIGTERM unmounted" not_mounted "$NFS"
 rfs_start alpha "$NFS" "$OPTS" || die "restart after SIGTERM"
 check_eq "clean restart: same records" "$want" "$(cat "$NFS/rmtab")"
-secs=$(rfs_stop alpha "$NFS")
+rfs_stop alpha "$NFS"
+secs=$RFS_STOP_SECS
 log "fusermount3 -u to exit: $secs s"
 check "fusermount3 -u ends the daemon within a second" awk -v s="$secs" 'BEGIN { exit !(s < 1) }'
 mountd_stop

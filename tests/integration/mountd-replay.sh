@@ -41,7 +41,7 @@ check_eq "same rmtab bytes on rmtabfs as on a plain directory" "$(cat "$PLAIN/rm
 	"$(cat "$M/rmtab")"
 check_eq "same replies to every operation" "$(grep -v '^dump' "$RFS_WORK/plain.out")" \
 	"$(grep -v '^dump' "$RFS_WORK/mnt.out")"
-check "no rmtab.tmp left" test ! -e "$M/rmtab.tmp"
+check "no rmtab.tmp left" rfs_gone "$M/rmtab.tmp"
 
 # The DUMP cache: after each MNT, a DUMP in the same process must see it (mtime changed).
 {

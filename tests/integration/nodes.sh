@@ -42,8 +42,9 @@ node_down() { # NAME: mountd and the host first (mountd keeps etab open), then r
 	# The daemon keeps the host's mount namespace alive: unmount from inside it.
 	nsenter -t "${RFS_PIDS[$1]}" -m -- umount /var/lib/nfs 2>/dev/null ||
 		kill -TERM "${RFS_PIDS[$1]}" 2>/dev/null || true
-	wait "${RFS_PIDS[$1]}" 2>/dev/null || true
-	unset "RFS_PIDS[$1]"
+	rfs_reap "$1"
+	RFS_CHECKS=$((RFS_CHECKS + 1))
+	[[ $RFS_EXIT == 0 ]] || fail "rmtabfs of host $1 exited with status $RFS_EXIT at stop"
 }
 on() { # NAME CMD...: run in that host's namespaces
 	local name=$1

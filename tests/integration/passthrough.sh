@@ -52,7 +52,7 @@ check_eq "its inode is the one underneath" "$(stat -c %i "$U/etab")" "$(stat -c 
 ino=$(stat -c %i "$D/sm/client1")
 mv "$D/sm/client1" "$D/sm.bak/client1"
 check_eq "cross-directory rename keeps the inode" "$ino" "$(stat -c %i "$D/sm.bak/client1")"
-check "renamed file is gone from sm underneath" test ! -e "$U/sm/client1"
+check "renamed file is gone from sm underneath" rfs_gone "$U/sm/client1"
 
 # New files belong to their creator, as statd (a non-root user) creates them.
 su -s /bin/sh nobody -c "echo mon2 > '$D/sm/client2'"
@@ -100,9 +100,9 @@ check_eq "hard link shares the inode" "$(stat -c %i "$U/etab")" "$(stat -c %i "$
 ln -s sm "$D/sm.link"
 check_eq "new symlink" "sm" "$(readlink "$U/sm.link")"
 mkdir "$D/v4recovery/abcdef" && rmdir "$D/v4recovery/abcdef"
-check "mkdir and rmdir" test ! -e "$U/v4recovery/abcdef"
+check "mkdir and rmdir" rfs_gone "$U/v4recovery/abcdef"
 rm "$D/etab.hard"
-check "unlink" test ! -e "$U/etab.hard"
+check "unlink" rfs_gone "$U/etab.hard"
 check_eq "statfs is the underlying file system's" "$(stat -f -c '%b %S' "$U")" \
 	"$(stat -f -c '%b %S' "$D")"
 check "a FIFO passes through as a FIFO" test -p "$D/fifo"
