@@ -1556,13 +1556,18 @@ static void maybe_reset_journal(struct rfs_repl *r)
 {
 	struct rfs_core *c = r->core;
 	struct rfs_peer_pos *pos;
-	uint64_t shipped;
+	uint64_t shipped, jsize, jlast;
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
 	shipped = r->shipped_seq;
 	pthread_mutex_unlock(&r->lock);
-	if ((uint64_t)c->journal.size < JOURNAL_RESET_BYTES || shipped < c->journal.last_seq)
+	/* A cheap pre-check; commits change both under commit_lock, so read them under it. */
+	pthread_mutex_lock(&c->commit_lock);
+	jsize = (uint64_t)c->journal.size;
+	jlast = c->journal.last_seq;
+	pthread_mutex_unlock(&c->commit_lock);
+	if (jsize < JOURNAL_RESET_BYTES || shipped < jlast)
 		return;
 	pos = peer_positions(r, &n);
 	if (!pos)
