@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +61,15 @@ int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool i
 	return rc;
 }
 
-int rfs_checkpoint_write(int dirfd, const char *data, size_t len)
+int rfs_write_atomic(int dirfd, const char *name, const char *data, size_t len)
 {
+	char tmp[NAME_MAX + 1];
 	size_t done = 0;
 	int fd, rc = 0;
 
-	fd = openat(dirfd, "view.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	while (done < len) {
@@ -84,19 +88,24 @@ int rfs_checkpoint_write(int dirfd, const char *data, size_t len)
 		goto fail;
 	}
 	close(fd);
-	if (renameat(dirfd, "view.tmp", dirfd, "view") < 0) {
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		rc = -errno;
-		unlinkat(dirfd, "view.tmp", 0);
+		unlinkat(dirfd, tmp, 0);
 		return rc;
 	}
-	/* The rename itself must survive a power cut before the journal may be emptied. */
+	/* The rename itself must survive a power cut before later steps rely on it. */
 	if (fsync(dirfd) < 0)
 		return -errno;
 	return 0;
 fail:
 	close(fd);
-	unlinkat(dirfd, "view.tmp", 0);
+	unlinkat(dirfd, tmp, 0);
 	return rc;
+}
+
+int rfs_checkpoint_write(int dirfd, const char *data, size_t len)
+{
+	return rfs_write_atomic(dirfd, "view", data, len);
 }
 
 static int read_all(int dirfd, const char *name, char **out, size_t *len)

@@ -6,9 +6,12 @@
  *    a reader has seen survives kill -9; a failed journal write changes nothing;
  *  - cur, when set, is the snapshot of table.gen; snapshots never change after creation;
  *  - the mtime a snapshot carries was reported through rfs_table_mtime(), so a file handle
- *    that shows it (fstat) obeys the same never-repeat rule as a stat by name.
- * Lock order: commit_lock, then table_lock; rfs_snap.lazy_lock is a leaf. No lock is held
- * across a call into the store or the on_change/wait_shipped hooks.
+ *    that shows it (fstat) obeys the same never-repeat rule as a stat by name;
+ *  - this node's sequence numbers never repeat: a state directory without a checkpoint
+ *    starts a new incarnation above the clock, and one not yet anchored is renumbered above
+ *    whatever the store holds before it ships (fs/incarnation.c).
+ * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock is a
+ * leaf. No lock is held across a call into the store or the on_change/wait_shipped hooks.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,11 +20,13 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rmtabfs/core.h>
 #include <rmtabfs/diff.h>
 #include <rmtabfs/gnfs_fmt.h>
+#include <rmtabfs/incarnation.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/rmtab_fmt.h>
 #include <rmtabfs/snapshot.h>
@@ -354,6 +359,11 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 	return rc;
 }
 
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who)
+{
+	return commit_changes(c, changes, who);
+}
+
 long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
 			   uint64_t skip_seq, bool *damaged)
 {
@@ -361,6 +371,9 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 	size_t pos = 0;
 	uint64_t nops = 0;
 	int changed = 0;
+	char skew_name[RFS_NODE_MAX + 1];
+	double skew_s = 0;
+	bool skewed;
 
 	*damaged = false;
 	pthread_mutex_lock(&c->table_lock);
@@ -387,7 +400,13 @@ long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf
 	}
 	c->stats.ops_remote += nops;
 	drop_cur_locked(c);
+	skewed = rfs_table_skew_news(&c->table, skew_name, sizeof(skew_name), &skew_s);
 	pthread_mutex_unlock(&c->table_lock);
+	if (skewed)
+		rfs_warn("clock skew: changes of node %s are stamped %.0f s ahead of this node's "
+			 "clock (maxskew %.0f s): applied, but this node's clock does not follow "
+			 "them; check the clocks (NTP) of %s and of this node",
+			 skew_name, skew_s, (double)c->table.max_skew_ns / 1e9, skew_name);
 	if (changed && c->on_change)
 		c->on_change(c->on_change_ctx, false);
 	return (long)pos;
@@ -438,9 +457,12 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 	uint64_t gen;
 	int rc;
 
+	/* Two writers (the replication thread, the stop path) would share view.tmp. */
+	pthread_mutex_lock(&c->checkpoint_lock);
 	pthread_mutex_lock(&c->table_lock);
 	if (!force && c->table.gen == c->checkpoint_gen) {
 		pthread_mutex_unlock(&c->table_lock);
+		pthread_mutex_unlock(&c->checkpoint_lock);
 		return 0;
 	}
 	gen = c->table.gen;
@@ -452,8 +474,16 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 		rfs_err("cannot write the checkpoint: %s", strerror(-rc));
 	else
 		c->checkpoint_gen = gen;
+	pthread_mutex_unlock(&c->checkpoint_lock);
 	rfs_buf_free(&buf);
 	return rc;
+}
+
+void rfs_core_set_max_skew(struct rfs_core *c, double secs)
+{
+	pthread_mutex_lock(&c->table_lock);
+	c->table.max_skew_ns = (uint64_t)(secs * 1e9);
+	pthread_mutex_unlock(&c->table_lock);
 }
 
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq)
@@ -484,6 +514,153 @@ static int replay_op(void *ctx, const struct rfs_op *op)
 	return rc < 0 ? rc : 0;
 }
 
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Gives the journal's ops the sequence numbers floor+1, floor+2, ... and this node's next op
+ * the one after them. Called with commit_lock held (or before any thread exists): a local
+ * disk rewrite, never a store call. The journal is replaced before the incarnation file
+ * names the new floor, so a crash in between leaves ops above the old floor, which the next
+ * check renumbers again.
+ */
+static int renumber_journal(struct rfs_core *c, uint64_t floor)
+{
+	struct rfs_buf out = RFS_BUF_INIT;
+	size_t len = (size_t)c->journal.size;
+	char *text = malloc(len + 1);
+	long n = 0;
+	int rc = 0;
+
+	if (!text)
+		return -ENOMEM;
+	if (len && rfs_journal_read(&c->journal, 0, text, len) != (ssize_t)len)
+		rc = -EIO;
+	if (!rc && len) {
+		n = rfs_ops_renumber(text, len, floor, &out);
+		if (n < 0)
+			rc = (int)n;
+	}
+	if (!rc && len) {
+		rc = rfs_write_atomic(c->statedir_fd, "journal", out.data ? out.data : "", out.len);
+		if (!rc) {
+			rfs_journal_close(&c->journal);
+			rc = rfs_journal_open(&c->journal, c->statedir_fd, c->table.self->name,
+					      NULL, NULL);
+		}
+	}
+	free(text);
+	rfs_buf_free(&out);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->table_lock);
+	c->table.self_seq = floor + (uint64_t)n;
+	if (n)
+		c->table.self->applied_seq = c->table.self_seq;
+	pthread_mutex_unlock(&c->table_lock);
+	return 0;
+}
+
+/*
+ * Which incarnation the state directory is in. Its last sequence number is certain only
+ * with a checkpoint (the journal holds every op after it); without one (new, lost, damaged)
+ * a new incarnation begins above the clock and above everything known locally.
+ */
+static int open_incarnation(struct rfs_core *c, const char *statedir, bool ck_ok)
+{
+	struct rfs_incarnation inc = {0};
+	int rc = rfs_incarnation_load(c->statedir_fd, &inc);
+	uint64_t known;
+
+	if (rc == 0 && ck_ok) {
+		c->inc = inc;
+		if (c->table.self_seq < inc.floor)
+			c->table.self_seq = inc.floor;
+		return 0;
+	}
+	if (rc == -ENOENT && ck_ok) {
+		/* Written by an earlier version: its numbering is certain and on the store. */
+		c->inc.floor = 0;
+		c->inc.anchored = true;
+		return rfs_incarnation_store(c->statedir_fd, &c->inc);
+	}
+	if (rc && rc != -ENOENT)
+		rfs_warn("%s/incarnation is damaged: starting a new incarnation", statedir);
+	/* Everything known locally: what is left of the directory may still say something. */
+	known = c->table.self_seq > inc.floor ? c->table.self_seq : inc.floor;
+	if (rfs_core_shipped(c) > known)
+		known = rfs_core_shipped(c);
+	c->inc.floor = rfs_incarnation_floor(realtime_ns(), known);
+	c->inc.anchored = false;
+	rc = renumber_journal(c, c->inc.floor);
+	if (!rc)
+		rc = rfs_incarnation_store(c->statedir_fd, &c->inc);
+	if (!rc)
+		rc = rfs_core_checkpoint(c, NULL, 0, true);
+	if (rc) {
+		rfs_err("cannot start a new incarnation in %s: %s", statedir, strerror(-rc));
+		return rc;
+	}
+	rfs_notice("state directory %s: new incarnation, sequence numbers from %llu (this "
+		   "node's ops on the store are read back when it answers)",
+		   statedir, (unsigned long long)c->inc.floor + 1);
+	return 0;
+}
+
+int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc)
+{
+	pthread_mutex_lock(&c->commit_lock);
+	*inc = c->inc;
+	pthread_mutex_unlock(&c->commit_lock);
+	return 0;
+}
+
+int rfs_core_renumber(struct rfs_core *c, uint64_t store_last)
+{
+	struct rfs_incarnation inc;
+	int rc;
+
+	pthread_mutex_lock(&c->commit_lock);
+	inc.floor = rfs_incarnation_floor(realtime_ns(), store_last);
+	inc.anchored = false;
+	rc = renumber_journal(c, inc.floor);
+	if (!rc)
+		rc = rfs_incarnation_store(c->statedir_fd, &inc);
+	if (!rc)
+		c->inc = inc;
+	pthread_mutex_unlock(&c->commit_lock);
+	if (rc)
+		rfs_err("cannot renumber the journal: %s", strerror(-rc));
+	else
+		rfs_warn(
+			"the store holds ops of this node up to seq %llu, above this incarnation's "
+			"start (was the clock set back?): unshipped ops renumbered from %llu",
+			(unsigned long long)store_last, (unsigned long long)inc.floor + 1);
+	return rc;
+}
+
+int rfs_core_anchor(struct rfs_core *c)
+{
+	struct rfs_incarnation inc;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->commit_lock);
+	inc = c->inc;
+	if (!inc.anchored) {
+		inc.anchored = true;
+		rc = rfs_incarnation_store(c->statedir_fd, &inc);
+		if (!rc)
+			c->inc = inc;
+	}
+	pthread_mutex_unlock(&c->commit_lock);
+	return rc;
+}
+
 static int lock_statedir(struct rfs_core *c, const char *statedir)
 {
 	char pid[32];
@@ -512,6 +689,7 @@ static int lock_statedir(struct rfs_core *c, const char *statedir)
 
 int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 {
+	bool ck_ok;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -519,6 +697,7 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	c->journal.fd = -1;
 	pthread_mutex_init(&c->commit_lock, NULL);
 	pthread_mutex_init(&c->table_lock, NULL);
+	pthread_mutex_init(&c->checkpoint_lock, NULL);
 	if (mkdir(statedir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		rfs_err("cannot create state directory %s: %s", statedir, strerror(errno));
@@ -543,6 +722,7 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	if (rc)
 		goto fail;
 	rc = rfs_checkpoint_load(c->statedir_fd, &c->table, &c->loaded);
+	ck_ok = rc == 0;
 	if (rc == 0 && strcmp(c->loaded.node, node) != 0) {
 		rfs_err("state directory %s belongs to node '%s', not '%s': use node=%s or another "
 			"statedir",
@@ -568,9 +748,19 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 			rfs_err("cannot open journal in %s: %s", statedir, strerror(-rc));
 		goto fail;
 	}
+	/* lock, shipped and journal may be new: the journal is emptied on the strength of
+	 * fdatasyncs of a file whose name must be on disk too. */
+	if (fsync(c->statedir_fd) < 0) {
+		rc = -errno;
+		rfs_err("cannot sync state directory %s: %s", statedir, strerror(errno));
+		goto fail;
+	}
 	if (c->journal.last_seq > c->table.self_seq)
 		c->table.self_seq = c->journal.last_seq;
 	c->checkpoint_gen = 0;
+	rc = open_incarnation(c, statedir, ck_ok);
+	if (rc)
+		goto fail;
 	rfs_info("state: %zu live record(s), %zu tombstone(s), journal %llu op(s), last seq %llu",
 		 c->table.nlive, c->table.nrecords - c->table.nlive,
 		 (unsigned long long)c->journal.ops, (unsigned long long)c->table.self_seq);
@@ -597,6 +787,7 @@ void rfs_core_close(struct rfs_core *c)
 	c->lock_fd = c->statedir_fd = c->shipped_fd = -1;
 	pthread_mutex_destroy(&c->commit_lock);
 	pthread_mutex_destroy(&c->table_lock);
+	pthread_mutex_destroy(&c->checkpoint_lock);
 }
 
 /* Reads a whole file below dirfd; -ENOENT if absent. */
@@ -722,6 +913,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	rc = rfs_table_init(&fresh, c->table.self->name);
 	if (rc)
 		return rc;
+	fresh.max_skew_ns = c->table.max_skew_ns;
 	self_cover = rfs_snapshot_cover(snap, fresh.self->name);
 	a.t = &fresh;
 	a.skip = self_cover ? self_cover->seq : 0;
@@ -774,6 +966,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	fresh.reported_mtime = c->table.reported_mtime;
 	fresh.reported_gen = 0;
 	fresh.now_ns = c->table.now_ns;
+	rfs_table_keep_skew(&fresh, &c->table);
 	old = c->table;
 	c->table = fresh;
 	memset(&fresh, 0, sizeof(fresh));

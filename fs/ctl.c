@@ -50,6 +50,45 @@ static int msgf(char *msg, size_t len, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * "clock-skew: NODE ahead=S ago=S" for every node whose stamps ran more than maxskew past
+ * our clock within the quiet period; "clock-hlc-ahead: S" when our own clock (HLC) runs that
+ * far ahead (we changed records stamped by such a node); "clock-note: ..." when every other
+ * node looks ahead, which rather says our clock is behind.
+ */
+static int status_clock(struct rfs_core *c, struct rfs_buf *out)
+{
+	const struct rfs_node *n;
+	size_t others = 0, ahead = 0;
+	uint64_t now, bound;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->table_lock);
+	now = c->table.now_ns();
+	bound = c->table.max_skew_ns;
+	for (n = c->table.nodes; n && !rc; n = n->next) {
+		if (n == c->table.self)
+			continue;
+		others++;
+		if (!n->ahead_at || now - n->ahead_at > RFS_SKEW_QUIET_NS)
+			continue;
+		ahead++;
+		rc = rfs_buf_printf(out, "clock-skew: %s ahead=%.0f ago=%.0f\n", n->name,
+				    (double)n->ahead_ns / 1e9, (double)(now - n->ahead_at) / 1e9);
+	}
+	if (!rc && bound && c->table.hlc > now + bound)
+		rc = rfs_buf_printf(out, "clock-hlc-ahead: %.0f\n",
+				    (double)(c->table.hlc - now) / 1e9);
+	pthread_mutex_unlock(&c->table_lock);
+	if (!rc && ahead && ahead == others)
+		rc = rfs_buf_printf(out,
+				    "clock-note: every other node's changes are stamped ahead "
+				    "of this node's clock: this node's clock is probably "
+				    "behind%s\n",
+				    others == 1 ? " (or that node's is ahead)" : "");
+	return rc;
+}
+
 static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 {
 	struct rfs_core *c = &fs->core;
@@ -83,6 +122,8 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
 			    (unsigned long long)st.refused,
 			    fs->opts->gnfs ? fs->opts->gnfs : "off");
+	if (!rc)
+		rc = status_clock(c, out);
 	if (!rc && fs->repl)
 		rc = rfs_repl_status(fs->repl, out);
 	return rc;
@@ -135,19 +176,15 @@ static int matching(struct rfs *fs, const char *client, const char *path, uint64
 	return rc;
 }
 
-static int remove_all(struct rfs *fs, struct rfs_entries *e, struct rfs_buf *out)
+/* One commit for the lot: every record goes, or none (a full disk, a failed journal). */
+static int remove_all(struct rfs *fs, struct rfs_entries *e, const char *who, struct rfs_buf *out,
+		      char *msg, size_t msglen)
 {
-	size_t i, done = 0;
-	int rc = 0;
+	int rc = rfs_core_set_many(&fs->core, e, who);
 
-	for (i = 0; i < e->n && !rc; i++) {
-		rc = rfs_core_set(&fs->core, e->v[i].client, e->v[i].path, 0, false);
-		if (!rc)
-			done++;
-	}
-	if (!rc)
-		rc = rfs_buf_printf(out, "removed %zu\n", done);
-	return rc;
+	if (rc)
+		return msgf(msg, msglen, rc, "%s: nothing removed: %s", who, strerror(-rc));
+	return rfs_buf_printf(out, "removed %zu\n", e->n);
 }
 
 /* "30s", "15m", "12h", "7d" or plain seconds. */
@@ -194,7 +231,12 @@ static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_b
 			rc = msgf(msg, msglen, -EINVAL, "import: malformed request line %u", line);
 			break;
 		}
+		errno = 0;
 		count = strtoul(t2 + 1, NULL, 10);
+		if (errno || count > RFS_COUNT_MAX) {
+			rc = msgf(msg, msglen, -EINVAL, "line %u: bad count", line);
+			break;
+		}
 		rc = rfs_key_check(body + pos, (size_t)(t1 - body - pos), t1 + 1,
 				   (size_t)(t2 - t1 - 1), &err);
 		if (rc) {
@@ -206,15 +248,18 @@ static int cmd_import(struct rfs *fs, const char *body, size_t len, struct rfs_b
 		pos += n + 1;
 		line++;
 	}
+	if (rc)
+		goto out;
 	rfs_entries_fold(&e);
-	for (i = 0; !rc && i < e.n; i++) {
-		rc = rfs_core_set(&fs->core, e.v[i].client, e.v[i].path, e.v[i].count, true);
-		if (rc)
-			msgf(msg, msglen, rc, "%s:%s: %s", e.v[i].client, e.v[i].path,
-			     strerror(-rc));
-	}
-	if (!rc)
+	for (i = 0; i < e.n; i++)
+		e.v[i].flags = RFS_ENTRY_AT_LEAST;
+	/* One commit: the whole import is in the journal and the table, or nothing of it. */
+	rc = rfs_core_set_many(&fs->core, &e, "control: import");
+	if (rc)
+		rc = msgf(msg, msglen, rc, "nothing imported: %s", strerror(-rc));
+	else
 		rc = rfs_buf_printf(out, "imported %zu\n", e.n);
+out:
 	rfs_entries_free(&e);
 	return rc;
 }
@@ -260,7 +305,7 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 			rc = msgf(msg, msglen, -ENOENT, "no record of %s%s%s", argv[1],
 				  argc == 3 ? ":" : "", argc == 3 ? argv[2] : "");
 		else if (!rc)
-			rc = remove_all(fs, &e, out);
+			rc = remove_all(fs, &e, "control: remove", out, msg, msglen);
 		rfs_entries_free(&e);
 		return rc;
 	}
@@ -275,9 +320,11 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 		if ((uint64_t)now.tv_sec <= secs)
 			return msgf(msg, msglen, -EINVAL, "duration '%s' reaches before 1970",
 				    argv[1]);
-		rc = matching(fs, NULL, NULL, ((uint64_t)now.tv_sec - secs) * 1000000000ull, &e);
+		rc = matching(fs, NULL, NULL,
+			      ((uint64_t)now.tv_sec - secs) * 1000000000ull + (uint64_t)now.tv_nsec,
+			      &e);
 		if (!rc)
-			rc = remove_all(fs, &e, out);
+			rc = remove_all(fs, &e, "control: prune", out, msg, msglen);
 		rfs_entries_free(&e);
 		return rc;
 	}

@@ -180,3 +180,30 @@ out:
 	free(slots);
 	return rc;
 }
+
+/* Can a line starting with p[0..n) start with key? A short incomplete line: maybe. */
+static bool key_possible(const char *p, size_t n, const char *key, bool complete)
+{
+	size_t k = strlen(key);
+
+	return memcmp(p, key, n < k ? n : k) == 0 && (n >= k || !complete);
+}
+
+bool gn_head_ok(const char *head, size_t len, bool whole)
+{
+	const char *line, *nl;
+	size_t pos = 0, n;
+
+	while (pos < len && head[pos] == '\n')
+		pos++;
+	if (pos == len)
+		return true;
+	line = head + pos;
+	nl = memchr(line, '\n', len - pos);
+	n = nl ? (size_t)(nl - line) : len - pos;
+	if (!key_possible(line, n, "hostname-", nl || whole) &&
+	    !key_possible(line, n, "mountpoint-", nl || whole))
+		return false;
+	/* A complete first line needs its '='. */
+	return memchr(line, '=', n) != NULL || (!nl && !whole);
+}

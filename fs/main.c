@@ -8,8 +8,10 @@
  * before the mount, so the first read already shows it; a duplicate node id is refused
  * before the mount when the store answers quickly. In the background the process forks
  * before any thread exists and the parent exits with the child's start-up result.
- * Stop: SIGTERM/SIGINT/SIGHUP or an unmount end the FUSE loop; the replication thread
- * writes a last checkpoint; the store is released without waiting on the network.
+ * Stop: SIGTERM/SIGINT/SIGHUP or an unmount end the FUSE loop; then each part stops before
+ * what it calls (control socket, notifier sends, unmount, replication thread with its last
+ * ship, notifier thread), all joined; only a store call hanging in the replication thread
+ * (a frozen brick) is not waited for: the process then ends with _exit, freeing nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -227,6 +229,7 @@ int main(int argc, char **argv)
 	if (rfs_core_open(&fs.core, opts.statedir, opts.node))
 		goto out;
 	core_open = true;
+	rfs_core_set_max_skew(&fs.core, opts.maxskew);
 	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
 		goto out;
 	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {
@@ -290,16 +293,26 @@ int main(int argc, char **argv)
 	rc = loop_rc < 0 && loop_rc != -EINTR && loop_rc != -ENODEV ? 1 : 0;
 	rfs_notice("stopping");
 out:
-	rfs_ctl_stop(fs.ctl);
+	/* Dependency order: each part stops before what it calls. */
+	rfs_repl_request_stop(fs.repl); /* ends a control request waiting for compaction */
+	rfs_ctl_stop(fs.ctl);		/* calls core and repl */
 	fs.ctl = NULL;
 	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
 	rfs_notify_quiesce(fs.notify, 200);
 	if (mounted)
-		fuse_session_unmount(fs.se);
-	rfs_notify_stop(fs.notify);
-	fs.notify = NULL;
-	rfs_repl_stop(fs.repl);
+		fuse_session_unmount(fs.se); /* at once for the clients */
+	if (rfs_repl_stop(fs.repl) == -EBUSY) {
+		/*
+		 * A store call hangs in the replication thread, which uses the core and the
+		 * notifier when it returns: free nothing, end here. The journal and the last
+		 * checkpoint are on disk; the mount is gone.
+		 */
+		report(&report_fd, (char)rc);
+		_exit(rc);
+	}
 	fs.repl = NULL;
+	rfs_notify_stop(fs.notify); /* called by the replication thread: after it */
+	fs.notify = NULL;
 	if (sighandlers)
 		fuse_remove_signal_handlers(fs.se);
 	if (fs.se)

@@ -11,8 +11,11 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
+#include <rmtabfs/caller.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
 #include <rmtabfs/stage.h>
@@ -48,6 +51,24 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
 	/* POSIX and flock locks stay in the kernel, node-local (no lock handlers here). */
 	conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+	/*
+	 * The passthrough creates as the caller with the caller's umask (caller.c), so the
+	 * file system underneath applies the umask, or a default ACL instead of it, exactly
+	 * once. The kernel enforces ACLs (read through getxattr) on top of the mode bits.
+	 */
+	if (conn->capable & FUSE_CAP_DONT_MASK)
+		conn->want |= FUSE_CAP_DONT_MASK;
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	/*
+	 * Killing set-uid/set-gid on write, truncate and chown is left to us, and we leave it
+	 * to the file system underneath by writing as the caller. Without this the kernel
+	 * would send a chmod as the writer, which a non-owner is not allowed to do.
+	 */
+	if (conn->capable & FUSE_CAP_HANDLE_KILLPRIV)
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV;
+	rfs_caller_init((conn->want & FUSE_CAP_DONT_MASK) != 0);
+	rfs_debug("FUSE capabilities: offered %#x, wanted %#x", conn->capable, conn->want);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -334,6 +355,69 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	pt_fsyncdir(req, handle_of(fi), datasync);
 }
 
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	struct rfs_handle *h = handle_of(fi);
+	struct stat st;
+
+	if (h->kind != RFS_H_VIEW) {
+		pt_lseek(req, h, off, whence);
+		return;
+	}
+	/* A view has no holes. */
+	rfs_view_stat(rfs_view_shown(inode_of(req, ino)), &st);
+	if (off >= st.st_size)
+		fuse_reply_err(req, ENXIO);
+	else
+		fuse_reply_lseek(req, whence == SEEK_DATA ? off : st.st_size);
+}
+
+/* A view holds no extended attributes (and no ACL: its mode bits decide). */
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct rfs_inode *inode = inode_of(req, ino);
+
+	if (rfs_view_shown(inode))
+		fuse_reply_err(req, ENODATA);
+	else
+		pt_getxattr(req, inode, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct rfs_inode *inode = inode_of(req, ino);
+
+	if (!rfs_view_shown(inode))
+		pt_listxattr(req, inode, size);
+	else if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct rfs_inode *inode = inode_of(req, ino);
+	struct rfs_view *v = rfs_view_shown(inode);
+
+	if (v)
+		refuse(req, v, "a view holds no extended attributes", EOPNOTSUPP);
+	else
+		pt_setxattr(req, inode, name, value, size, flags);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct rfs_inode *inode = inode_of(req, ino);
+
+	if (rfs_view_shown(inode))
+		fuse_reply_err(req, ENODATA);
+	else
+		pt_removexattr(req, inode, name);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	pt_statfs(req, &rfs_from_req(req)->root);
@@ -370,4 +454,9 @@ void rfs_fuse_ops(struct fuse_lowlevel_ops *ops)
 	ops->releasedir = op_releasedir;
 	ops->fsyncdir = op_fsyncdir;
 	ops->statfs = op_statfs;
+	ops->lseek = op_lseek;
+	ops->getxattr = op_getxattr;
+	ops->listxattr = op_listxattr;
+	ops->setxattr = op_setxattr;
+	ops->removexattr = op_removexattr;
 }

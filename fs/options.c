@@ -20,10 +20,12 @@
 #include <config.h>
 #include <rmtabfs/oplog.h>
 #include <rmtabfs/options.h>
+#include <rmtabfs/table.h>
 
 struct raw_opts {
 	char *store, *statedir, *node, *gnfs, *ctl, *config;
 	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout, *tombstones;
+	char *maxskew;
 	int noimport;
 	char *nonopt[2]; /* [SOURCE] MOUNTPOINT (copies: fuse_opt_parse frees its input) */
 	int nnonopt;
@@ -44,6 +46,7 @@ static const struct fuse_opt rfs_opts[] = {
 	ROPT("timeout=%s", timeout),
 	ROPT("poll=%s", poll),
 	ROPT("tombstones=%s", tombstones),
+	ROPT("maxskew=%s", maxskew),
 	ROPT("sync=%s", sync),
 	ROPT("entry_timeout=%s", entry_timeout),
 	ROPT("attr_timeout=%s", attr_timeout),
@@ -234,6 +237,7 @@ static void free_raw(struct raw_opts *r)
 	free(r->timeout);
 	free(r->poll);
 	free(r->tombstones);
+	free(r->maxskew);
 	free(r->sync);
 	free(r->entry_timeout);
 	free(r->attr_timeout);
@@ -334,6 +338,10 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 	o->tombstones = 600;
 	if (raw.tombstones && parse_seconds("tombstones", raw.tombstones, 0, 365 * 86400.0,
 					    &o->tombstones, err, errlen))
+		goto out;
+	o->maxskew = RFS_MAX_SKEW_DEFAULT;
+	if (raw.maxskew &&
+	    parse_seconds("maxskew", raw.maxskew, 1, 86400, &o->maxskew, err, errlen))
 		goto out;
 	o->entry_timeout = 1.0;
 	if (raw.entry_timeout && parse_seconds("entry_timeout", raw.entry_timeout, 0, 86400,
@@ -443,6 +451,9 @@ void rfs_options_usage(const char *prog)
 	       "    tombstones=SECONDS          keep removals at least this long in store\n"
 	       "                                snapshots (600; never before every node's log\n"
 	       "                                has passed them)\n"
+	       "    maxskew=SECONDS             another node's change stamped further than this\n"
+	       "                                past this node's clock does not move its\n"
+	       "                                clock (300); its node is logged and shown\n"
 	       "    ctl=PATH                    control socket (default %s/<mountpoint>.sock)\n"
 	       "    config=FILE                 read options from FILE, one per line\n"
 	       "    entry_timeout=SECONDS       kernel cache of names and attributes of\n"

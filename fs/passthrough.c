@@ -5,8 +5,11 @@
  * Invariants:
  *  - only *at() calls relative to O_PATH fds opened before the mount, or reopens through
  *    /proc/self/fd: no path under the mount point is ever used (it would re-enter us);
- *  - objects created here belong to the caller (fuse_req_ctx uid, gid, or the directory's
- *    group under a set-gid directory), as they would without the mount;
+ *  - every call that changes something underneath runs with the caller's identity
+ *    (caller.c: fsuid, fsgid, groups, umask), so the file system underneath decides owner,
+ *    group, set-gid inheritance, mode bits to clear and permissions exactly as it would for
+ *    the caller without the mount; lookups, getattr and reads run as the daemon (the
+ *    kernel checked the caller's permission already);
  *  - every handler replies exactly once: fuse_reply_err(req, -rc) on the error path.
  * Locks: inodes.lock inside rfs_inode_lookup/forget; rfs_handle.dir_lock for a directory
  * handle's listing; the per-inode lock through the vf_file_* hooks. None is held across
@@ -22,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <rmtabfs/caller.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
 #include <rmtabfs/stage.h>
@@ -97,12 +101,64 @@ void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 
+static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr, int valid);
+
+/*
+ * The kernel clears set-uid/set-gid itself before a write, truncate or chown by sending a
+ * mode change on the writer's behalf (libfuse 3.14 does not pass FUSE_HANDLE_KILLPRIV on
+ * to the kernel, whatever the daemon wants). A non-owner may not chmod underneath, so such
+ * a change, recognised as "only set-uid/set-gid bits cleared, by someone not the owner"
+ * (the kernel lets a non-owner's own chmod through to us never), is made as the daemon.
+ */
+static bool kernel_kills_priv(fuse_req_t req, struct rfs_inode *inode, const struct stat *attr)
+{
+	const mode_t priv = S_ISUID | S_ISGID;
+	struct stat st;
+	mode_t now;
+
+	if (fstatat(inode->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	now = st.st_mode & 07777;
+	return fuse_req_ctx(req)->uid != st.st_uid && (attr->st_mode & 07777) != now &&
+	       ((attr->st_mode & 07777) & ~now) == 0 &&
+	       ((now ^ attr->st_mode) & 07777 & ~priv) == 0;
+}
+
 void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
 		struct fuse_file_info *fi)
 {
 	struct rfs_handle *h = fi ? (struct rfs_handle *)(uintptr_t)fi->fh : NULL;
-	struct rfs *fs = rfs_from_req(req);
 	int fd = h && h->kind == RFS_H_FILE ? h->fd : -1;
+	struct rfs_caller as;
+	int rc;
+
+	if ((valid & FUSE_SET_ATTR_MODE) && kernel_kills_priv(req, inode, attr)) {
+		rc = set_attrs(rfs_from_req(req), inode, fd, attr, FUSE_SET_ATTR_MODE);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		valid &= ~FUSE_SET_ATTR_MODE;
+	}
+	rc = rfs_caller_enter(req, RFS_AS_IDS | RFS_AS_GROUPS, &as);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = set_attrs(rfs_from_req(req), inode, fd, attr, valid);
+	rfs_caller_leave(&as);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if ((valid & FUSE_SET_ATTR_SIZE) && inode->top)
+		vf_file_written(inode);
+	pt_getattr(req, inode, fi);
+}
+
+/* One SETATTR underneath, in the order the kernel would apply it; 0 or -errno. */
+static int set_attrs(struct rfs *fs, struct rfs_inode *inode, int fd, struct stat *attr, int valid)
+{
 	char procname[32];
 	int rc = 0;
 
@@ -128,17 +184,24 @@ void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int 
 		} else {
 			int wfd = rfs_inode_reopen(fs, inode, O_WRONLY);
 
-			if (wfd < 0) {
-				errno = -wfd;
-				goto fail;
-			}
+			if (wfd < 0)
+				return wfd;
 			rc = ftruncate(wfd, attr->st_size);
+			if (rc < 0)
+				rc = -errno;
 			close(wfd);
+			if (rc)
+				return rc;
 		}
 		if (rc < 0)
 			goto fail;
-		if (inode->top)
-			vf_file_written(inode);
+	}
+	if (!(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		       FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
+		/* chown(f, -1, -1): nothing to change but the ctime, as underneath. */
+		if (fchownat(inode->fd, "", (uid_t)-1, (gid_t)-1,
+			     AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			goto fail;
 	}
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
 		struct timespec tv[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
@@ -160,10 +223,9 @@ void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int 
 		if (rc < 0)
 			goto fail;
 	}
-	pt_getattr(req, inode, fi);
-	return;
+	return 0;
 fail:
-	fuse_reply_err(req, errno);
+	return -errno;
 }
 
 void pt_readlink(fuse_req_t req, struct rfs_inode *inode)
@@ -183,53 +245,28 @@ void pt_readlink(fuse_req_t req, struct rfs_inode *inode)
 	fuse_reply_readlink(req, buf);
 }
 
-/* Owner of a new object: the caller, with the group of a set-gid directory. */
-static void new_owner(fuse_req_t req, struct rfs_inode *parent, uid_t *uid, gid_t *gid)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct stat st;
-
-	*uid = ctx->uid;
-	*gid = ctx->gid;
-	if (fstatat(parent->fd, "", &st, AT_EMPTY_PATH) == 0 && (st.st_mode & S_ISGID))
-		*gid = st.st_gid;
-}
-
-static int chown_new(fuse_req_t req, struct rfs_inode *parent, const char *name)
-{
-	uid_t uid;
-	gid_t gid;
-
-	new_owner(req, parent, &uid, &gid);
-	if (fchownat(parent->fd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
-}
-
 static void make_node(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t mode,
 		      dev_t rdev, const char *link)
 {
 	struct rfs *fs = rfs_from_req(req);
+	struct rfs_caller as;
 	int rc;
 
+	rc = rfs_caller_enter(req, RFS_AS_ALL, &as);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	if (S_ISDIR(mode))
 		rc = mkdirat(parent->fd, name, mode & 07777);
 	else if (S_ISLNK(mode))
 		rc = symlinkat(link, parent->fd, name);
 	else
 		rc = mknodat(parent->fd, name, mode, rdev);
-	if (rc < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	rc = chown_new(req, parent, name);
+	rc = rc < 0 ? errno : 0;
+	rfs_caller_leave(&as);
 	if (rc) {
-		rfs_warn("cannot give %s to its creator: %s", name, strerror(-rc));
-		if (S_ISDIR(mode))
-			unlinkat(parent->fd, name, AT_REMOVEDIR);
-		else
-			unlinkat(parent->fd, name, 0);
-		fuse_reply_err(req, -rc);
+		fuse_reply_err(req, rc);
 		return;
 	}
 	reply_entry(req, fs, parent, name);
@@ -253,32 +290,61 @@ void pt_symlink(fuse_req_t req, const char *link, struct rfs_inode *parent, cons
 void pt_link(fuse_req_t req, struct rfs_inode *inode, struct rfs_inode *parent, const char *name)
 {
 	struct rfs *fs = rfs_from_req(req);
+	struct rfs_caller as;
 	char procname[32];
+	int rc;
 
 	snprintf(procname, sizeof(procname), "%d", inode->fd);
-	if (linkat(fs->proc_self_fd, procname, parent->fd, name, AT_SYMLINK_FOLLOW) < 0) {
-		fuse_reply_err(req, errno);
+	rc = rfs_caller_enter(req, RFS_AS_IDS | RFS_AS_GROUPS, &as);
+	if (rc) {
+		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_entry(req, fs, parent, name);
+	rc = linkat(fs->proc_self_fd, procname, parent->fd, name, AT_SYMLINK_FOLLOW) < 0 ? errno
+											 : 0;
+	rfs_caller_leave(&as);
+	if (rc)
+		fuse_reply_err(req, rc);
+	else
+		reply_entry(req, fs, parent, name);
+}
+
+/* unlinkat underneath as the caller (sticky directories, permissions); 0 or errno. */
+static int unlink_as(fuse_req_t req, struct rfs_inode *parent, const char *name, int flags)
+{
+	struct rfs_caller as;
+	int rc = rfs_caller_enter(req, RFS_AS_IDS | RFS_AS_GROUPS, &as);
+
+	if (rc)
+		return -rc;
+	rc = unlinkat(parent->fd, name, flags) < 0 ? errno : 0;
+	rfs_caller_leave(&as);
+	return rc;
 }
 
 void pt_unlink(fuse_req_t req, struct rfs_inode *parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(parent->fd, name, 0) < 0 ? errno : 0);
+	fuse_reply_err(req, unlink_as(req, parent, name, 0));
 }
 
 void pt_rmdir(fuse_req_t req, struct rfs_inode *parent, const char *name)
 {
-	fuse_reply_err(req, unlinkat(parent->fd, name, AT_REMOVEDIR) < 0 ? errno : 0);
+	fuse_reply_err(req, unlink_as(req, parent, name, AT_REMOVEDIR));
 }
 
 void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,
 	       struct rfs_inode *newparent, const char *newname, unsigned int flags)
 {
-	int rc = renameat2(parent->fd, name, newparent->fd, newname, flags);
+	struct rfs_caller as;
+	int rc = rfs_caller_enter(req, RFS_AS_IDS | RFS_AS_GROUPS, &as);
 
-	fuse_reply_err(req, rc < 0 ? errno : 0);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rc = renameat2(parent->fd, name, newparent->fd, newname, flags) < 0 ? errno : 0;
+	rfs_caller_leave(&as);
+	fuse_reply_err(req, rc);
 }
 
 static struct rfs_handle *file_handle(struct rfs_inode *inode, int fd, int flags)
@@ -301,19 +367,21 @@ int pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t
 	struct fuse_entry_param e;
 	struct rfs_handle *h;
 	struct rfs_inode *inode;
-	uid_t uid;
-	gid_t gid;
+	struct rfs_caller as;
 	int fd, rc;
 
-	fd = openat(parent->fd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
-	if (fd < 0) {
-		rc = -errno;
+	rc = rfs_caller_enter(req, RFS_AS_ALL, &as);
+	if (rc) {
 		fuse_reply_err(req, -rc);
 		return rc;
 	}
-	new_owner(req, parent, &uid, &gid);
-	if (fchown(fd, uid, gid) < 0)
-		rfs_warn("cannot give %s to its creator: %s", name, strerror(errno));
+	fd = openat(parent->fd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
+	rc = fd < 0 ? -errno : 0;
+	rfs_caller_leave(&as);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return rc;
+	}
 	rc = rfs_inode_lookup(fs, parent, name, &e);
 	if (rc) {
 		close(fd);
@@ -350,8 +418,14 @@ void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = rfs_from_req(req);
 	struct rfs_handle *h;
-	int fd = rfs_inode_reopen(fs, inode, fi->flags);
+	struct rfs_caller as;
+	int fd = rfs_caller_enter(req, RFS_AS_IDS | RFS_AS_GROUPS, &as);
 
+	if (fd == 0) {
+		/* As the caller: O_TRUNC clears set-uid/set-gid as it would underneath. */
+		fd = rfs_inode_reopen(fs, inode, fi->flags);
+		rfs_caller_leave(&as);
+	}
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -384,15 +458,37 @@ void pt_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
+/*
+ * Whom a write or fallocate runs as: the writer's ids (without CAP_FSETID the file system
+ * clears set-uid/set-gid); its groups too when the file is set-gid without group execute,
+ * which is cleared only for a writer outside the file's group (reading them costs a /proc
+ * read, so only then).
+ */
+static int writer_identity(fuse_req_t req, int fd)
+{
+	struct stat st;
+
+	if (rfs_caller_is_root(req) || fstat(fd, &st) < 0 ||
+	    (st.st_mode & (S_ISGID | S_IXGRP)) != S_ISGID)
+		return RFS_AS_IDS;
+	return RFS_AS_IDS | RFS_AS_GROUPS;
+}
+
 void pt_write_buf(fuse_req_t req, struct rfs_handle *h, struct fuse_bufvec *in, off_t off)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct rfs_caller as;
 	ssize_t n;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
-	n = fuse_buf_copy(&out, in, 0);
+	/* As the writer (no CAP_FSETID): the write clears set-uid/set-gid underneath. */
+	n = rfs_caller_enter(req, writer_identity(req, h->fd), &as);
+	if (n == 0) {
+		n = fuse_buf_copy(&out, in, 0);
+		rfs_caller_leave(&as);
+	}
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
@@ -440,8 +536,13 @@ void pt_fsync(fuse_req_t req, struct rfs_handle *h, int datasync)
 
 void pt_fallocate(fuse_req_t req, struct rfs_handle *h, int mode, off_t offset, off_t length)
 {
-	int rc = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;
+	struct rfs_caller as;
+	int rc = -rfs_caller_enter(req, writer_identity(req, h->fd), &as);
 
+	if (!rc) {
+		rc = fallocate(h->fd, mode, offset, length) < 0 ? errno : 0;
+		rfs_caller_leave(&as);
+	}
 	if (!rc && h->inode->top)
 		vf_file_written(h->inode);
 	fuse_reply_err(req, rc);
@@ -658,6 +759,16 @@ void pt_statfs(fuse_req_t req, struct rfs_inode *inode)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
+}
+
+void pt_lseek(fuse_req_t req, struct rfs_handle *h, off_t off, int whence)
+{
+	off_t r = lseek(h->fd, off, whence); /* SEEK_DATA/SEEK_HOLE: holes as underneath */
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
 }
 
 int pt_read_whole(int fd, struct rfs_buf *out)

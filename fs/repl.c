@@ -14,19 +14,28 @@
  *  - the journal is emptied only when the store has every op in it and a checkpoint that
  *    includes them is on disk, both checked under the core's commit lock;
  *  - only this thread calls the store; a hung call (a frozen brick) therefore hangs only
- *    this thread, and the state it reports says so after timeout seconds.
- * Lock order: core.commit_lock, then repl.lock, then core.table_lock. repl.lock is never
- * held across a store call.
+ *    this thread, and the state it reports says so after timeout seconds;
+ *  - this node's ops are shipped only once its incarnation is anchored: the store was read
+ *    back and holds nothing of ours above the incarnation's floor (renumbered first if it
+ *    did), so a lost state directory never reuses a (node, seq) pair;
+ *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
+ *    halting; the last ship ends at aborting; rfs_repl_stop() never waits for a hung call.
+ * Lock order: core.commit_lock, then repl.lock, then core.table_lock. No lock a FUSE request
+ * may take (repl.lock: status, sync=store waits; the core's locks) is ever held across a
+ * store call or a blocking wait; a local commit wakes the thread through an eventfd, with
+ * no lock at all.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +52,12 @@
 #define DAMAGE_RETRY	    10.0
 #define BACKOFF_MAX	    5.0
 #define OWNER_CHECK_EVERY   5.0
+/* A clean stop ships what is left for at most min(timeout=, this), then gives up on a hung
+ * call after ABORT_GRACE more: stop stays under a second in every state. */
+#define FINAL_SHIP_MAX 0.5
+#define ABORT_GRACE    0.2
+/* A store call running this long at stop is taken as hung: no last ship is tried. */
+#define HUNG_AT_STOP 0.3
 /* With sync=local, ops written to our log are fsync'ed (and only then confirmed) at most
  * this long after the first unsynced one: one sync for a burst instead of one per MOUNT. */
 #define SHIP_SYNC_DELAY 0.05
@@ -76,11 +91,14 @@ struct rfs_repl {
 	pthread_t thread;
 	bool thread_started;
 
-	pthread_mutex_t lock; /* everything below */
-	pthread_cond_t cond;  /* wakes the thread */
-	pthread_cond_t event; /* wakes waiters: first attempt done, ship progress */
+	/* Wakes the thread without a lock: a local commit never waits for repl.lock. */
+	int wake_fd;	       /* eventfd */
+	_Atomic bool halting;  /* stop requested: leave long loops, make the last ship */
+	_Atomic bool aborting; /* stop now: not even the last ship (a store call hangs) */
+	pthread_mutex_t lock;  /* everything below */
+	pthread_cond_t event;  /* wakes waiters: first attempt done, ship progress, done */
 	bool stop;
-	bool wake;
+	bool done; /* the thread has returned (or never ran) */
 	bool first_done;
 	bool connected; /* backend connected (a glfs_t exists) */
 	bool prepared;	/* files open, owner lock held */
@@ -160,6 +178,27 @@ static void call_begin(struct rfs_repl *r)
 static void call_end(struct rfs_repl *r)
 {
 	atomic_store(&r->call_started_ns, 0);
+}
+
+/* Stop was requested: long loops (catch-up, tailing, compaction, adoption) end early. */
+static bool stopping(struct rfs_repl *r)
+{
+	return atomic_load(&r->halting);
+}
+
+/* Not even the last ship: the stop path gave up waiting. */
+static bool aborting(struct rfs_repl *r)
+{
+	return atomic_load(&r->aborting);
+}
+
+static void wake_thread(struct rfs_repl *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is already set: the thread wakes anyway */
+	}
 }
 
 static uint64_t backlog_locked(struct rfs_repl *r)
@@ -392,6 +431,8 @@ static void describe_holder(struct rfs_repl *r, const char *rel)
 
 static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from);
 static int confirm(struct rfs_repl *r);
+static int read_back(struct rfs_repl *r, const struct rfs_incarnation *inc);
+static int catch_up_own(struct rfs_repl *r, uint64_t last);
 
 /*
  * Makes the store ready for this node: FORMAT, nodes/, the owner lock, and the state of
@@ -402,10 +443,10 @@ static int prepare(struct rfs_repl *r)
 	const struct rfs_store_ops *ops = r->store.ops;
 	char rel[128], fmt[64], owner_text[300], host[128];
 	size_t len = 0;
+	struct rfs_incarnation inc;
 	uint64_t last = 0;
 	off_t size = 0;
 	uint32_t seg;
-	bool behind, fresh;
 	int rc;
 
 	rc = rfs_store_read_small(&r->store, "FORMAT", fmt, sizeof(fmt), &len);
@@ -448,6 +489,8 @@ static int prepare(struct rfs_repl *r)
 		ops->fsync(r->owner);
 
 	rc = ops->mkdir(&r->store, "snapshots");
+	if (!rc)
+		rc = ops->sync_dir(&r->store, ""); /* FORMAT, nodes/, snapshots/ */
 	if (rc)
 		return rc;
 	r->own_seg = 0;
@@ -509,8 +552,24 @@ static int prepare(struct rfs_repl *r)
 		r->own_seg++;
 		size = 0;
 	}
-	if (!r->started && last > rfs_core_shipped(r->core))
-		last = rfs_core_shipped(r->core);
+	rfs_core_incarnation(r->core, &inc);
+	if (rfs_incarnation_conflict(&inc, last)) {
+		rc = rfs_core_renumber(r->core, last);
+		if (rc)
+			return rc;
+		rfs_core_incarnation(r->core, &inc);
+	}
+	if (inc.anchored) {
+		if (!r->started && last > rfs_core_shipped(r->core))
+			last = rfs_core_shipped(r->core);
+		/* Anchored: nothing of ours lies between the store's last op and the floor. */
+		if (last < inc.floor)
+			last = inc.floor;
+	}
+	/* Our log segment (and owner file) may be new: their names must outlive a power cut. */
+	rc = ops->sync_dir(&r->store, "nodes");
+	if (rc)
+		return rc;
 	/* Back after an error: what we wrote before it counts only once it is synced. */
 	if (size > 0) {
 		rc = ops->fsync(r->own_log);
@@ -520,11 +579,50 @@ static int prepare(struct rfs_repl *r)
 	r->started = true;
 	pthread_mutex_lock(&r->lock);
 	r->own_size = (uint64_t)size;
-	r->shipped_seq = r->written_seq = last;
+	r->shipped_seq = r->written_seq = inc.anchored ? last : inc.floor;
 	r->ship_off = 0;
 	r->unsynced_since = 0;
 	r->prepared = true;
 	pthread_mutex_unlock(&r->lock);
+	return inc.anchored ? catch_up_own(r, last) : read_back(r, &inc);
+}
+
+/*
+ * A new incarnation (new, lost or damaged state directory): every op of this node on the
+ * store is read back (from the newest snapshot when there is one) before the incarnation
+ * counts as anchored and its own ops are shipped above its floor.
+ */
+static int read_back(struct rfs_repl *r, const struct rfs_incarnation *inc)
+{
+	uint32_t seg;
+	int rc = 0;
+
+	if (r->snap_newest) {
+		rc = adopt(r);
+	} else {
+		rfs_notice("new incarnation of node %s: reading its ops on the store back",
+			   r->opts->node);
+		for (seg = r->own_min_seg; !rc && seg <= r->own_seg && !stopping(r); seg++)
+			rc = read_own_log(r, seg, 0);
+	}
+	if (!rc && stopping(r))
+		rc = -ECANCELED;
+	if (!rc)
+		rc = rfs_core_anchor(r->core);
+	if (!rc) {
+		rfs_core_note_shipped(r->core, inc->floor);
+		rfs_notice("node %s: incarnation anchored; its ops are shipped from seq %llu",
+			   r->opts->node, (unsigned long long)inc->floor + 1);
+	}
+	return rc;
+}
+
+/* An anchored state directory behind the store (or a new node): catch up with our own ops. */
+static int catch_up_own(struct rfs_repl *r, uint64_t last)
+{
+	uint32_t seg;
+	bool behind, fresh;
+	int rc = 0;
 
 	pthread_mutex_lock(&r->core->table_lock);
 	behind = r->core->table.self_seq < last;
@@ -537,7 +635,7 @@ static int prepare(struct rfs_repl *r)
 		rfs_warn("store has ops of this node up to seq %llu that the state directory "
 			 "lacks: reading them back",
 			 (unsigned long long)last);
-		for (seg = r->own_min_seg; !rc && seg <= r->own_seg; seg++)
+		for (seg = r->own_min_seg; !rc && seg <= r->own_seg && !stopping(r); seg++)
 			rc = read_own_log(r, seg, 0);
 	}
 	if (rc)
@@ -574,10 +672,16 @@ static int read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_
 		return -ENOMEM;
 	}
 	for (;;) {
-		ssize_t n = ops->pread(f, buf, CHUNK, (off_t)off);
+		ssize_t n;
 		size_t pos = 0;
 		bool damaged;
 		long used;
+
+		if (stopping(r)) {
+			rc = -ECANCELED;
+			break;
+		}
+		n = ops->pread(f, buf, CHUNK, (off_t)off);
 
 		if (n <= 0) {
 			rc = n < 0 ? (int)n : 0;
@@ -638,7 +742,7 @@ static int ship(struct rfs_repl *r)
 	buf = malloc(CHUNK);
 	if (!buf)
 		return -ENOMEM;
-	while (off < jsize && !rc) {
+	while (off < jsize && !rc && !aborting(r)) {
 		size_t want = jsize - off > CHUNK ? CHUNK : (size_t)(jsize - off);
 		ssize_t n = rfs_journal_read(&c->journal, (off_t)off, buf, want);
 		struct rfs_op_scratch s;
@@ -796,7 +900,7 @@ static int tail_peers(struct rfs_repl *r)
 		if (rc)
 			return rc;
 	}
-	for (i = 0; i < r->npeers && !rc; i++) {
+	for (i = 0; i < r->npeers && !rc && !stopping(r); i++) {
 		struct peer *p = &r->peers[i];
 		char rel[160];
 		off_t size = 0;
@@ -847,7 +951,7 @@ static int tail_peers(struct rfs_repl *r)
 		pthread_mutex_lock(&r->lock);
 		p->size = (uint64_t)size;
 		pthread_mutex_unlock(&r->lock);
-		while (p->offset < (uint64_t)size) {
+		while (p->offset < (uint64_t)size && !stopping(r)) {
 			size_t want = (uint64_t)size - p->offset > CHUNK
 					      ? CHUNK
 					      : (size_t)((uint64_t)size - p->offset);
@@ -999,11 +1103,16 @@ static int rotate_own(struct rfs_repl *r)
 	/* Covered to its very end: nothing shipped since the compactor read it. */
 	whole = c && c->seg == r->own_seg && c->offset >= r->own_size;
 	if (c && c->seg >= r->own_seg && r->own_size > 0) {
-		struct rfs_sfile *f;
+		struct rfs_sfile *f = NULL;
 
 		log_rel(rel, sizeof(rel), r->opts->node, r->own_seg + 1);
 		call_begin(r);
 		rc = ops->open(&r->store, rel, O_RDWR | O_CREAT, &f);
+		/* Durable before the covered segments go below. */
+		if (!rc)
+			rc = ops->sync_dir(&r->store, "nodes");
+		if (rc && f)
+			ops->close(f);
 		call_end(r);
 		if (rc)
 			goto out;
@@ -1200,6 +1309,9 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 	call_begin(r);
 	rc = ops->link(&r->store, tmp, rel);
 	ops->unlink(&r->store, tmp);
+	/* The snapshot's name must be durable before any node deletes what it covers. */
+	if (!rc)
+		rc = ops->sync_dir(&r->store, "snapshots");
 	call_end(r);
 	if (rc == -EEXIST) {
 		snprintf(msg, msglen, "another node wrote snapshot %llu first",
@@ -1267,9 +1379,19 @@ static int adopt(struct rfs_repl *r)
 	c = rfs_snapshot_cover(&info, r->opts->node);
 	for (seg = c ? c->seg : r->own_min_seg; !rc && seg <= r->own_seg; seg++)
 		rc = read_own_seg(r, seg, c && seg == c->seg ? c->offset : 0, 0, &own);
+	if (!rc && stopping(r))
+		rc = -ECANCELED;
 	if (!rc)
 		rc = rfs_core_adopt(r->core, &info, own.data ? own.data : "", own.len);
 	if (!rc) {
+		/* Files closed first, outside repl.lock: a close is a store call too. */
+		call_begin(r);
+		for (i = 0; i < r->npeers; i++)
+			if (r->peers[i].f) {
+				r->store.ops->close(r->peers[i].f);
+				r->peers[i].f = NULL;
+			}
+		call_end(r);
 		pthread_mutex_lock(&r->lock);
 		/* Every node the snapshot covers is read on from its cover... */
 		for (i = 0; i < info.ncovers; i++)
@@ -1279,10 +1401,6 @@ static int adopt(struct rfs_repl *r)
 			struct peer *p = &r->peers[i];
 			const struct rfs_cover *pc = rfs_snapshot_cover(&info, p->node);
 
-			if (p->f) {
-				r->store.ops->close(p->f);
-				p->f = NULL;
-			}
 			/* ...and a node it does not cover had no op then: from its start. */
 			p->seg = pc ? pc->seg : (p->listed ? p->min_seg : 0);
 			p->offset = pc ? pc->offset : 0;
@@ -1313,8 +1431,7 @@ int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
 	}
 	r->compact_requested = true;
 	r->compact_result = 1;
-	r->wake = true;
-	pthread_cond_signal(&r->cond);
+	wake_thread(r);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += 60;
 	while (r->compact_requested && !r->stop)
@@ -1334,6 +1451,8 @@ static int snapshots(struct rfs_repl *r)
 	bool requested;
 	int rc = 0;
 
+	if (stopping(r))
+		return 0;
 	pthread_mutex_lock(&r->lock);
 	requested = r->compact_requested;
 	pthread_mutex_unlock(&r->lock);
@@ -1437,13 +1556,18 @@ static void maybe_reset_journal(struct rfs_repl *r)
 {
 	struct rfs_core *c = r->core;
 	struct rfs_peer_pos *pos;
-	uint64_t shipped;
+	uint64_t shipped, jsize, jlast;
 	size_t n;
 
 	pthread_mutex_lock(&r->lock);
 	shipped = r->shipped_seq;
 	pthread_mutex_unlock(&r->lock);
-	if ((uint64_t)c->journal.size < JOURNAL_RESET_BYTES || shipped < c->journal.last_seq)
+	/* A cheap pre-check; commits change both under commit_lock, so read them under it. */
+	pthread_mutex_lock(&c->commit_lock);
+	jsize = (uint64_t)c->journal.size;
+	jlast = c->journal.last_seq;
+	pthread_mutex_unlock(&c->commit_lock);
+	if (jsize < JOURNAL_RESET_BYTES || shipped < jlast)
 		return;
 	pos = peer_positions(r, &n);
 	if (!pos)
@@ -1474,6 +1598,23 @@ static bool unshipped(struct rfs_repl *r)
 	return last > written;
 }
 
+/*
+ * A clean stop: what was acknowledged goes to the store and is confirmed, unless the store
+ * is down or the stop path gave up (then it stays in the journal and is named in the log).
+ */
+static void final_ship(struct rfs_repl *r)
+{
+	int rc;
+
+	if (!r->prepared || aborting(r))
+		return;
+	rc = ship(r);
+	if (!rc && !aborting(r))
+		rc = confirm(r);
+	if (rc && !aborting(r))
+		rfs_warn("store %s: last ship at stop failed: %s", r->url, strerror(-rc));
+}
+
 static void *repl_main(void *arg)
 {
 	struct rfs_repl *r = arg;
@@ -1497,20 +1638,20 @@ static void *repl_main(void *arg)
 		int rc = 0;
 
 		pthread_mutex_unlock(&r->lock);
-		if (!r->connected) {
+		if (!r->connected && !stopping(r)) {
 			call_begin(r);
 			rc = r->store.ops->connect(&r->store);
 			call_end(r);
 			if (!rc)
 				r->connected = true;
 		}
-		if (!rc && !r->prepared) {
+		if (!rc && !r->prepared && !stopping(r)) {
 			rc = prepare(r);
 			if (rc)
 				close_files(r);
 		}
 		ship_in = 0;
-		if (!rc) {
+		if (!rc && r->prepared) {
 			double since = now_mono() - r->last_ship;
 
 			if (r->opts->sync == RFS_SYNC_STORE || since >= SHIP_BATCH_DELAY) {
@@ -1523,13 +1664,14 @@ static void *repl_main(void *arg)
 				ship_in = SHIP_BATCH_DELAY - since;
 			}
 		}
-		if (!rc && r->unsynced_since && now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+		if (!rc && r->prepared && r->unsynced_since &&
+		    now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
 			rc = confirm(r);
-		if (!rc)
+		if (!rc && r->prepared && !stopping(r))
 			rc = tail_peers(r);
-		if (!rc)
+		if (!rc && r->prepared && !stopping(r))
 			rc = check_owner(r);
-		if (!rc)
+		if (!rc && r->prepared)
 			rc = snapshots(r);
 		if (now_mono() - r->last_checkpoint >= CHECKPOINT_EVERY)
 			checkpoint(r, false);
@@ -1562,22 +1704,24 @@ static void *repl_main(void *arg)
 			r->first_done = true;
 			pthread_cond_broadcast(&r->event);
 		}
-		if (!r->wake && !r->stop) {
-			struct timespec ts;
-			double secs;
+		if (!r->stop) {
+			struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
+			uint64_t n;
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			secs = (double)ts.tv_nsec / 1e9 + wait;
-			ts.tv_sec += (time_t)secs;
-			ts.tv_nsec = (long)((secs - floor(secs)) * 1e9);
-			pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+			pthread_mutex_unlock(&r->lock);
+			if (poll(&pfd, 1, (int)ceil(wait * 1000)) > 0 &&
+			    read(r->wake_fd, &n, sizeof(n)) < 0) {
+				/* EAGAIN: someone else drained it */
+			}
+			pthread_mutex_lock(&r->lock);
 		}
-		r->wake = false;
 	}
 	pthread_mutex_unlock(&r->lock);
-	/* Confirmed now, so the next start need not ship these again. */
-	if (r->prepared && r->unsynced_since)
-		confirm(r);
+	final_ship(r);
+	pthread_mutex_lock(&r->lock);
+	r->done = true;
+	pthread_cond_broadcast(&r->event);
+	pthread_mutex_unlock(&r->lock);
 	return NULL;
 }
 
@@ -1597,17 +1741,32 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 	}
 	snprintf(r->store.logfile, sizeof(r->store.logfile), "%s/gfapi.log", opts->statedir);
 	rfs_store_describe(&opts->spec, r->url, sizeof(r->url));
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wake_fd < 0) {
+		rfs_err("cannot create an eventfd: %s", strerror(errno));
+		free(r);
+		return NULL;
+	}
+	r->store.cancel = &r->halting;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cond, &ca);
 	pthread_cond_init(&r->event, &ca);
 	pthread_condattr_destroy(&ca);
 	r->state = RFS_REPL_CONNECTING;
 	r->state_since = now_mono();
 	r->crash_at = getenv("RMTABFS_TEST_CRASH");
 	snprintf(r->last_error, sizeof(r->last_error), "none");
+	/* Before the first prepare: what the state directory says is on the store already. */
+	{
+		struct rfs_incarnation inc;
+		uint64_t shipped = rfs_core_shipped(core);
+
+		rfs_core_incarnation(core, &inc);
+		r->shipped_seq = r->written_seq = shipped > inc.floor ? shipped : inc.floor;
+	}
 	if (pthread_create(&r->thread, NULL, repl_main, r)) {
+		close(r->wake_fd);
 		free(r);
 		return NULL;
 	}
@@ -1643,10 +1802,7 @@ enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char
 
 void rfs_repl_wake(struct rfs_repl *r)
 {
-	pthread_mutex_lock(&r->lock);
-	r->wake = true;
-	pthread_cond_signal(&r->cond);
-	pthread_mutex_unlock(&r->lock);
+	wake_thread(r);
 }
 
 void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq)
@@ -1669,42 +1825,99 @@ void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void rfs_repl_stop(struct rfs_repl *r)
+void rfs_repl_request_stop(struct rfs_repl *r)
 {
-	struct timespec ts;
-	bool joined = false;
-
 	if (!r)
 		return;
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
-	pthread_cond_broadcast(&r->cond);
+	atomic_store(&r->halting, true);
 	pthread_cond_broadcast(&r->event);
 	pthread_mutex_unlock(&r->lock);
+	wake_thread(r);
+}
+
+/* Waits (bounded) until the thread has returned; true if it has. */
+static bool wait_done(struct rfs_repl *r, double secs)
+{
+	struct timespec ts;
+	bool done;
+
+	deadline_in(&ts, secs);
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
+			break;
+	done = r->done;
+	pthread_mutex_unlock(&r->lock);
+	return done;
+}
+
+/* Says in the log what a stop leaves behind (the next start's status shows it as backlog). */
+static void report_left(struct rfs_repl *r)
+{
+	uint64_t self, shipped;
+
+	pthread_mutex_lock(&r->core->table_lock);
+	self = r->core->table.self_seq;
+	pthread_mutex_unlock(&r->core->table_lock);
+	pthread_mutex_lock(&r->lock);
+	shipped = r->shipped_seq;
+	pthread_mutex_unlock(&r->lock);
+	if (self > shipped)
+		rfs_warn("stopping with %llu op(s) of this node not confirmed on the store %s "
+			 "(seq %llu-%llu): they are in the local journal and shipped at the next "
+			 "start",
+			 (unsigned long long)(self - shipped), r->url,
+			 (unsigned long long)shipped + 1, (unsigned long long)self);
+	else
+		rfs_notice("stopping: every op of this node is on the store (up to seq %llu)",
+			   (unsigned long long)shipped);
+}
+
+int rfs_repl_stop(struct rfs_repl *r)
+{
+	double budget;
+	int64_t started;
+	bool done = true;
+
+	if (!r)
+		return 0;
+	rfs_repl_request_stop(r);
 	if (r->thread_started) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 500000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
+		started = atomic_load(&r->call_started_ns);
+		budget = fmin(r->opts->timeout, FINAL_SHIP_MAX);
+		if (started && (double)(now_ns() - started) / 1e9 >= HUNG_AT_STOP)
+			budget = 0;
+		done = wait_done(r, budget);
+		if (!done) {
+			atomic_store(&r->aborting, true);
+			done = wait_done(r, ABORT_GRACE);
 		}
-		joined = pthread_timedjoin_np(r->thread, NULL, &ts) == 0;
 	}
+	report_left(r);
 	checkpoint(r, true);
-	if (!joined) {
-		/* A store call hangs (frozen brick): nothing is lost, the journal has it all. */
+	if (!done) {
+		/*
+		 * A store call hangs (a frozen brick) and cannot be interrupted. Nothing is lost
+		 * (the journal has it all); the caller must end the process without freeing
+		 * what the thread may still touch when the call returns.
+		 */
 		rfs_warn("store %s: a call is still hanging; stopping without it", r->url);
-		return;
+		return -EBUSY;
 	}
+	if (r->thread_started)
+		pthread_join(r->thread, NULL);
 	if (r->prepared)
 		close_files(r);
 	if (r->connected)
 		r->store.ops->disconnect(&r->store, true);
 	free(r->peers);
-	pthread_cond_destroy(&r->cond);
+	close(r->wake_fd);
 	pthread_cond_destroy(&r->event);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+	return 0;
 }
 
 int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)

@@ -175,3 +175,20 @@ int rt_parse(const char *buf, size_t len, unsigned first_line, struct rfs_entrie
 	}
 	return 0;
 }
+
+bool rt_head_ok(const char *head, size_t len, bool whole)
+{
+	struct rfs_entries e = {0};
+	const char *nl = memchr(head, '\n', len);
+	size_t max = rt_line_len(RFS_CLIENT_MAX, RFS_PATH_MAX) + 8;
+	int rc;
+
+	if (len == 0)
+		return true;
+	if (!nl && !whole)
+		return len <= max; /* the first line goes on beyond what was read */
+	rc = rt_parse(head, nl ? (size_t)(nl - head) + 1 : len, 1, &e, NULL);
+	rfs_entries_free(&e);
+	/* Only bad content says "cannot"; out of memory says nothing. */
+	return rc != -EINVAL;
+}

@@ -706,6 +706,29 @@ static void status_peer(char *val, int wnode)
 	printf("%s\n", damaged ? "; log damaged, reading stopped (see the daemon's log)" : "");
 }
 
+/* Clock skew the daemon saw (see rfs_ctl's status_clock), in words. */
+static void status_clock(struct kv *kv)
+{
+	const char *v;
+
+	while ((v = kv_get(kv, "clock-skew"))) {
+		char name[80] = "?";
+		double ahead = 0, ago = 0;
+
+		sscanf(v, "%79s ahead=%lf ago=%lf", name, &ahead, &ago);
+		printf(STATUS_FMT "node %s stamps its changes %.0f s ahead of this node's clock "
+				  "(seen %.0f s ago): applied, but this node's clock does not "
+				  "follow them past maxskew=\n",
+		       "clock skew:", name, ahead, ago);
+	}
+	if ((v = kv_get(kv, "clock-hlc-ahead")))
+		printf(STATUS_FMT "this node's own stamps run %s s ahead of its clock: it changed "
+				  "records stamped ahead by a skewed node\n",
+		       "clock skew:", v);
+	if ((v = kv_get(kv, "clock-note")))
+		printf(STATUS_FMT "%s\n", "clock skew:", v);
+}
+
 static int cmd_status(const struct ctx *c, int argc, char **argv)
 {
 	static const char *const req[] = {"status"};
@@ -790,6 +813,8 @@ static int cmd_status(const struct ctx *c, int argc, char **argv)
 			kv.v[i].used = true;
 			status_peer(kv.v[i].val, wnode);
 		}
+
+	status_clock(&kv);
 
 	/* The counters on one line, then anything a newer daemon reports, as it came. */
 	any = false;
@@ -881,6 +906,10 @@ static int cmd_list(const struct ctx *c, int argc, char **argv)
 			snprintf(num, sizeof(num), "%lu", rows[i].count);
 			wn = max_len(wn, num);
 		}
+		/* A stamp this far past our clock came from a node whose clock runs ahead. */
+		unsigned long long ahead = (unsigned long long)time(NULL) + 300;
+
+		ahead *= 1000000000ull;
 		printf("%-*s  %-*s  %*s  %-*s  %-19s  %s\n", (int)wc, "CLIENT", (int)wp, "PATH",
 		       (int)wn, "COUNT", (int)wo, "ORIGIN", "FIRST SEEN", "LAST CHANGE");
 		for (i = 0; i < n; i++) {
@@ -890,9 +919,12 @@ static int cmd_list(const struct ctx *c, int argc, char **argv)
 				continue;
 			format_time(rows[i].born, false, born, sizeof(born));
 			format_time(rows[i].changed, false, changed, sizeof(changed));
-			printf("%-*s  %-*s  %*lu  %-*s  %-19s  %s\n", (int)wc, rows[i].client,
+			printf("%-*s  %-*s  %*lu  %-*s  %-19s  %s%s\n", (int)wc, rows[i].client,
 			       (int)wp, rows[i].path, (int)wn, rows[i].count, (int)wo,
-			       rows[i].origin, born, changed);
+			       rows[i].origin, born, changed,
+			       rows[i].born > ahead || rows[i].changed > ahead
+				       ? "  (stamped ahead of this clock: see rmtabctl status)"
+				       : "");
 		}
 	}
 	free(rows);

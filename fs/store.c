@@ -187,7 +187,20 @@ int rfs_store_write_small(struct rfs_store *s, const char *rel, const char *data
 	s->ops->close(f);
 	if (!rc)
 		rc = s->ops->rename(s, tmp, rel);
-	if (rc)
+	if (rc) {
 		s->ops->unlink(s, tmp);
-	return rc;
+		return rc;
+	}
+	{
+		char dir[PATH_MAX];
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", rel);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			dir[0] = '\0';
+		return s->ops->sync_dir(s, dir);
+	}
 }

@@ -3,12 +3,12 @@
  * node) and any shared file system mounted on every node (then several nodes share it).
  *
  * Syscalls used, all relative to the root directory fd opened at connect: openat, pread,
- * pwrite, fsync, fstat, ftruncate, mkdirat, renameat, linkat, unlinkat, fdopendir/readdir, and
- * fcntl(F_OFD_SETLK) for the owner lock: an open-file-description lock, so it conflicts
- * between two daemons even inside one process (tests) and goes away with the fd.
- * Not used: flock (not coherent on some network file systems), O_APPEND (each file has one
- * writer that knows where its end is).
- * Invariant: the root fd stays open while connected. No locks: one thread uses a store.
+ * pwrite, fsync (of files, and of directories after creating entries), fstat, ftruncate, mkdirat,
+ * renameat, linkat, unlinkat, fdopendir/readdir, and fcntl(F_OFD_SETLK) for the owner lock: an
+ * open-file-description lock, so it conflicts between two daemons even inside one process (tests)
+ * and goes away with the fd. Not used: flock (not coherent on some network file systems), O_APPEND
+ * (each file has one writer that knows where its end is). Invariant: the root fd stays open while
+ * connected. No locks: one thread uses a store.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -202,6 +202,19 @@ static int dir_unlink(struct rfs_store *s, const char *rel)
 	return unlinkat(root(s), rel, 0) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+static int dir_sync_dir(struct rfs_store *s, const char *rel)
+{
+	int fd = openat(root(s), *rel ? rel : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 const struct rfs_store_ops rfs_store_dir_ops = {
 	.scheme = "dir",
 	.connect = dir_connect,
@@ -219,4 +232,5 @@ const struct rfs_store_ops rfs_store_dir_ops = {
 	.rename = dir_rename,
 	.link = dir_link,
 	.unlink = dir_unlink,
+	.sync_dir = dir_sync_dir,
 };

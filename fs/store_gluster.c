@@ -6,10 +6,10 @@
  * glfs_mkdir, glfs_open/glfs_creat, glfs_pread/glfs_pwrite with explicit offsets (the glfd
  * offset is not thread-safe, and each file has one writer that knows its end),
  * glfs_fdatasync, glfs_fstat, glfs_ftruncate, glfs_posix_lock after glfs_fd_set_lkowner,
- * glfs_opendir/glfs_readdir_r, glfs_rename, glfs_link, glfs_unlink, glfs_close.
- * Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable where upcalls
- * miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in glusterfs 10.3;
- * every fd is fsync'ed and closed instead, so nothing is pending).
+ * glfs_opendir/glfs_readdir_r, glfs_fsync of a directory fd (sync_dir), glfs_rename, glfs_link,
+ * glfs_unlink, glfs_close. Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable
+ * where upcalls miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in
+ * glusterfs 10.3; every fd is fsync'ed and closed instead, so nothing is pending).
  *
  * Invariants: one glfs_t per daemon for its whole life once glfs_init succeeded; on
  * ENOTCONN the caller retries and the glfs_t reconnects by itself. While no glusterd answers,
@@ -149,11 +149,12 @@ static int probe_in_child(struct rfs_store *s)
 			break;
 		if (r < 0 && errno != EINTR)
 			return -errno;
-		if (waited_ms >= PROBE_TIMEOUT_MS) {
+		if (waited_ms >= PROBE_TIMEOUT_MS || (s->cancel && atomic_load(s->cancel))) {
+			/* Killed on a stop too: the daemon does not wait out a probe. */
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 				;
-			return -ETIMEDOUT;
+			return waited_ms >= PROBE_TIMEOUT_MS ? -ETIMEDOUT : -ECANCELED;
 		}
 		nanosleep(&tick, NULL);
 	}
@@ -383,6 +384,37 @@ static int gl_unlink(struct rfs_store *s, const char *rel)
 	return glfs_unlink(fs_of(s), path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+/*
+ * gfapi has no fsyncdir. glfs_fsync on a glfs_opendir fd sends FSYNC on the directory, which
+ * AFR winds to every brick and the brick's posix translator turns into fsync() of the
+ * directory (its opendir keeps dirfd() as the fd). The FSYNCDIR fop would be a no-op there.
+ * A translator that refuses it (EINVAL, EISDIR, ENOTSUP) costs nothing more than before.
+ */
+static int gl_sync_dir(struct rfs_store *s, const char *rel)
+{
+	char path[PATH_MAX];
+	glfs_fd_t *d;
+	int rc = 0;
+
+	if (*rel)
+		abs_path(s, rel, path, sizeof(path));
+	else
+		snprintf(path, sizeof(path), "%s", s->spec.path);
+	d = glfs_opendir(fs_of(s), path);
+	if (!d)
+		return -errno;
+	if (glfs_fsync(d, NULL, NULL) < 0) {
+		rc = -errno;
+		if (rc == -EINVAL || rc == -EISDIR || rc == -ENOTSUP || rc == -EBADF) {
+			rfs_debug("glfs_fsync of directory %s: %s (not supported here)", path,
+				  strerror(-rc));
+			rc = 0;
+		}
+	}
+	glfs_closedir(d);
+	return rc;
+}
+
 const struct rfs_store_ops rfs_store_gluster_ops = {
 	.scheme = "gluster",
 	.connect = gl_connect,
@@ -400,4 +432,5 @@ const struct rfs_store_ops rfs_store_gluster_ops = {
 	.rename = gl_rename,
 	.link = gl_link,
 	.unlink = gl_unlink,
+	.sync_dir = gl_sync_dir,
 };

@@ -8,11 +8,16 @@
  *  - rmtab_bytes is the sum of the rendered line lengths of the live records;
  *  - gen grows by one for every effective change; changed_gen/prev_gen let a write session
  *    ask what a record held at the generation it started from;
- *  - hlc never decreases and is above every op time seen, so a local op always wins over
- *    everything this node has already applied.
+ *  - hlc never decreases and never moves to a stamp more than max_skew_ns past our clock
+ *    (a node whose clock is ahead does not drag ours); below that it follows every stamp;
+ *  - a local op is stamped above hlc and above the record it replaces, so it always wins
+ *    over what this node has applied for that key, even a record stamped ahead;
+ *  - a node's applied_time never exceeds what its ops still to come can be stamped
+ *    (compaction's tombstone horizon relies on it), see note_applied_time().
  * Not thread-safe; the daemon holds its table lock around every call.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,7 @@ int rfs_table_init(struct rfs_table *t, const char *self_node)
 {
 	memset(t, 0, sizeof(*t));
 	t->now_ns = real_now_ns;
+	t->max_skew_ns = RFS_MAX_SKEW_DEFAULT * 1000000000ull;
 	t->nbuckets = 1024;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets)
@@ -190,6 +196,62 @@ static void note_change(struct rfs_table *t, struct rfs_record *r)
 	t->change_sec = (int64_t)(t->now_ns() / 1000000000ull);
 }
 
+/*
+ * Moves hlc for an op stamped time by writer (r: the key's record, if any), within the
+ * bound, and notes a node whose stamps run ahead of our clock.
+ */
+static void note_time(struct rfs_table *t, struct rfs_node *writer, const struct rfs_record *r,
+		      uint64_t time)
+{
+	uint64_t now;
+
+	if (time <= t->hlc)
+		return;
+	if (!t->max_skew_ns) {
+		t->hlc = time;
+		return;
+	}
+	now = t->now_ns();
+	if (time <= now + t->max_skew_ns) {
+		t->hlc = time;
+		return;
+	}
+	if (writer == t->self)
+		return; /* our own change stamped after a record ahead */
+	/* A change stamped just after a record already ahead says nothing of its node's clock. */
+	if (r && r->time > now + t->max_skew_ns && time - r->time <= t->max_skew_ns)
+		return;
+	if (!writer->ahead_at || now - writer->ahead_at > RFS_SKEW_QUIET_NS)
+		writer->ahead_new = true;
+	writer->ahead_ns = (int64_t)(time - now);
+	writer->ahead_at = now;
+}
+
+/*
+ * applied_time: what the writer's ops still to come cannot be older than (compaction drops
+ * tombstones older than every node's). A node's stamps grow with its own clock (hlc), but a
+ * change of a record stamped ahead is stamped just after that record, above the node's
+ * clock: such a follow-up (exactly one past our record, or our own op above our hlc) does
+ * not raise it, and a stamp past the bound counts only up to the bound.
+ */
+static void note_applied_time(struct rfs_table *t, struct rfs_node *writer,
+			      const struct rfs_record *r, uint64_t time)
+{
+	if (writer == t->self) {
+		if (time > t->hlc)
+			time = t->hlc;
+	} else if (t->max_skew_ns) {
+		uint64_t bound = t->now_ns() + t->max_skew_ns;
+
+		if (r && time == r->time + 1)
+			return;
+		if (time > bound)
+			time = bound;
+	}
+	if (time > writer->applied_time)
+		writer->applied_time = time;
+}
+
 /* Does an op stamped (time, node) beat the record's current value? */
 static bool op_wins(const struct rfs_record *r, uint64_t time, const char *node)
 {
@@ -208,14 +270,12 @@ int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op)
 	origin = rfs_table_node(t, op->origin, true);
 	if (!writer || !origin)
 		return -ENOMEM;
+	r = rfs_table_find(t, op->client, op->client_len, op->path, op->path_len);
+	note_time(t, writer, r, op->time);
 	if (op->seq > writer->applied_seq) {
 		writer->applied_seq = op->seq;
-		writer->applied_time = op->time;
+		note_applied_time(t, writer, r, op->time);
 	}
-	if (op->time > t->hlc)
-		t->hlc = op->time;
-
-	r = rfs_table_find(t, op->client, op->client_len, op->path, op->path_len);
 	if (!r) {
 		size_t b;
 
@@ -286,6 +346,12 @@ int rfs_table_prepare_set(struct rfs_table *t, const char *client, size_t client
 	if (cur == count)
 		return 0;
 	op->time = hlc_next(t);
+	if (r && r->time >= op->time) {
+		/* After what it replaces; our clock follows only within the bound. */
+		op->time = r->time + 1;
+		if (!t->max_skew_ns || op->time <= t->now_ns() + t->max_skew_ns)
+			t->hlc = op->time;
+	}
 	op->seq = ++t->self_seq;
 	op->node = t->self->name;
 	op->count = count;
@@ -418,4 +484,34 @@ size_t rfs_table_drop_tombstones(struct rfs_table *t, uint64_t before_ns)
 		}
 	}
 	return dropped;
+}
+
+bool rfs_table_skew_news(struct rfs_table *t, char *name, size_t len, double *secs)
+{
+	struct rfs_node *n;
+
+	for (n = t->nodes; n; n = n->next)
+		if (n->ahead_new) {
+			n->ahead_new = false;
+			snprintf(name, len, "%s", n->name);
+			*secs = (double)n->ahead_ns / 1e9;
+			return true;
+		}
+	return false;
+}
+
+void rfs_table_keep_skew(struct rfs_table *to, const struct rfs_table *from)
+{
+	const struct rfs_node *o;
+
+	for (o = from->nodes; o; o = o->next) {
+		struct rfs_node *n;
+
+		if (!o->ahead_at || !(n = rfs_table_node(to, o->name, true)))
+			continue;
+		if (o->ahead_at > n->ahead_at) {
+			n->ahead_ns = o->ahead_ns;
+			n->ahead_at = o->ahead_at;
+		}
+	}
 }

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/gnfs_fmt.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/notify.h>
 #include <rmtabfs/passthrough.h>
@@ -661,6 +662,35 @@ int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req)
 	return rc;
 }
 
+/*
+ * Could the file's content still be committed onto a view (so its base is worth keeping)?
+ * Reads its first line only: a file whose first line no view accepts would be refused
+ * whole at a rename (etab, statd's state, xtab, ...). Errors answer "maybe".
+ */
+static bool may_become_view(struct rfs *fs, struct rfs_inode *inode)
+{
+	char head[2048];
+	struct stat st;
+	ssize_t n;
+	bool whole, ok;
+	int fd = rfs_inode_reopen(fs, inode, O_RDONLY);
+
+	if (fd < 0)
+		return true;
+	if (fstat(fd, &st) < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
+		close(fd);
+		return true;
+	}
+	close(fd);
+	if ((uint64_t)st.st_size > RFS_VIEW_MAX_BYTES)
+		return false;
+	whole = (uint64_t)n >= (uint64_t)st.st_size;
+	ok = rt_head_ok(head, (size_t)n, whole);
+	if (!ok && fs->nviews > 1)
+		ok = gn_head_ok(head, (size_t)n, whole);
+	return ok;
+}
+
 void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 {
 	struct rfs_inode *inode = h->inode;
@@ -670,8 +700,15 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_lock(&inode->lock);
 	if (inode->writers)
 		inode->writers--;
-	/* A file never written (a lock file) keeps no base: nothing to pin memory for. */
-	if (!inode->writers && !inode->dirty && !inode->pending)
+	/*
+	 * A file never written (a lock file) keeps no base, nor one written with content no
+	 * view accepts: the base pins a whole rendered snapshot until the kernel forgets the
+	 * inode. A file that may still be renamed onto a view (sed -i's temporary file, a
+	 * copy about to be moved over rmtab) keeps it. A later writer takes a new one.
+	 */
+	if (!inode->writers && !inode->pending &&
+	    (!inode->dirty ||
+	     ((inode->base.snap || inode->base.text) && !may_become_view(fs, inode))))
 		rfs_base_clear(&inode->base);
 	pthread_mutex_unlock(&inode->lock);
 }

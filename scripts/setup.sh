@@ -25,8 +25,11 @@ packages=(
 	clang libclang-rt-14-dev valgrind clang-format
 	# the real programs the tests drive
 	glusterfs-server glusterfs-client nfs-kernel-server nfs-common rpcbind
+	ctdb ethtool     # tests/integration/ctdb.sh (ethtool: CTDB's 10.interface monitor)
 	# test and benchmark tooling
 	iproute2 procps psmisc util-linux e2fsprogs strace python3 bc
+	# the SQLite test (nfsdcld keeps a database under /var/lib/nfs)
+	sqlite3
 )
 if [[ $(id -u) != 0 ]]; then
 	echo "setup.sh: run as root (it installs packages)" >&2
@@ -40,7 +43,7 @@ done
 if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
-	# Installing nfs-kernel-server and glusterfs-server must not start services here.
+	# Installing nfs-kernel-server, glusterfs-server and ctdb must not start services here.
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod +x /usr/sbin/policy-rc.d
 	apt-get install -y -q --no-install-recommends "${missing[@]}"

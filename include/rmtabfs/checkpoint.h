@@ -34,6 +34,8 @@ int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool i
 			  const struct rfs_peer_pos *peers, size_t npeers);
 /* Writes dirfd/view atomically and durably. */
 int rfs_checkpoint_write(int dirfd, const char *data, size_t len);
+/* Writes dirfd/name atomically and durably: NAME.tmp, fsync, rename, fsync of the directory. */
+int rfs_write_atomic(int dirfd, const char *name, const char *data, size_t len);
 /*
  * Loads dirfd/view into an empty table. -ENOENT if there is none; -EBADMSG if it is damaged
  * (the caller then starts from the journal and the store alone).

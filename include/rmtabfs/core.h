@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <rmtabfs/checkpoint.h>
+#include <rmtabfs/incarnation.h>
 #include <rmtabfs/journal.h>
 #include <rmtabfs/record.h>
 #include <rmtabfs/table.h>
@@ -64,7 +65,10 @@ struct rfs_core_stats {
 };
 
 struct rfs_core {
-	/* Lock order: commit_lock, then table_lock. Never held across a store call. */
+	/*
+	 * Lock order: commit_lock, then checkpoint_lock, then table_lock. Never held across a
+	 * store call.
+	 */
 	pthread_mutex_t commit_lock; /* serialises local commits and journal appends/resets */
 	pthread_mutex_t table_lock;  /* table, cur, stats, imported */
 	struct rfs_table table;
@@ -75,7 +79,9 @@ struct rfs_core {
 	int lock_fd;
 	int shipped_fd; /* statedir/shipped */
 	bool imported;
-	uint64_t checkpoint_gen; /* table.gen at the last checkpoint */
+	struct rfs_incarnation inc;	 /* under commit_lock */
+	pthread_mutex_t checkpoint_lock; /* serialises checkpoint writes (leaf after table_lock) */
+	uint64_t checkpoint_gen;	 /* table.gen at the last checkpoint */
 	struct rfs_checkpoint_info loaded;
 	/* Called after every change of the table, outside the locks. */
 	void (*on_change)(void *ctx, bool local);
@@ -118,6 +124,15 @@ int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint3
 		 bool at_least);
 
 /*
+ * Sets many records at once as one commit (rmtabctl import, remove, prune): one journal
+ * append and one fdatasync for the whole batch, all or nothing. Each entry's count is the
+ * target (0 removes); RFS_ENTRY_AT_LEAST in its flags keeps a higher count. Keys must be
+ * checked (rfs_key_check) and unique. Returns 0, -ENOSPC (record limit or full disk; nothing
+ * changed), -EIO, -ENOMEM.
+ */
+int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who);
+
+/*
  * Applies the complete op lines of another node's log, skipping ops up to skip_seq (already
  * in an adopted snapshot). Stops at the first damaged line or a line of another node.
  * Returns bytes consumed; *damaged is set when it stopped at a damaged line (which is then
@@ -141,6 +156,18 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
  */
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq);
 uint64_t rfs_core_shipped(struct rfs_core *c);
+
+/* This node's incarnation (include/rmtabfs/incarnation.h). */
+int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc);
+/*
+ * The store holds ops of this node above an incarnation not yet anchored: move the floor
+ * above store_last and renumber the journal's ops (all of them this incarnation's) from it.
+ */
+int rfs_core_renumber(struct rfs_core *c, uint64_t store_last);
+/* The store was read back and holds nothing above the floor: remember it durably. */
+int rfs_core_anchor(struct rfs_core *c);
+/* The bound on other nodes' stamps moving this node's clock (table.h), in seconds. */
+void rfs_core_set_max_skew(struct rfs_core *c, double secs);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,

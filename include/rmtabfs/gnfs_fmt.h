@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include <rmtabfs/buf.h>
 #include <rmtabfs/record.h>
 
@@ -23,5 +25,12 @@ int gn_render_pair(struct rfs_buf *out, uint32_t idx, const char *client, size_t
  * the line number and a reason. Each entry gets count 1.
  */
 int gn_parse(const char *buf, size_t len, struct rfs_entries *out, struct rfs_parse_error *err);
+
+/*
+ * Could content that starts with head[0..len) parse as gNFS's format? False only when it
+ * cannot: its first non-blank line is not "hostname-…=" or "mountpoint-…=" with a value.
+ * whole: head is the entire content.
+ */
+bool gn_head_ok(const char *head, size_t len, bool whole);
 
 #endif

@@ -24,6 +24,7 @@ struct rfs_options {
 	double timeout;	   /* seconds a store call may hold a request */
 	double poll;	   /* seconds between checks of other nodes' logs */
 	double tombstones; /* seconds a removal is kept in store snapshots at least */
+	double maxskew;	   /* seconds past our clock another node's stamp may move it */
 	double entry_timeout;
 	double attr_timeout;
 	enum rfs_sync_mode sync;

@@ -37,6 +37,14 @@ void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bo
 void pt_releasedir(fuse_req_t req, struct rfs_handle *h);
 void pt_fsyncdir(fuse_req_t req, struct rfs_handle *h, int datasync);
 void pt_statfs(fuse_req_t req, struct rfs_inode *inode);
+void pt_lseek(fuse_req_t req, struct rfs_handle *h, off_t off, int whence);
+
+/* pt_xattr.c */
+void pt_getxattr(fuse_req_t req, struct rfs_inode *inode, const char *name, size_t size);
+void pt_listxattr(fuse_req_t req, struct rfs_inode *inode, size_t size);
+void pt_setxattr(fuse_req_t req, struct rfs_inode *inode, const char *name, const char *value,
+		 size_t size, int flags);
+void pt_removexattr(fuse_req_t req, struct rfs_inode *inode, const char *name);
 
 /* Reads the whole content of an open regular file underneath (for a commit). */
 int pt_read_whole(int fd, struct rfs_buf *out);

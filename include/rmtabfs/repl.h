@@ -37,9 +37,16 @@ enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char
 void rfs_repl_wake(struct rfs_repl *r);
 /* sync=store: returns once the store has every op up to seq, or after the timeout. */
 void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq);
-/* Stops the thread (not waiting more than about half a second for a hung store call),
- * writes a last checkpoint and releases the store without waiting for the network. */
-void rfs_repl_stop(struct rfs_repl *r);
+/* Asks the thread to stop: its long loops end and waiters (rmtabctl compact) return. */
+void rfs_repl_request_stop(struct rfs_repl *r);
+/*
+ * Stops the thread: it ships and confirms what is left for at most min(timeout=, 0.5 s),
+ * the log names what stays behind, and a last checkpoint is written. Returns 0 once the
+ * thread is joined and everything freed, or -EBUSY when a store call hangs: the thread is
+ * left running and nothing is freed, so the caller must end the process (_exit) without
+ * freeing what the thread uses (the core, the notifier).
+ */
+int rfs_repl_stop(struct rfs_repl *r);
 /* Writes a store snapshot now (rmtabctl compact); msg says what happened. 0 or -errno. */
 int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen);
 /* "key: value" lines for rmtabctl status. */

@@ -47,7 +47,8 @@ struct rfs_inode {
 	 * Protected by lock.
 	 */
 	pthread_mutex_t lock;
-	struct rfs_base base;	  /* the view content the writer started from */
+	struct rfs_base base;	  /* the view content the writer started from; dropped at the
+				     last release when no view accepts the content */
 	struct rfs_view *pending; /* renamed onto this view: commit at the writers' flush */
 	unsigned writers;	  /* open handles that may write */
 	bool dirty;		  /* written since the base was taken or last committed */

@@ -5,6 +5,7 @@
 #ifndef RMTABFS_RMTAB_FMT_H
 #define RMTABFS_RMTAB_FMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,12 @@ char *rt_render_line(char *out, const char *client, size_t client_len, const cha
  */
 int rt_parse(const char *buf, size_t len, unsigned first_line, struct rfs_entries *out,
 	     struct rfs_parse_error *err);
+
+/*
+ * Could content that starts with head[0..len) parse as rmtab? False only when it cannot: its
+ * first line is bad, or no newline comes within the longest valid line. whole: head is the
+ * entire content (an empty content parses). Reads nothing beyond head.
+ */
+bool rt_head_ok(const char *head, size_t len, bool whole);
 
 #endif

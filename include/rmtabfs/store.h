@@ -18,6 +18,7 @@
 #define RMTABFS_STORE_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -70,6 +71,12 @@ struct rfs_store_ops {
 	 */
 	int (*link)(struct rfs_store *s, const char *from, const char *to);
 	int (*unlink)(struct rfs_store *s, const char *rel);
+	/*
+	 * Makes the entries of directory rel ("" for the root) durable: after a create,
+	 * rename or link that later steps rely on (deleting what a snapshot covers, emptying
+	 * the journal).
+	 */
+	int (*sync_dir)(struct rfs_store *s, const char *rel);
 };
 
 struct rfs_store {
@@ -77,6 +84,7 @@ struct rfs_store {
 	struct rfs_store_spec spec;
 	char logfile[PATH_MAX];	  /* where a backend may log its own library's messages */
 	unsigned failed_connects; /* in a row; a backend may try differently after one */
+	_Atomic bool *cancel;	  /* set: the daemon stops; a backend's own waits end early */
 	void *priv;
 };
 
@@ -97,7 +105,7 @@ extern const struct rfs_store_ops rfs_store_gluster_ops;
 
 /* Helpers over the backend. */
 int rfs_store_read_small(struct rfs_store *s, const char *rel, char *buf, size_t cap, size_t *len);
-/* Writes a small file atomically (tmp + rename). */
+/* Writes a small file atomically and durably (tmp, fsync, rename, sync of its directory). */
 int rfs_store_write_small(struct rfs_store *s, const char *rel, const char *data, size_t len);
 
 #endif

@@ -23,6 +23,15 @@ struct rfs_node {
 	struct rfs_node *next;
 	uint64_t applied_seq;  /* highest sequence number applied from this node */
 	uint64_t applied_time; /* the time of that op */
+	/*
+	 * Clock skew seen in this node's ops: the last op stamped more than max_skew_ns past
+	 * our clock (not a follow-up on a record already stamped ahead) was ahead_ns ahead,
+	 * seen at our clock's ahead_at (0: never). ahead_new: first sight since a quiet
+	 * period, for the caller to log.
+	 */
+	int64_t ahead_ns;
+	uint64_t ahead_at;
+	bool ahead_new;
 	char name[RFS_NODE_MAX + 1];
 };
 
@@ -61,8 +70,13 @@ struct rfs_table {
 	struct rfs_record *head, *tail;
 	struct rfs_node *nodes;
 	struct rfs_node *self;
-	uint64_t gen;		/* bumped on every change of a record */
-	uint64_t hlc;		/* last hybrid-logical-clock time issued or seen */
+	uint64_t gen; /* bumped on every change of a record */
+	uint64_t hlc; /* last hybrid-logical-clock time issued or seen */
+	/*
+	 * Another node's op stamped more than this past our clock does not move hlc: one node
+	 * with a clock ahead must not drag every clock (default RFS_MAX_SKEW_DEFAULT).
+	 */
+	uint64_t max_skew_ns;
 	uint64_t self_seq;	/* last sequence number this node issued */
 	int64_t change_sec;	/* wall clock, seconds, of the last change */
 	int64_t reported_mtime; /* the mtime rule, see rfs_table_mtime() */
@@ -71,7 +85,10 @@ struct rfs_table {
 	uint64_t (*now_ns)(void);
 };
 
-#define RFS_COUNT_UNKNOWN (-1)
+#define RFS_COUNT_UNKNOWN    (-1)
+#define RFS_MAX_SKEW_DEFAULT 300 /* seconds */
+/* A node's skew is news again after this long without sight of it. */
+#define RFS_SKEW_QUIET_NS (600ull * 1000000000ull)
 
 int rfs_table_init(struct rfs_table *t, const char *self_node);
 void rfs_table_free(struct rfs_table *t);
@@ -80,14 +97,23 @@ struct rfs_node *rfs_table_node(struct rfs_table *t, const char *name, bool crea
 struct rfs_record *rfs_table_find(const struct rfs_table *t, const char *client, size_t client_len,
 				  const char *path, size_t path_len);
 
-/* Applies an op from anywhere. Returns 1 if it changed the table, 0 if not, or -ENOMEM. */
+/*
+ * Applies an op from anywhere. Returns 1 if it changed the table, 0 if not, or -ENOMEM.
+ * An op of another node stamped more than max_skew_ns past our clock is applied like any
+ * other (every node must reach the same state) but leaves hlc alone and marks its node
+ * (ahead_ns, ahead_at), unless it follows a record stamped that far ahead already.
+ */
 int rfs_table_apply(struct rfs_table *t, const struct rfs_op *op);
 
 /*
  * Prepares the op that sets a key to count on behalf of this node: next HLC time, next
- * sequence number, birth kept while the record stays alive. Returns 1 with *op filled (its
- * strings point at the caller's client/path), or 0 if the table already holds that count.
- * The op is not applied: the caller journals it first, then calls rfs_table_apply().
+ * sequence number, birth kept while the record stays alive. The op is stamped after the
+ * record it replaces even when that record's stamp is ahead of hlc (a skewed node's), so a
+ * change always wins over what this node saw; hlc follows such a stamp only within
+ * max_skew_ns of our clock (the next change of another key is stamped by our clock again). Returns
+ * 1 with *op filled (its strings point at the caller's client/path), or 0 if the table already
+ * holds that count. The op is not applied: the caller journals it first, then calls
+ * rfs_table_apply().
  */
 int rfs_table_prepare_set(struct rfs_table *t, const char *client, size_t client_len,
 			  const char *path, size_t path_len, uint32_t count, struct rfs_op *op);
@@ -120,6 +146,12 @@ int rfs_table_render_gnfs(const struct rfs_table *t, struct rfs_buf *out);
 
 /* Builds the op that recreates r exactly (for checkpoints). */
 void rfs_record_as_op(const struct rfs_record *r, struct rfs_op *op);
+
+/* The first node newly seen ahead (ahead_new, then cleared): its name and lead, for a log
+ * line. False if none. */
+bool rfs_table_skew_news(struct rfs_table *t, char *name, size_t len, double *secs);
+/* Carries what was seen of other nodes' clocks over to a table that replaces from. */
+void rfs_table_keep_skew(struct rfs_table *to, const struct rfs_table *from);
 
 /* Drops tombstones whose removal is older than before_ns. Returns how many. */
 size_t rfs_table_drop_tombstones(struct rfs_table *t, uint64_t before_ns);

@@ -38,9 +38,10 @@ run() {
 dirs=$(meson introspect --buildoptions "$RFS_BUILD" | python3 -c '
 import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-for k in ("sbindir", "sysconfdir", "mandir"):
+for k in ("sbindir", "sysconfdir", "mandir", "datadir"):
 	print(os.path.join(o["prefix"], o[k]))')
-{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; } <<<"$dirs"
+{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; } <<<"$dirs"
+CTDB_EX=$DATADIR/doc/rmtabfs/examples/ctdb
 UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
 UNITDIR=${UNITDIR:-/lib/systemd/system}
 log "sbindir $SBINDIR, sysconfdir $SYSCONFDIR, mandir $MANDIR, unit dir $UNITDIR"
@@ -51,10 +52,13 @@ check_eq "meson install --destdir succeeds" "0" "$RC"
 [[ $RC == 0 ]] || { printf '%s\n' "$ERR" >&2; die "cannot install"; }
 expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$MANDIR/man8/rmtabfs.8" \
 	"$MANDIR/man8/rmtabctl.8" "$UNITDIR/rmtabfs.service" \
-	"$SYSCONFDIR/rmtabfs/rmtabfs.conf.example" | sort)
+	"$SYSCONFDIR/rmtabfs/rmtabfs.conf.example" \
+	"$CTDB_EX"/{README,ctdb.conf,nodes,public_addresses,script.options,rmtabfs.conf} \
+	"$CTDB_EX/rmtabfs-nfs-callout" | sort)
 check_eq "exactly the expected files are installed" "$expected" \
 	"$(cd "$DEST" && find . -type f -o -type l | sed 's|^\.||' | sort)"
 check "both programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl"
+check "the CTDB example callout is executable" test -x "$DEST$CTDB_EX/rmtabfs-nfs-callout"
 UNIT=$DEST$UNITDIR/rmtabfs.service
 EXAMPLE=$DEST$SYSCONFDIR/rmtabfs/rmtabfs.conf.example
 PAGE_FS=$DEST$MANDIR/man8/rmtabfs.8

@@ -222,6 +222,28 @@ static void test_round_trip_random(void **state)
 	}
 }
 
+/* gn_head_ok: false only for content no gNFS view could accept. */
+static void test_head_ok(void **state)
+{
+	char longline[4096];
+
+	(void)state;
+	assert_true(gn_head_ok("", 0, true));
+	assert_true(gn_head_ok("\n\n", 2, true));
+	assert_true(gn_head_ok("hostname-0=a\nmountpoint-0=/p\n", 29, true));
+	assert_true(gn_head_ok("mountpoint-0=/p\n", 16, true));
+	assert_true(gn_head_ok("\nhostname-0=a\n", 14, true));
+	assert_true(gn_head_ok("host", 4, false)); /* the rest may follow */
+	assert_true(gn_head_ok("hostname-0", 10, false));
+	assert_false(gn_head_ok("host", 4, true));
+	assert_false(gn_head_ok("hostname-0\n", 11, true)); /* no '=' */
+	assert_false(gn_head_ok("/export\t*(rw)\n", 15, true));
+	assert_false(gn_head_ok("\x07\0\0\0", 4, true));
+	assert_false(gn_head_ok("10.0.0.1:/p\n", 12, false));
+	memset(longline, 'x', sizeof(longline));
+	assert_false(gn_head_ok(longline, sizeof(longline), false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_parse_long_fields),
 		cmocka_unit_test(test_round_trip_random),
+		cmocka_unit_test(test_head_ok),
 	};
 
 	return cmocka_run_group_tests_name("gnfs_fmt", tests, NULL, NULL);

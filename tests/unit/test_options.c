@@ -121,6 +121,7 @@ static void test_defaults(void **state)
 	assert_null(o.config);
 	assert_true(o.timeout == 2.0);
 	assert_true(o.poll == 0.2);
+	assert_true(o.maxskew == 300.0);
 	assert_true(o.entry_timeout == 1.0);
 	assert_true(o.attr_timeout == 1.0);
 	assert_int_equal(o.sync, RFS_SYNC_LOCAL);
@@ -152,7 +153,7 @@ static void test_every_option(void **state)
 	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-f", "-s", "-o",
 			       "store=gluster://h1\\,h2:24008/vol/sub,statedir=/srv/state,"
 			       "node=nfs-1.x_Y,gnfs=gnfs-rmtab,timeout=0.5,sync=store,poll=1.5,"
-			       "ctl=/run/x.sock",
+			       "ctl=/run/x.sock,maxskew=60",
 			       "-o", "entry_timeout=3,attr_timeout=0,noimport,ro", f->dir, NULL),
 			 0);
 	assert_string_equal(o.store, "gluster://h1,h2:24008/vol/sub");
@@ -165,6 +166,7 @@ static void test_every_option(void **state)
 	assert_true(o.timeout == 0.5);
 	assert_int_equal(o.sync, RFS_SYNC_STORE);
 	assert_true(o.poll == 1.5);
+	assert_true(o.maxskew == 60.0);
 	assert_string_equal(o.ctl, "/run/x.sock");
 	assert_true(o.entry_timeout == 3.0);
 	assert_true(o.attr_timeout == 0.0);
@@ -249,6 +251,8 @@ static void test_errors(void **state)
 	expect_error(f, "timeout=2s", "bad timeout=2s", true);
 	expect_error(f, "timeout=", "bad timeout=", true);
 	expect_error(f, "poll=0", "bad poll=0", true);
+	expect_error(f, "maxskew=0", "bad maxskew=0", true);
+	expect_error(f, "maxskew=100000", "bad maxskew=100000", true);
 	expect_error(f, "entry_timeout=-1", "bad entry_timeout=-1", true);
 	expect_error(f, "attr_timeout=x", "bad attr_timeout=x", true);
 	expect_error(f, "sync=fast", "bad sync=fast", true);

@@ -336,6 +336,30 @@ static void test_round_trip_random(void **state)
 	}
 }
 
+/* rt_head_ok: false only for content whose first line rmtab cannot take. */
+static void test_head_ok(void **state)
+{
+	char longline[2048];
+
+	(void)state;
+	assert_true(rt_head_ok("", 0, true));
+	assert_true(rt_head_ok("10.0.0.1:/p:0x00000001\n", 23, true));
+	assert_true(rt_head_ok("10.0.0.1:/p\nbad", 16, false)); /* only the first line counts */
+	assert_true(rt_head_ok("10.0.0.1:/p", 11, true));	/* no newline at the end */
+	assert_true(rt_head_ok("10.0.0.1:/p", 11, false));	/* may go on */
+	assert_false(rt_head_ok("/export\t*(rw,sync)\n", 20, true));
+	assert_false(rt_head_ok("/export\t*(rw,uuid=1:2:3:4)\n", 28, true));
+	assert_false(rt_head_ok("\x07\0\0\0", 4, true));
+	assert_false(rt_head_ok("hello\n", 6, false));
+	assert_false(rt_head_ok("\n10.0.0.1:/p\n", 13, true)); /* an empty line is refused */
+	memset(longline, 'a', sizeof(longline));
+	longline[0] = 'c';
+	longline[1] = ':';
+	longline[2] = '/';
+	assert_false(rt_head_ok(longline, sizeof(longline), false));
+	assert_true(rt_head_ok(longline, 200, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_parse_long_fields),
 		cmocka_unit_test(test_parse_huge_line),
 		cmocka_unit_test(test_round_trip_random),
+		cmocka_unit_test(test_head_ok),
 	};
 
 	return cmocka_run_group_tests_name("rmtab_fmt", tests, NULL, NULL);

@@ -5,7 +5,10 @@
  * order by (born, origin, key), rmtab_bytes and rfs_table_gnfs_bytes against the rendered
  * lengths (0, 1, 9, 10, 11, 100, 101 records), rfs_table_count_at history, tombstone
  * dropping; a property test (random op sets applied in random orders with duplicates render
- * byte-identical, and equal to an independent model); the mtime rule with a fake clock.
+ * byte-identical, and equal to an independent model); the mtime rule with a fake clock;
+ * the clock-skew bound (an op stamped past max_skew_ns does not move hlc and marks its node,
+ * a follow-up on a record stamped ahead does not, local ops still win over it and this
+ * node's own stamps never go back).
  */
 #include "test.h"
 
@@ -601,6 +604,117 @@ static void test_property_commutative(void **state)
 
 /* ---- the mtime rule ---- */
 
+static struct rfs_node *node_of(struct rfs_table *t, const char *name)
+{
+	struct rfs_node *n = rfs_table_node(t, name, false);
+
+	assert_non_null(n);
+	return n;
+}
+
+static void test_skew_bound(void **state)
+{
+	const uint64_t now = 1000000 * SEC, hour = 3600 * SEC;
+	struct rfs_table t;
+	struct rfs_op op;
+	uint64_t hlc, last;
+
+	(void)state;
+	table_init_fake(&t, "a", now);
+	assert_int_equal(t.max_skew_ns, RFS_MAX_SKEW_DEFAULT * SEC);
+	/* Within the bound: the clock follows, nothing is noted. */
+	assert_int_equal(apply(&t, now + 10 * SEC, "b", 1, now + 10 * SEC, "b", "c1", "/p"), 1);
+	assert_true(t.hlc == now + 10 * SEC);
+	assert_int_equal(node_of(&t, "b")->ahead_at, 0);
+	/* An hour ahead: applied as stamped, the clock stays, the node is noted once. */
+	hlc = t.hlc;
+	assert_int_equal(apply(&t, now + hour, "c", 1, now + hour, "c", "c2", "/p"), 1);
+	assert_int_equal(count_of(&t, "c2", "/p"), 1);
+	assert_true(t.hlc == hlc);
+	assert_true(node_of(&t, "c")->ahead_ns == (int64_t)hour);
+	assert_true(node_of(&t, "c")->ahead_at == now);
+	{
+		char name[RFS_NODE_MAX + 1];
+		double secs = 0;
+		struct rfs_table other;
+
+		assert_true(rfs_table_skew_news(&t, name, sizeof(name), &secs));
+		assert_string_equal(name, "c");
+		assert_true(secs > 3599 && secs < 3601);
+		assert_false(rfs_table_skew_news(&t, name, sizeof(name), &secs));
+		table_init_fake(&other, "a", now);
+		rfs_table_keep_skew(&other, &t);
+		assert_true(node_of(&other, "c")->ahead_ns == (int64_t)hour);
+		assert_false(node_of(&other, "c")->ahead_new);
+		rfs_table_free(&other);
+	}
+	fake_ns += SEC;
+	assert_int_equal(
+		apply(&t, now + hour + 5 * SEC, "c", 1, now + hour + 5 * SEC, "c", "c3", "/p"), 1);
+	assert_false(node_of(&t, "c")->ahead_new); /* still the same episode */
+	assert_true(t.hlc == hlc);
+
+	/* Another node's change stamped just after c's record: a follow-up, not its clock. */
+	assert_int_equal(apply(&t, now + hour + 1, "d", 2, now + hour, "c", "c2", "/p"), 1);
+	assert_int_equal(node_of(&t, "d")->ahead_at, 0);
+
+	/*
+	 * A local change of a record stamped ahead still wins; our clock stays ours, and so
+	 * does what we say our later ops cannot be older than.
+	 */
+	assert_int_equal(rfs_table_prepare_set(&t, "c2", 2, "/p", 2, 0, &op), 1);
+	assert_true(op.time > now + hour + 1);
+	assert_true(t.hlc == hlc + 1);
+	assert_int_equal(rfs_table_apply(&t, &op), 1);
+	assert_int_equal(count_of(&t, "c2", "/p"), 0);
+	assert_true(t.hlc == hlc + 1);
+	assert_true(node_of(&t, "a")->applied_time <= t.hlc);
+	last = op.time;
+	assert_int_equal(rfs_table_prepare_set(&t, "new", 3, "/p", 2, 1, &op), 1);
+	assert_true(op.time < last && op.time == hlc + 2);
+	assert_int_equal(rfs_table_apply(&t, &op), 1);
+	/* Another node's follow-up (one past our record) does not raise its applied_time. */
+	assert_int_equal(apply(&t, last + 1, "e", 0, now + hour, "c", "c2", "/p"), 0);
+	assert_int_equal(node_of(&t, "e")->applied_time, 0);
+	/* A stamp past the bound counts up to the bound only. */
+	assert_true(node_of(&t, "c")->applied_time <= fake_ns + RFS_MAX_SKEW_DEFAULT * SEC);
+	assert_true(node_of(&t, "c")->applied_time > fake_ns);
+
+	/* Quiet for longer than RFS_SKEW_QUIET_NS: news again. */
+	fake_ns += RFS_SKEW_QUIET_NS + SEC;
+	assert_int_equal(apply(&t, fake_ns + hour, "c", 1, fake_ns + hour, "c", "c4", "/p"), 1);
+	assert_true(node_of(&t, "c")->ahead_new);
+	rfs_table_free(&t);
+
+	/* This node's own ops (journal replay) move its clock within the bound only. */
+	table_init_fake(&t, "a", now);
+	assert_int_equal(apply(&t, now + 10 * SEC, "a", 1, now + 10 * SEC, "a", "k", "/p"), 1);
+	assert_true(t.hlc == now + 10 * SEC);
+	assert_int_equal(apply(&t, now + hour, "a", 2, now, "a", "k", "/p"), 1);
+	assert_true(t.hlc == now + 10 * SEC);
+	assert_int_equal(node_of(&t, "a")->ahead_at, 0);
+	rfs_table_free(&t);
+
+	/* A clock behind: others' current stamps do not drag it, but our changes win. */
+	table_init_fake(&t, "late", now - hour);
+	assert_int_equal(apply(&t, now, "b", 1, now, "b", "k", "/p"), 1);
+	assert_true(t.hlc < now - hour + RFS_MAX_SKEW_DEFAULT * SEC);
+	assert_true(node_of(&t, "b")->ahead_ns == (int64_t)hour);
+	assert_int_equal(rfs_table_prepare_set(&t, "k", 1, "/p", 2, 0, &op), 1);
+	assert_true(op.time > now);
+	assert_int_equal(rfs_table_apply(&t, &op), 1);
+	assert_int_equal(count_of(&t, "k", "/p"), 0);
+	rfs_table_free(&t);
+
+	/* No bound (max_skew_ns 0): the old behaviour, the clock follows everything. */
+	table_init_fake(&t, "a", now);
+	t.max_skew_ns = 0;
+	assert_int_equal(apply(&t, now + hour, "c", 1, now + hour, "c", "k", "/p"), 1);
+	assert_true(t.hlc == now + hour);
+	assert_int_equal(node_of(&t, "c")->ahead_at, 0);
+	rfs_table_free(&t);
+}
+
 static void change(struct rfs_table *t, uint32_t count)
 {
 	struct rfs_op op;
@@ -763,7 +877,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),		cmocka_unit_test(test_sizes_after_removals),
 		cmocka_unit_test(test_count_at),	cmocka_unit_test(test_property_commutative),
 		cmocka_unit_test(test_mtime_rule),	cmocka_unit_test(test_mtime_restore),
-		cmocka_unit_test(test_mtime_random),
+		cmocka_unit_test(test_mtime_random),	cmocka_unit_test(test_skew_bound),
 	};
 
 	return cmocka_run_group_tests_name("table", tests, NULL, NULL);
