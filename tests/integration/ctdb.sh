@@ -24,6 +24,11 @@
 #     turns UNHEALTHY and the IP moves; the callout refuses to start NFS without rmtabfs.
 # Afterwards no process of the test's namespaces is left.
 #
+# At the cluster's first start only, a node whose namespace set-up or ctdbd fails before
+# ctdbd logged its first line (nothing of rmtabfs's is involved yet) is started once more,
+# with RETRY lines in the output and the work directory kept; any later failure fails.
+# RFS_CTDB_START_ONLY=1 runs only the start and the end (to chase start failures).
+#
 # Needs RFS_GLUSTER_URL and RFS_GLUSTER_VOLUME (the gluster suite; scripts/test.sh) and the
 # ctdb package. The cluster lock is a file in the work directory, which every node sees: not
 # on the store's volume, which this test stops (see scripts/ctdb/ctdb.conf for why).
@@ -232,12 +237,13 @@ node_wait() {
 				why="ctdbd wrote nothing in 60 s"
 			fi
 			if [[ -n $why ]]; then
-				log "node $n: $why before ctdbd logged a line; the ends of its logs:"
+				log "node $n: ctdbd never logged a line ($why); the ends of its logs:"
 				node_logs "$n"
 				return 2
 			fi
 		fi
 		kill -0 "${NSPID[node$n]}" 2>/dev/null || { log "node $n: its namespace ended"; break; }
+		work_lost && break
 	done
 	log "node $n did not become healthy; the ends of its logs:"
 	node_logs "$n"
