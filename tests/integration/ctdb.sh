@@ -256,6 +256,20 @@ node_wait() {
 SENTINEL=''
 work_lost() { [[ -n $SENTINEL && ! -e $SENTINEL ]]; }
 WORK_LOST_MSG="the work directory was removed from outside the test while it ran (another session removing /tmp/rfs-*?): not an rmtabfs failure, run it again"
+# rfs_fine NAME: the node's rmtabfs is alive and mounted, or was killed (SIGKILL) with its
+# namespace: a node started once more must not hide an rmtabfs that had died on its own.
+rfs_fine() {
+	local st=0
+	if kill -0 "${RFSPID[node$1]}" 2>/dev/null; then
+		rfs_mounted_in "$1" && return 0
+		log "node $1: rmtabfs is no longer mounted on /var/lib/nfs"
+		return 1
+	fi
+	wait "${RFSPID[node$1]}" 2>/dev/null || st=$?
+	((st == 137)) && return 0
+	log "node $1: rmtabfs exited with status $st before its namespace ended"
+	return 1
+}
 # node_die MESSAGE: a node failed; counted as a failure, so the work directory is kept.
 node_die() {
 	fail "$*"
@@ -275,7 +289,9 @@ cluster_start() {
 	for n in A B; do
 		((rc[$n] == 0)) && { node_wait "$n" || rc[$n]=$?; }
 		((rc[$n] == 0)) && continue
-		if ((rc[$n] != 2)) || work_lost; then node_die "node $n did not start"; fi
+		if ((rc[$n] != 2)) || work_lost || ! rfs_fine "$n"; then
+			node_die "node $n did not start"
+		fi
 		log "RETRY: node $n failed to start before its ctdbd logged a line (not rmtabfs);" \
 			"starting it once more; the logs of both attempts stay in $RFS_WORK"
 		START_RETRIES+=("$n")
