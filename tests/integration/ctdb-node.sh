@@ -11,6 +11,9 @@
 # starts rpc.mountd through the NFS callout. SIGTERM: "ctdb shutdown", then exit.
 set -euo pipefail
 ND=$1
+# A namespace that ends says why (set -e ends it silently otherwise): the test retries a
+# node whose ctdbd never logged a line once, and prints this file when it gives up.
+trap 'rc=$?; echo "=== $(date +%T.%N) ctdb-node.sh: exit $rc" >&2' EXIT
 [[ $$ == 1 ]] || { echo "ctdb-node.sh: must be PID 1 of its namespace" >&2; exit 1; }
 # NODEDIR/host-ns holds the test's own namespaces (it runs in the host's network and PID
 # namespaces): mounting over /run or /var/lib there would break the host.
@@ -41,10 +44,18 @@ for ((i = 0; i < 200; i++)); do
 	sleep 0.05
 done
 trap 'ctdb shutdown >/dev/null 2>&1 || true; exit 0' TERM
+echo "=== $(date +%T.%N) ctdb-node.sh: ready" >&2
 echo ready >"$ND/stage"
 while [[ ! -e $ND/go ]]; do sleep 0.05; done
-rm -f "$ND/go"
-ctdbd
+rm -f "$ND/go" "$ND/ctdbd.rc"
+echo "=== $(date +%T.%N) ctdb-node.sh: ctdbd start" >&2
+# ctdbd logs its first line ("CTDB starting on node") before it forks; the parent's status
+# goes to NODEDIR/ctdbd.rc, where the test looks when that line does not come.
+rc=0
+ctdbd || rc=$?
+echo "$rc" >"$ND/ctdbd.rc"
+echo "=== $(date +%T.%N) ctdb-node.sh: ctdbd (the parent that daemonises) exited $rc" >&2
+((rc == 0)) || exit "$rc"
 while :; do
 	sleep 1 &
 	wait $! || true

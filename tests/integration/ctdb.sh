@@ -24,6 +24,11 @@
 #     turns UNHEALTHY and the IP moves; the callout refuses to start NFS without rmtabfs.
 # Afterwards no process of the test's namespaces is left.
 #
+# At the cluster's first start only, a node whose namespace set-up or ctdbd fails before
+# ctdbd logged its first line (nothing of rmtabfs's is involved yet) is started once more,
+# with RETRY lines in the output and the work directory kept; any later failure fails.
+# RFS_CTDB_START_ONLY=1 runs only the start and the end (to chase start failures).
+#
 # Needs RFS_GLUSTER_URL and RFS_GLUSTER_VOLUME (the gluster suite; scripts/test.sh) and the
 # ctdb package. The cluster lock is a file in the work directory, which every node sees: not
 # on the store's volume, which this test stops (see scripts/ctdb/ctdb.conf for why).
@@ -55,23 +60,58 @@ log "store: $STORE"
 
 # ns_start NAME CMD...: CMD as PID 1 of new PID, mount and network namespaces; sets NSPID.
 ns_start() {
-	local name=$1 i kids
+	local name=$1 t0 kids=''
 	shift
 	unshare --pid --fork --mount-proc -m -n --propagation private -- "$@" \
 		>>"$RFS_WORK/$name.ns.log" 2>&1 &
 	UNSHARE[$name]=$!
-	for ((i = 0; i < 200; i++)); do
+	t0=$(date +%s%N)
+	while (($(ms_since "$t0") < 20000)); do
 		kids=$(cat "/proc/${UNSHARE[$name]}/task/${UNSHARE[$name]}/children" 2>/dev/null) ||
 			true
 		[[ -n $kids ]] && break
 		sleep 0.02
 	done
-	[[ -n $kids ]] || return 1
+	if [[ -z $kids ]]; then
+		log "$name: unshare made no process in 20 s"
+		kill -KILL "${UNSHARE[$name]}" 2>/dev/null || true
+		wait "${UNSHARE[$name]}" 2>/dev/null || true
+		unset "UNSHARE[$name]"
+		return 1
+	fi
 	NSPID[$name]=${kids%% *}
-	local ns
-	for ns in pid net mnt; do
-		NS_SEEN["$(readlink "/proc/${NSPID[$name]}/ns/$ns")"]=1
+	ns_hold "$name"
+}
+# ns_hold NAME: remembers NAME's namespaces for the leftovers check, and keeps them from
+# being freed until the end of the test, through a process that holds them open: the
+# kernel reuses a freed namespace's inode number for the next namespace made anywhere on
+# the machine (another test's), whose processes the check would then count as ours. (The
+# holder, not the test's shell: the descriptors would leak into every daemon it starts.)
+# A node's network namespace is not held (a held one would keep the dead node's addresses
+# answering on the bridge); every process in it is in the node's PID namespace too
+# (ctdb-node.sh's children, or "on"), which is held.
+HOLDERS=()
+ns_hold() {
+	local name=$1 ns fd l rc=0 fds=() kinds=(pid mnt)
+	[[ $name == node* ]] || kinds+=(net)
+	for ns in "${kinds[@]}"; do
+		exec {fd}<"/proc/${NSPID[$name]}/ns/$ns" || { rc=1; break; }
+		fds+=("$fd")
+		l=$(readlink "/proc/self/fd/$fd") || { rc=1; break; }
+		NS_SEEN[$l]=1
 	done
+	if ((rc == 0)); then
+		sleep infinity </dev/null >/dev/null 2>&1 &
+		HOLDERS+=($!)
+	fi
+	for fd in "${fds[@]}"; do exec {fd}<&-; done
+	return $rc
+}
+ns_release() {
+	local p
+	for p in "${HOLDERS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${HOLDERS[@]}"; do wait "$p" 2>/dev/null || true; done
+	HOLDERS=()
 }
 # ns_kill NAME: SIGKILL to PID 1 of the namespace: the kernel kills every process in it.
 ns_kill() {
@@ -156,16 +196,13 @@ rfs_mounted_in() { # NAME
 node_healthy() { on "$1" ctdb nodestatus >/dev/null 2>&1 || { sleep 0.4; return 1; }; }
 
 # node_start NAME: namespaces, network, rmtabfs over /var/lib/nfs, then ctdbd (which starts
-# rpc.mountd through the callout). node_wait NAME: until CTDB calls the node healthy.
+# rpc.mountd through the callout). Returns 2 when the node's namespace did not get ready
+# (before rmtabfs was started), 1 on any other failure.
 node_start() {
-	local n=$1 nd=$RFS_WORK/$1 i
-	rm -f "$nd/stage" "$nd/go"
-	ns_start "node$n" bash "$here/ctdb-node.sh" "$nd" || return 1
-	for ((i = 0; i < 200; i++)); do
-		[[ -e $nd/stage ]] && break
-		sleep 0.05
-	done
-	[[ -e $nd/stage ]] || { tail "$RFS_WORK/node$n.ns.log" >&2; return 1; }
+	local n=$1 nd=$RFS_WORK/$1
+	rm -f "$nd/stage" "$nd/go" "$nd/ctdbd.rc"
+	ns_start "node$n" bash "$here/ctdb-node.sh" "$nd" || { node_logs "$n"; return 2; }
+	wait_for 60 test -e "$nd/stage" || { node_logs "$n"; return 2; }
 	attach "node$n" "${NODE_IP[$n]}"
 	# rmtabfs first: the NFS services must find it when CTDB starts them.
 	nsenter -t "${NSPID[node$n]}" -m -p -- "$RFS_BIN" -f \
@@ -173,19 +210,97 @@ node_start() {
 		>>"$RFS_WORK/$n.rmtabfs.log" 2>&1 &
 	RFSPID[node$n]=$!
 	wait_for 10 rfs_mounted_in "$n" || { tail "$RFS_WORK/$n.rmtabfs.log" >&2; return 1; }
+	GO[$n]=$(date +%s%N)
 	touch "$nd/go"
 }
+node_logs() { # NAME: the ends of the node's logs
+	tail -n 20 "$RFS_WORK/node$1.ns.log" "$RFS_WORK/$1/log.ctdb" "$RFS_WORK/$1/mountd.log" \
+		"$RFS_WORK/$1.rmtabfs.log" >&2 || true
+}
+# ctdbd_logged NAME: ctdbd wrote its first line ("CTDB starting on node", before it forks
+# and before it looks at anything of the node's; the log survives restarts of the node).
+ctdbd_logged() { grep -qs "CTDB starting on node" "$RFS_WORK/$1/log.ctdb"; }
+# node_wait NAME: until CTDB calls the node healthy (0). 2 when its ctdbd never logged a
+# line: it exited, its namespace ended, or it wrote nothing in 60 s; 1 on any other failure.
+declare -A GO=()
 node_wait() {
-	local n=$1 i
-	for ((i = 0; i < 200; i++)); do
+	local n=$1 nd=$RFS_WORK/$1 t0 why=''
+	t0=$(date +%s%N)
+	while (($(ms_since "$t0") < 120000)); do
 		node_healthy "$n" && return 0
+		if ! ctdbd_logged "$n"; then
+			if ! kill -0 "${NSPID[node$n]}" 2>/dev/null; then
+				why="its namespace ended"
+			elif [[ -s $nd/ctdbd.rc ]]; then
+				why="ctdbd exited with status $(<"$nd/ctdbd.rc")"
+			elif (($(ms_since "${GO[$n]}") > 60000)); then
+				why="ctdbd wrote nothing in 60 s"
+			fi
+			if [[ -n $why ]]; then
+				log "node $n: ctdbd never logged a line ($why); the ends of its logs:"
+				node_logs "$n"
+				return 2
+			fi
+		fi
 		kill -0 "${NSPID[node$n]}" 2>/dev/null || { log "node $n: its namespace ended"; break; }
+		work_lost && break
 	done
-	# Counted as a failure, so the work directory (logs) is kept.
-	fail "node $n did not become healthy; the ends of its logs:"
-	tail -n 20 "$RFS_WORK/node$n.ns.log" "$RFS_WORK/$n/log.ctdb" "$RFS_WORK/$n/mountd.log" \
-		"$RFS_WORK/$n.rmtabfs.log" >&2 || true
+	log "node $n did not become healthy; the ends of its logs:"
+	node_logs "$n"
 	return 1
+}
+# work_lost: the work directory (the nodes' configuration, logs and disks) was removed from
+# outside while the test ran. Seen on the shared machine: another session's "rm -rf
+# /tmp/rfs-*"; ctdbd then loses its configuration and log file, and a node never turns
+# healthy. Nothing the test could tell then is about rmtabfs; the EXIT trap says so.
+SENTINEL=''
+work_lost() { [[ -n $SENTINEL && ! -e $SENTINEL ]]; }
+WORK_LOST_MSG="the work directory was removed from outside the test while it ran (another session removing /tmp/rfs-*?): not an rmtabfs failure, run it again"
+# rfs_fine NAME: the node's rmtabfs is alive and mounted, or was killed (SIGKILL) with its
+# namespace: a node started once more must not hide an rmtabfs that had died on its own.
+rfs_fine() {
+	local st=0
+	if kill -0 "${RFSPID[node$1]}" 2>/dev/null; then
+		rfs_mounted_in "$1" && return 0
+		log "node $1: rmtabfs is no longer mounted on /var/lib/nfs"
+		return 1
+	fi
+	wait "${RFSPID[node$1]}" 2>/dev/null || st=$?
+	((st == 137)) && return 0
+	log "node $1: rmtabfs exited with status $st before its namespace ended"
+	return 1
+}
+# node_die MESSAGE: a node failed; counted as a failure, so the work directory is kept.
+node_die() {
+	fail "$*"
+	exit 1
+}
+# cluster_start: both nodes' ctdbd start together, as at a cluster's first boot. A node
+# whose namespace did not get ready or whose ctdbd never logged a line (a start failure of
+# the namespace set-up or of ctdbd, in which rmtabfs has no part: ctdbd had not looked at
+# anything of the node's yet) is started once more, loudly. Any other failure, a second
+# one, or any failure after the cluster was healthy fails the test. (rmtabfs's log is
+# appended to, so a sanitizer report of the first attempt still fails it: rfs_finish.)
+START_RETRIES=()
+cluster_start() {
+	local n
+	local -A rc=([A]=0 [B]=0)
+	for n in A B; do node_start "$n" || rc[$n]=$?; done
+	for n in A B; do
+		((rc[$n] == 0)) && { node_wait "$n" || rc[$n]=$?; }
+		((rc[$n] == 0)) && continue
+		if ((rc[$n] != 2)) || work_lost || ! rfs_fine "$n"; then
+			node_die "node $n did not start"
+		fi
+		log "RETRY: node $n failed to start before its ctdbd logged a line (not rmtabfs);" \
+			"starting it once more; the logs of both attempts stay in $RFS_WORK"
+		START_RETRIES+=("$n")
+		RFS_KEEP=1
+		ns_kill "node$n"
+		echo "=== $(date +%T.%N) ctdb.sh: the node is started once more" |
+			tee -a "$RFS_WORK/node$n.ns.log" "$RFS_WORK/$n.rmtabfs.log" >/dev/null
+		node_start "$n" && node_wait "$n" || node_die "node $n did not start (second attempt)"
+	done
 }
 node_up() { node_start "$1" && node_wait "$1"; }
 
@@ -270,19 +385,63 @@ failover() {
 
 ctdb_cleanup() {
 	local n
+	work_lost && log "FAIL: $RFS_WORK: $WORK_LOST_MSG"
 	for n in A B; do ns_kill "node$n"; done
 	ns_kill client
 	ns_kill fabric
+	ns_release
 	if [[ -n ${VOL_DOWN:-} ]]; then
 		bash "$GV" start-volume "$RFS_GLUSTER_VOLUME" >>"$RFS_WORK/gluster.log" 2>&1 || true
 	fi
 	rfs_cleanup
 }
 trap ctdb_cleanup EXIT
+# A signal (meson's timeout, ^C) ends the test through the cleanup too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- the end: orderly stop, then nothing of ours may be left --------------------------------
+
+# leftovers [-v]: counts processes still in one of the namespaces the test made (a
+# process may take a moment to be reaped after its namespace's PID 1 was killed). A node's
+# network namespace is not looked at (see ns_hold).
+leftovers() {
+	local p ns l left=0
+	for p in /proc/[0-9]*; do
+		for ns in pid net mnt; do
+			l=$(readlink "$p/ns/$ns" 2>/dev/null) || continue
+			[[ -n ${NS_SEEN[$l]:-} ]] || continue
+			left=$((left + 1))
+			[[ ${1:-} == -v ]] && log "left over: ${p#/proc/} ($ns):" \
+				"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
+		done
+	done
+	[[ $left == 0 ]]
+}
+the_end() {
+	node_down A
+	node_down B
+	ns_kill client
+	ns_kill fabric
+	wait_for 10 leftovers || true
+	check "no process of the test's namespaces is left" leftovers -v
+	ns_release
+	if work_lost; then
+		fail "$WORK_LOST_MSG"
+		exit 1
+	fi
+	for t in "${TIMES[@]}"; do log "fail-over time (loaded machine): $t"; done
+	((${#START_RETRIES[@]} == 0)) ||
+		log "RETRY: started twice at the cluster's start: node ${START_RETRIES[*]} (see above)"
+	rfs_finish
+	exit
+}
 
 # --- the cluster -------------------------------------------------------------------------
 
 mkdir -p "$RFS_WORK/lock"
+SENTINEL=$RFS_WORK/work.sentinel
+: >"$SENTINEL"
 ns_start fabric sleep infinity || die "fabric namespace"
 fab ip link set lo up
 fab ip link add br0 type bridge
@@ -293,15 +452,14 @@ attach client "$CLIENT_IP"
 node_config A
 node_config B
 t0=$(date +%s%N)
-node_start A || die "node A did not start"
-node_start B || die "node B did not start"
-node_wait A || die "node A did not become healthy"
-node_wait B || die "node B did not become healthy"
+cluster_start
 wait_for 60 holder >/dev/null || die "nobody took $PUB"
 log "cluster up in $(ms_since "$t0") ms; $PUB on $(holder)"
 check "the client reaches the cluster through $PUB only" \
 	bash -c "! nsenter -t ${NSPID[client]} -n -- timeout 2 '$M3' ${NODE_IP[A]} null 2>/dev/null &&
 		! nsenter -t ${NSPID[client]} -n -- timeout 2 '$M3' ${NODE_IP[B]} null 2>/dev/null"
+# RFS_CTDB_START_ONLY=1: only the start of the cluster and the end (for chasing start races).
+[[ ${RFS_CTDB_START_ONLY:-} == 1 ]] && the_end
 
 # --- 1. the client mounts through the public IP; the holder is disabled, then stopped -----
 
@@ -332,7 +490,7 @@ not_listed() { # PATH: showmount -a through the public IP answers, without the c
 	! grep -qxF "$CLIENT_IP:$1" <<<"$out"
 }
 check "kill: showmount -a $PUB no longer lists the client" not_listed /srv/export/a
-node_up "$FAILED" || die "node $FAILED did not come back"
+node_up "$FAILED" || node_die "node $FAILED did not come back"
 check "kill: node $FAILED back, same bytes as $SURVIVOR" wait_for 10 same_bytes
 check "kill: the unmounted record did not come back on $FAILED" lacks_rec "$FAILED" "$REC"
 log "rmtab on both after the return: $(rmtab_of A | tr '\n' ' ')"
@@ -365,7 +523,7 @@ check "store down: $s lacks the dead node's MNT (only in $h's journal)" lacks_re
 check "store down: so showmount -a $PUB does not list it meanwhile" not_listed /srv/export/a/sub1
 # The client unmounts the second path meanwhile: $s's mountd finds no record to remove.
 check "store down: UMNT of the second path through $PUB meanwhile" umnt /srv/export/a/sub2
-node_up "$h" || die "node $h did not come back"
+node_up "$h" || node_die "node $h did not come back"
 check "store down: $h's MNT reaches $s once $h is back" wait_for 20 has_rec "$s" "$REC2"
 check "store down: same bytes on both" wait_for 10 same_bytes
 check "store down: showmount -a $PUB lists it" wait_for 10 show_lists /srv/export/a/sub1
@@ -407,28 +565,4 @@ check "the callout refuses 'start mountd' on a dead rmtabfs" \
 check "UMNT through $PUB" umnt /srv/export/a/sub2
 check "the record is gone on $(other "$h")" lacks_rec "$(other "$h")" "$CLIENT_IP:/srv/export/a/sub2:0x00000001"
 
-# --- the end: orderly stop, then nothing of ours may be left --------------------------------
-
-node_down A
-node_down B
-ns_kill client
-ns_kill fabric
-# leftovers [-v]: counts processes still in one of the namespaces the test made (a
-# process may take a moment to be reaped after its namespace's PID 1 was killed).
-leftovers() {
-	local p ns l left=0
-	for p in /proc/[0-9]*; do
-		for ns in pid net mnt; do
-			l=$(readlink "$p/ns/$ns" 2>/dev/null) || continue
-			[[ -n ${NS_SEEN[$l]:-} ]] || continue
-			left=$((left + 1))
-			[[ ${1:-} == -v ]] && log "left over: ${p#/proc/} ($ns):" \
-				"$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)"
-		done
-	done
-	[[ $left == 0 ]]
-}
-wait_for 10 leftovers || leftovers -v || true
-check "no process of the test's namespaces is left" leftovers
-for t in "${TIMES[@]}"; do log "fail-over time (loaded machine): $t"; done
-rfs_finish
+the_end
