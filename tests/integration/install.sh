@@ -163,8 +163,9 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.settimeout(20)
 msg = s.recv(4096).decode()
-mounted = any(l.split()[4] == sys.argv[2] and " - fuse.rmtabfs " in l
-	      for l in open("/proc/self/mountinfo"))
+# the top of the mount point's stack (a sentinel rmtabfs may lie under it)
+tops = [l for l in open("/proc/self/mountinfo") if l.split()[4] == sys.argv[2]]
+mounted = bool(tops) and " - fuse.rmtabfs " in tops[-1]
 print(msg, "mounted" if mounted else "not-mounted")
 EOF
 RFS_PIDS[notify-listener]=$!

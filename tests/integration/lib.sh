@@ -166,8 +166,10 @@ rfs_finish() {
 	[[ $RFS_FAILS == 0 ]]
 }
 
-rfs_is_mounted() { # DIR: an rmtabfs mount there?
-	awk -v d="$1" '$5 == d && $0 ~ / - fuse\.rmtabfs / { f = 1 } END { exit !f }' \
+# DIR: is the top-most mount on DIR an rmtabfs? Only the top counts: under test.sh a sentinel
+# rmtabfs lies under the tests' own /var/lib/nfs mounts, and mountinfo lists a stack bottom up.
+rfs_is_mounted() {
+	awk -v d="$1" '$5 == d { f = ($0 ~ / - fuse\.rmtabfs /) } END { exit !f }' \
 		/proc/self/mountinfo
 }
 

@@ -36,7 +36,9 @@ node_rmtabfs() {
 		/var/lib/nfs >>"$RFS_WORK/$name.log" 2>&1 &
 	RFS_PIDS[$name]=$!
 	for ((i = 0; i < 200; i++)); do
-		nsenter -t "$pid" -m -- grep -q " /var/lib/nfs fuse.rmtabfs " /proc/mounts && return 0
+		# the top of /var/lib/nfs's stack (test.sh's sentinel rmtabfs may lie under it)
+		nsenter -t "$pid" -m -- awk '$5 == "/var/lib/nfs" { f = ($0 ~ / - fuse\.rmtabfs /) }
+			END { exit !f }' /proc/self/mountinfo && return 0
 		kill -0 "${RFS_PIDS[$name]}" 2>/dev/null || break
 		sleep 0.05
 	done
