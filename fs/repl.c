@@ -17,7 +17,9 @@
  *    this thread, and the state it reports says so after timeout seconds;
  *  - this node's ops are shipped only once its incarnation is anchored: the store was read
  *    back and holds nothing of ours above the incarnation's floor (renumbered first if it
- *    did), so a lost state directory never reuses a (node, seq) pair;
+ *    did), so a lost state directory never reuses a (node, seq) pair; the anchor is recorded
+ *    only after a checkpoint holds what was read back (an anchored incarnation is never read
+ *    back again);
  *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
  *    halting; the last ship ends at aborting; rfs_repl_stop() never waits for a hung call.
  * Lock order: core.commit_lock, then repl.lock, then core.table_lock. No lock a FUSE request
@@ -433,6 +435,7 @@ static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from);
 static int confirm(struct rfs_repl *r);
 static int read_back(struct rfs_repl *r, const struct rfs_incarnation *inc);
 static int catch_up_own(struct rfs_repl *r, uint64_t last);
+static int checkpoint_now(struct rfs_repl *r);
 
 /*
  * Makes the store ready for this node: FORMAT, nodes/, the owner lock, and the state of
@@ -607,6 +610,14 @@ static int read_back(struct rfs_repl *r, const struct rfs_incarnation *inc)
 	}
 	if (!rc && stopping(r))
 		rc = -ECANCELED;
+	/*
+	 * What was read back lives only in the table until a checkpoint holds it, and an
+	 * anchored incarnation is never read back again: a crash before the next periodic
+	 * checkpoint would leave this node without its own earlier ops for good. So the
+	 * checkpoint comes first; a crash between the two only reads back once more.
+	 */
+	if (!rc)
+		rc = checkpoint_now(r);
 	if (!rc)
 		rc = rfs_core_anchor(r->core);
 	if (!rc) {
@@ -1538,6 +1549,18 @@ static struct rfs_peer_pos *peer_positions(struct rfs_repl *r, size_t *n)
 		*n = r->npeers;
 	pthread_mutex_unlock(&r->lock);
 	return pos;
+}
+
+/* A checkpoint now, whatever changed since the last one: 0 or -errno. */
+static int checkpoint_now(struct rfs_repl *r)
+{
+	size_t n;
+	struct rfs_peer_pos *pos = peer_positions(r, &n);
+	int rc = pos ? rfs_core_checkpoint(r->core, pos, n, true) : -ENOMEM;
+
+	free(pos);
+	r->last_checkpoint = now_mono();
+	return rc;
 }
 
 static void checkpoint(struct rfs_repl *r, bool force)
