@@ -21,10 +21,7 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_need_fuse
-if [[ ${RFS_CHAOS_NS:-} != 1 ]]; then
-	export RFS_CHAOS_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 chmod 0755 "$RFS_WORK"
 TOOLS=$here/../tools

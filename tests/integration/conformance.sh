@@ -9,10 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/start-modes.sh"
 [[ -c /dev/fuse ]] || rfs_need_fuse
-if [[ ${RFS_CONFORM_NS:-} != 1 ]]; then
-	export RFS_CONFORM_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 
 CONFORM=$RFS_TOOLS/conform

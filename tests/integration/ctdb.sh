@@ -40,10 +40,7 @@ rfs_need_fuse
 : "${RFS_GLUSTER_VOLUME:?the ctdb test needs RFS_GLUSTER_VOLUME (it stops the volume)}"
 command -v ctdbd >/dev/null || die "ctdbd missing (Debian package ctdb, scripts/setup.sh)"
 command -v ethtool >/dev/null || die "ethtool missing (CTDB's 10.interface needs it)"
-if [[ ${RFS_CTDB_NS:-} != 1 ]]; then
-	export RFS_CTDB_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 GV=$top/scripts/gluster-volume.sh
 STORE=$RFS_GLUSTER_URL/$(basename "$RFS_WORK")

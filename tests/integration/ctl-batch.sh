@@ -8,10 +8,7 @@ source "$here/lib.sh"
 rfs_need_fuse
 # A private mount namespace: no other test's namespace can hold these mounts (and with them
 # the daemons) alive after they are unmounted here.
-if [[ ${RFS_CTL_BATCH_NS:-} != 1 ]]; then
-	export RFS_CTL_BATCH_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 M=$RFS_WORK/mnt
 mkdir -p "$M"

@@ -9,10 +9,7 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_need_fuse
-if [[ ${RFS_FAULTS_NS:-} != 1 ]]; then
-	export RFS_FAULTS_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 GV=$here/../../scripts/gluster-volume.sh
 W=$RFS_TOOLS/workload.py

@@ -11,10 +11,7 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_need_fuse
-if [[ ${RFS_GNFS_NS:-} != 1 ]]; then
-	export RFS_GNFS_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 STORE=${RFS_STORE:+$RFS_STORE/$(basename "$RFS_WORK")}
 STORE=${STORE:-dir:$RFS_WORK/store}

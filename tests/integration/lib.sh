@@ -49,6 +49,16 @@ if [[ ${RFS_STORE_FROM:-} == gluster ]]; then
 	export RFS_STORE=$RFS_GLUSTER_URL
 fi
 
+# rfs_private_ns "$@": runs the rest of the test (once) in a private mount namespace of its
+# own, so no other test's namespace can hold its mounts (and with them its daemons) alive after
+# they are unmounted here. Call it right after rfs_need_fuse.
+rfs_private_ns() {
+	if [[ ${RFS_PRIVATE_NS:-} != "$0" ]]; then
+		export RFS_PRIVATE_NS=$0
+		exec unshare -m --propagation private -- bash "$0" "$@"
+	fi
+}
+
 rfs_need_fuse() {
 	if [[ ! -c /dev/fuse ]]; then
 		echo "SKIP: /dev/fuse missing: the kernel offers no FUSE" >&2

@@ -12,10 +12,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_need_fuse
 # A private mount namespace for the test's own mounts (the hosts get theirs from node.sh).
-if [[ ${RFS_MULTINODE_NS:-} != 1 ]]; then
-	export RFS_MULTINODE_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 chmod 0755 "$RFS_WORK"
 # A directory of its own inside a shared store, so runs never see each other's records.

@@ -13,10 +13,7 @@ source "$here/lib.sh"
 rfs_need_fuse
 # A private mount namespace: no other test's namespace can hold these mounts (and with them
 # the daemons) alive after they are unmounted here.
-if [[ ${RFS_SKEW_NS:-} != 1 ]]; then
-	export RFS_SKEW_NS=1
-	exec unshare -m --propagation private -- bash "$0" "$@"
-fi
+rfs_private_ns "$@"
 rfs_setup
 SHIM=$RFS_TOOLS/fakeclock.so
 [[ -r $SHIM ]] || die "missing $SHIM"
