@@ -116,6 +116,32 @@ static void expect_range(const struct collect *c, uint64_t first, uint64_t last)
 		assert_int_equal(c->seqs[i], first + i);
 }
 
+/* The preallocated layout: the file goes on past size, and only zeros follow the lines. */
+static void expect_zeros_after(int dirfd, off_t size)
+{
+	size_t len;
+	char *content = test_read_file(dirfd, "journal", &len);
+
+	assert_true(len >= (size_t)size);
+	for (size_t i = (size_t)size; i < len; i++)
+		if (content[i])
+			fail_msg("byte %zu of %zu after the lines (%lld) is %#x, not 0", i, len,
+				 (long long)size, (unsigned char)content[i]);
+	free(content);
+}
+
+/* The same, and the lines are exactly data. */
+static void expect_file(int dirfd, const void *data, size_t size)
+{
+	size_t len;
+	char *content = test_read_file(dirfd, "journal", &len);
+
+	assert_true(len >= size);
+	assert_memory_equal(content, data, size);
+	free(content);
+	expect_zeros_after(dirfd, (off_t)size);
+}
+
 static void test_append_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -139,12 +165,15 @@ static void test_append_reopen(void **state)
 	assert_int_equal(rfs_journal_append(&j, b.data, b.len, 5, 2), 0);
 	assert_int_equal(j.last_seq, 5);
 	assert_int_equal(j.ops, 5);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), j.size);
+	expect_zeros_after(f->dirfd, j.size);
 
 	/* What was written reads back from any offset. */
 	assert_int_equal(rfs_journal_read(&j, 0, buf, 2), 2);
 	assert_memory_equal(buf, "s ", 2);
-	assert_int_equal(rfs_journal_read(&j, j.size, buf, sizeof(buf)), 0);
+	/* Past the lines: the preallocated zeros. */
+	assert_int_equal(rfs_journal_read(&j, j.size, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
 	rfs_journal_close(&j);
 	assert_int_equal(j.fd, -1);
 	rfs_journal_close(&j); /* twice is harmless */
@@ -153,7 +182,7 @@ static void test_append_reopen(void **state)
 	expect_range(c, 1, 5);
 	assert_int_equal(j.last_seq, 5);
 	assert_int_equal(j.ops, 5);
-	assert_int_equal(j.size, test_file_size(f->dirfd, "journal"));
+	expect_zeros_after(f->dirfd, j.size);
 	rfs_journal_close(&j);
 
 	/* No callback: still counts. */
@@ -192,16 +221,15 @@ static void test_torn_tail(void **state)
 		assert_int_equal(j.last_seq, 5);
 		assert_int_equal(j.ops, 5);
 		assert_int_equal(j.size, (off_t)last_start);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)last_start);
+		expect_file(f->dirfd, b.data, last_start);
 
 		/* The op is written again (it was never acknowledged) and all reopens cleanly. */
 		encode_ops(&more, "n1", 6, 6, NULL);
 		assert_int_equal(rfs_journal_append(&j, more.data, more.len, 6, 1), 0);
 		rfs_journal_close(&j);
+		expect_file(f->dirfd, b.data, b.len);
 		content = test_read_file(f->dirfd, "journal", &len);
-		assert_int_equal(len, b.len);
-		assert_memory_equal(content, b.data, len);
-		assert_int_equal(rfs_ops_scan(content, len, NULL, NULL, &bad, NULL), (long)len);
+		assert_int_equal(rfs_ops_scan(content, len, NULL, NULL, &bad, NULL), (long)b.len);
 		assert_int_equal(bad, 0);
 		free(content);
 		c->n = 0;
@@ -238,7 +266,7 @@ static void test_damaged_middle(void **state)
 	assert_int_equal(j.last_seq, 5);
 	/* The damaged line stays (it is evidence), the file is not cut. */
 	assert_int_equal(j.size, (off_t)b.len);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)b.len);
+	expect_file(f->dirfd, b.data, b.len);
 	rfs_journal_close(&j);
 	rfs_buf_free(&b);
 	free(c);
@@ -305,7 +333,8 @@ static void test_seq_continues(void **state)
 	assert_int_equal(j.size, 0);
 	assert_int_equal(j.ops, 0);
 	assert_int_equal(j.last_seq, 8);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), 0);
+	expect_zeros_after(f->dirfd, 0);
+	assert_int_equal(test_file_size(f->dirfd, "journal"), RFS_JOURNAL_SEGMENT);
 	b.len = 0;
 	encode_ops(&b, "n1", 9, 10, NULL);
 	assert_int_equal(rfs_journal_append(&j, b.data, b.len, 10, 2), 0);
@@ -383,7 +412,7 @@ static void test_long_damaged_run(void **state)
 		expect_range(c, 1, 5);
 		assert_int_equal(j.last_seq, 5);
 		assert_int_equal(j.size, (off_t)file.len);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)file.len);
+		expect_file(f->dirfd, file.data, file.len);
 		rfs_journal_close(&j);
 
 		/* A and the run up to the end of the file: a torn tail, cut where it starts. */
@@ -392,7 +421,7 @@ static void test_long_damaged_run(void **state)
 		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
 		expect_range(c, 1, 3);
 		assert_int_equal(j.size, (off_t)a.len);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)a.len);
+		expect_file(f->dirfd, a.data, a.len);
 		/* And the next append lands cleanly after A. */
 		assert_int_equal(rfs_journal_append(&j, b.data, b.len, 5, 2), 0);
 		rfs_journal_close(&j);
@@ -432,7 +461,7 @@ static void test_failed_append(void **state)
 	assert_int_equal(j.size, size);
 	assert_int_equal(j.last_seq, 2);
 	assert_int_equal(j.ops, 2);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), size);
+	expect_zeros_after(f->dirfd, size);
 	close(j.fd);
 	j.fd = rw;
 	/* The good descriptor appends at the same place. */
