@@ -19,11 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rmtabfs/checkpoint.h>
 #include <rmtabfs/journal.h>
 #include <rmtabfs/log.h>
+
+/* Below this much free space the journal grows by pages, not segments. */
+#define RFS_JOURNAL_LOW_FREE (16ull * RFS_JOURNAL_SEGMENT)
 
 static int marker_state(int dirfd);
 static int marker_set(int dirfd);
@@ -224,13 +228,12 @@ static int zero_range(int fd, off_t from, off_t to)
 }
 
 /*
- * Grows the file from *alloc to at least need, in whole segments, with zeros that are on
- * disk (written, not just reserved: an unwritten extent would make the first sync after an
- * overwrite commit an extent change). On failure the file is cut back to *alloc.
+ * Grows the file from *alloc to to with zeros that are on disk (written, not just reserved:
+ * an unwritten extent would make the first sync after an overwrite commit an extent change).
+ * On failure the file is cut back to *alloc.
  */
-static int grow(int fd, off_t *alloc, off_t need)
+static int grow_to(int fd, off_t *alloc, off_t to)
 {
-	off_t to = (need + RFS_JOURNAL_SEGMENT - 1) / RFS_JOURNAL_SEGMENT * RFS_JOURNAL_SEGMENT;
 	int rc = 0;
 
 	if (to <= *alloc)
@@ -249,6 +252,28 @@ static int grow(int fd, off_t *alloc, off_t need)
 	}
 	*alloc = to;
 	return 0;
+}
+
+/*
+ * Makes room for need bytes: to whole segments past want (want >= need), or, on a file system
+ * with less than RFS_JOURNAL_LOW_FREE free or too full for a segment, to just need (in
+ * pages): preallocation is for speed only and never takes the last of a small disk, which
+ * then refuses changes as late as without it.
+ */
+static int grow(int fd, off_t *alloc, off_t need, off_t want)
+{
+	off_t seg = RFS_JOURNAL_SEGMENT, page = 4096;
+	struct statvfs vfs;
+	int rc = -ENOSPC;
+
+	if (need <= *alloc && want <= *alloc)
+		return 0;
+	if (fstatvfs(fd, &vfs) < 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= RFS_JOURNAL_LOW_FREE)
+		rc = grow_to(fd, alloc, (want + seg - 1) / seg * seg);
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		rc = grow_to(fd, alloc, (need + page - 1) / page * page);
+	return rc;
 }
 
 static void init_sync_state(struct rfs_journal *j)
@@ -284,7 +309,13 @@ static int settle(struct rfs_journal *j, const struct replay_ctx *rc, off_t dend
 	/* What an earlier run wrote may be in the page cache only (batch, then kill -9). */
 	if (fdatasync(j->fd) < 0)
 		return -errno;
-	return grow(j->fd, &j->alloc, rc->good_end + RFS_JOURNAL_SEGMENT / 2);
+	r = grow(j->fd, &j->alloc, rc->good_end, rc->good_end + RFS_JOURNAL_SEGMENT / 2);
+	if (r == -ENOSPC || r == -EDQUOT) {
+		/* The first write grows it as far as it needs, or is refused. */
+		rfs_warn("journal: no room to preallocate: %s", strerror(-r));
+		r = 0;
+	}
+	return r;
 }
 
 int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_fn fn, void *ctx)
@@ -358,7 +389,8 @@ int rfs_journal_write(struct rfs_journal *j, const void *lines, size_t len, uint
 	if (rc)
 		return rc;
 	if (j->wend + (off_t)len > j->alloc) {
-		rc = grow(j->fd, &j->alloc, j->wend + (off_t)len + RFS_JOURNAL_SEGMENT / 2);
+		rc = grow(j->fd, &j->alloc, j->wend + (off_t)len,
+			  j->wend + (off_t)len + RFS_JOURNAL_SEGMENT / 2);
 		if (rc)
 			return rc;
 	}
@@ -458,7 +490,7 @@ int rfs_journal_reset(struct rfs_journal *j)
 	if (ftruncate(j->fd, 0) < 0 || fdatasync(j->fd) < 0)
 		rc = -errno;
 	if (!rc)
-		rc = grow(j->fd, &alloc, RFS_JOURNAL_SEGMENT);
+		rc = grow(j->fd, &alloc, 0, RFS_JOURNAL_SEGMENT);
 	pthread_mutex_lock(&j->mu);
 	if (!rc) {
 		j->alloc = alloc;
@@ -500,7 +532,7 @@ int rfs_journal_replace(struct rfs_journal *j, const char *text, size_t len, uin
 		rc = -errno;
 	if (!rc) {
 		alloc = st.st_size;
-		rc = grow(fd, &alloc, (off_t)len + RFS_JOURNAL_SEGMENT / 2);
+		rc = grow(fd, &alloc, (off_t)len, (off_t)len + RFS_JOURNAL_SEGMENT / 2);
 	}
 	if (rc) {
 		pthread_mutex_lock(&j->mu);
