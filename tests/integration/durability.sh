@@ -1,12 +1,14 @@
 #!/bin/bash
-# -o durability=fsync|batch:MS (README "Durability"). Store: $RFS_STORE if set, else dir:.
+# -o durability=fsync|batch:MS (README "Durability"), on a dir: store that node a reaches
+# through a symbolic link (made dangling: the store is down for a, not for b).
 #  - bad values refused at start with a clear message, on the command line and in config=;
 #  - batch: writes acknowledged, then kill -9 at once: the restarted node shows every one
 #    (the page cache survives a process's death; no new incarnation on the same boot), and
 #    every one reaches a second node;
 #  - batch, a power cut simulated (the journal's last lines lost, the run's marker from
-#    another boot): the node starts a new incarnation, reads the lost changes back from the
-#    store, and its next change still reaches the second node (no sequence number reused);
+#    another boot) and the store down at the restart: a change made then still reaches the
+#    second node once the store is back (a new incarnation: no sequence number reused), and
+#    the lost changes come back from the store;
 #  - batch, a clean stop: exit 0, no unclean-run marker left, everything there after restart;
 #  - fsync (default): kill -9 after acknowledged writes loses nothing, as before.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,9 +16,9 @@ source "$here/lib.sh"
 rfs_need_fuse
 rfs_private_ns "$@"
 rfs_setup
-STORE=${RFS_STORE:+$RFS_STORE/$(basename "$RFS_WORK")}
-STORE=${STORE:-dir:$RFS_WORK/store}
-log "store: $STORE"
+mkdir -p "$RFS_WORK/store"
+ln -s store "$RFS_WORK/alink"
+STORE=dir:$RFS_WORK/alink
 MA=$RFS_WORK/a MB=$RFS_WORK/b
 SA=$RFS_WORK/a.state
 mkdir -p "$MA" "$MB"
@@ -42,7 +44,7 @@ check "nothing was mounted for a refused value" bash -c '! mountpoint -q "$1"' _
 # --- batch: kill -9 after acknowledged writes -------------------------------------------
 start_a() { rfs_start a "$MA" "node=a,store=$STORE,statedir=$SA,timeout=1,durability=$1" ||
 	die "node a did not start (durability=$1)"; }
-rfs_start b "$MB" "node=b,store=$STORE,statedir=$RFS_WORK/b.state,timeout=1" || die "node b did not start"
+rfs_start b "$MB" "node=b,store=dir:$RFS_WORK/store,statedir=$RFS_WORK/b.state,timeout=1" || die "node b did not start"
 start_a batch:500
 N=60
 for i in $(seq 1 $N); do echo "10.1.0.$i:/export/k" >>"$MA/rmtab"; done
@@ -76,13 +78,16 @@ PY
 )
 check "the simulated cut took lines of the last changes" test "${lost:-0}" -ge 1
 echo 00000000-0000-0000-0000-000000000000 >"$SA/journal.batch"
+ln -sfn nowhere "$RFS_WORK/alink" # the store is down for a at its restart
 start_a batch:500
 check "a batch run cut by a machine restart is noticed" grep -q "did not stop cleanly" "$RFS_WORK/a.log"
-a_count() { [[ $(rfs_count "$1" "$MA/rmtab") == "$2" ]]; }
-check "the changes lost locally come back from the store" wait_for 10 a_count '^10\.2\.0\.' 10
 echo "10.3.0.1:/export/after" >>"$MA/rmtab"
-check "a change after the cut reaches the second node (no sequence number reused)" \
-	wait_for 10 b_count '^10\.3\.0\.1:' 1
+echo "10.3.0.2:/export/after" >>"$MA/rmtab"
+ln -sfn store "$RFS_WORK/alink"
+a_count() { [[ $(rfs_count "$1" "$MA/rmtab") == "$2" ]]; }
+check "the changes lost locally come back from the store" wait_for 15 a_count '^10\.2\.0\.' 10
+check "changes made after the cut, store down, reach the second node (no sequence number reused)" \
+	wait_for 15 b_count '^10\.3\.0\.' 2
 check_eq "both nodes show the same bytes" "$(cat "$MA/rmtab")" "$(cat "$MB/rmtab")"
 
 # --- batch: a clean stop ----------------------------------------------------------------
