@@ -297,7 +297,7 @@ static int settle(struct rfs_journal *j, const struct replay_ctx *rc, off_t dend
 
 	if (dend > rc->good_end) {
 		/* Never acknowledged (or acknowledged in no journal): zero it for the next write. */
-		rfs_warn("journal: zeroing a torn tail of %lld bytes at byte %lld",
+		rfs_warn("journal: zeroing a torn last line of %lld bytes at byte %lld",
 			 (long long)(dend - rc->good_end), (long long)rc->good_end);
 		r = zero_range(j->fd, rc->good_end, dend);
 		if (r)
