@@ -14,8 +14,12 @@
  *  - this node's sequence numbers never repeat: a state directory without a checkpoint
  *    starts a new incarnation above the clock, and one not yet anchored is renumbered above
  *    whatever the store holds before it ships (fs/incarnation.c).
- * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock is a
- * leaf. No lock is held across a call into the store or the on_change/wait_shipped hooks.
+ * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock and the
+ * journal's own lock are leaves. No lock is held across a call into the store or the
+ * on_change/wait_shipped hooks, nor across a commit's journal sync (a checkpoint's sync may
+ * hold commit_lock, as a reset always has). With durability=batch (a timer syncs) a journal
+ * whose last run was cut by a machine restart starts a new incarnation: what it shipped may
+ * be missing from the journal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -801,7 +805,14 @@ fail:
 
 int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms)
 {
-	return rfs_journal_set_batch(&c->journal, batch_ms);
+	int rc = rfs_journal_set_batch(&c->journal, batch_ms);
+
+	if (rc)
+		rfs_err("cannot start the journal's sync timer: %s", strerror(-rc));
+	else if (batch_ms)
+		rfs_info("durability=batch:%u: changes are on this node's disk within %u ms",
+			 batch_ms, batch_ms);
+	return rc;
 }
 
 int rfs_core_flush(struct rfs_core *c)
