@@ -214,7 +214,8 @@ static int zero_range(int fd, off_t from, off_t to)
 	static const char zeros[65536];
 
 	while (from < to) {
-		size_t want = to - from > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(to - from);
+		size_t want =
+			to - from > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)(to - from);
 		ssize_t n = pwrite(fd, zeros, want, from);
 
 		if (n < 0) {
@@ -268,8 +269,7 @@ static int grow(int fd, off_t *alloc, off_t need, off_t want)
 
 	if (need <= *alloc && want <= *alloc)
 		return 0;
-	if (fstatvfs(fd, &vfs) < 0 ||
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= RFS_JOURNAL_LOW_FREE)
+	if (fstatvfs(fd, &vfs) < 0 || (uint64_t)vfs.f_bavail * vfs.f_frsize >= RFS_JOURNAL_LOW_FREE)
 		rc = grow_to(fd, alloc, (want + seg - 1) / seg * seg);
 	if (rc == -ENOSPC || rc == -EDQUOT)
 		rc = grow_to(fd, alloc, (need + page - 1) / page * page);
@@ -296,7 +296,7 @@ static int settle(struct rfs_journal *j, const struct replay_ctx *rc, off_t dend
 	int r;
 
 	if (dend > rc->good_end) {
-		/* Never acknowledged (or acknowledged in no journal): zero it for the next write. */
+		/* Never acknowledged: zero it for the next write. */
 		rfs_warn("journal: zeroing a torn last line of %lld bytes at byte %lld",
 			 (long long)(dend - rc->good_end), (long long)rc->good_end);
 		r = zero_range(j->fd, rc->good_end, dend);
@@ -345,8 +345,8 @@ int rfs_journal_open(struct rfs_journal *j, int dirfd, const char *self, rfs_op_
 		rc = replay_file(rctx, j->fd, dend);
 	if (rc) {
 		if (rctx->foreign)
-			rfs_err("journal holds ops of node '%s', not '%s': wrong state directory or "
-				"node id",
+			rfs_err("journal holds ops of node '%s', not '%s': wrong state "
+				"directory or node id",
 				rctx->foreign, self);
 		goto fail;
 	}

@@ -1,7 +1,7 @@
 /*
  * Option parsing for the daemon: our -o options (store=, statedir=, node=, gnfs=, timeout=,
- * sync=, durability=, poll=, ctl=, config=, entry_timeout=, attr_timeout=, noimport), the usual FUSE
- * command line (-f, -d, -s, MOUNTPOINT) and a config file of the same options.
+ * sync=, durability=, poll=, ctl=, config=, entry_timeout=, attr_timeout=, noimport), the usual
+ * FUSE command line (-f, -d, -s, MOUNTPOINT) and a config file of the same options.
  *
  * Invariant: after a successful parse every field is set and valid, and fuse_args holds
  * only options libfuse accepts (checked by letting libfuse parse them once), so a typo
@@ -95,8 +95,8 @@ static int parse_durability(const char *text, unsigned *batch_ms, char *err, siz
 		}
 	}
 	snprintf(err, errlen,
-		 "bad durability=%s: expected fsync or batch:MS (MS: milliseconds, 1 to %u)",
-		 text, RFS_JOURNAL_BATCH_MAX_MS);
+		 "bad durability=%s: expected fsync or batch:MS (MS: milliseconds, 1 to %u)", text,
+		 RFS_JOURNAL_BATCH_MAX_MS);
 	return -EINVAL;
 }
 

@@ -64,21 +64,21 @@ struct rfs_journal {
 	pthread_cond_t wake;   /* the batch timer has work or must stop */
 	bool mu_init;
 	int dirfd;
-	off_t alloc;			   /* file size: lines, then zeros */
-	off_t wend;			   /* end of the written lines */
-	uint64_t wseq, wops;		   /* last seq and ops below wend */
-	uint64_t wlsn;			   /* bytes ever written (never goes back) */
-	uint64_t slsn;			   /* of which on disk */
-	off_t send;			   /* wend at the last sync */
-	uint64_t sseq, sops;		   /* wseq, wops at the last sync */
-	bool syncing;			   /* a sync (or a reset/replace) is running */
-	int err;			   /* a failed sync: every later write refuses */
-	uint64_t syncs;			   /* fdatasyncs of commits (statistics) */
-	unsigned batch_ms;		   /* 0: durability=fsync */
-	bool marked;			   /* journal.batch is on disk for this boot */
+	off_t alloc;	     /* file size: lines, then zeros */
+	off_t wend;	     /* end of the written lines */
+	uint64_t wseq, wops; /* last seq and ops below wend */
+	uint64_t wlsn;	     /* bytes ever written (never goes back) */
+	uint64_t slsn;	     /* of which on disk */
+	off_t send;	     /* wend at the last sync */
+	uint64_t sseq, sops; /* wseq, wops at the last sync */
+	bool syncing;	     /* a sync (or a reset/replace) is running */
+	int err;	     /* a failed sync: every later write refuses */
+	uint64_t syncs;	     /* fdatasyncs of commits (statistics) */
+	unsigned batch_ms;   /* 0: durability=fsync */
+	bool marked;	     /* journal.batch is on disk for this boot */
 	bool timer_on, stop;
-	bool due;			   /* deadline is set */
-	struct timespec deadline;	   /* CLOCK_MONOTONIC */
+	bool due;		  /* deadline is set */
+	struct timespec deadline; /* CLOCK_MONOTONIC */
 	pthread_t timer;
 };
 

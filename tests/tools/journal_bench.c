@@ -39,8 +39,12 @@ static double now_us(void)
 static void line(struct rfs_buf *b, uint64_t seq)
 {
 	char client[64], path[96];
-	struct rfs_op op = {.seq = seq, .time = 1700000000000000000ull + seq, .born = seq,
-			    .count = 1, .node = "bench", .origin = "bench"};
+	struct rfs_op op = {.seq = seq,
+			    .time = 1700000000000000000ull + seq,
+			    .born = seq,
+			    .count = 1,
+			    .node = "bench",
+			    .origin = "bench"};
 
 	snprintf(client, sizeof(client), "10.%u.%u.%u", (unsigned)(seq >> 16) & 255,
 		 (unsigned)(seq >> 8) & 255, (unsigned)seq & 255);
@@ -212,8 +216,9 @@ int main(int argc, char **argv)
 	rate_shared = bench_group(&j, &seq, threads, n, 1, &syncs_shared);
 	printf("%d threads, %d commits: each its own sync %.0f commits/s (%.2f syncs/commit); "
 	       "group commit %.0f commits/s (%.2f syncs/commit); ratio %.2f\n",
-	       threads, n / threads * threads, rate_own, (double)syncs_own / (n / threads * threads),
-	       rate_shared, (double)syncs_shared / (n / threads * threads), rate_shared / rate_own);
+	       threads, n / threads * threads, rate_own,
+	       (double)syncs_own / (n / threads * threads), rate_shared,
+	       (double)syncs_shared / (n / threads * threads), rate_shared / rate_own);
 	rfs_journal_close(&j);
 	free(t);
 	return 0;

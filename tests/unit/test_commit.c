@@ -15,7 +15,7 @@
 #include <rmtabfs/journal.h>
 #include <rmtabfs/log.h>
 
-#define THREADS 6
+#define THREADS	   6
 #define PER_THREAD 30
 
 struct worker {

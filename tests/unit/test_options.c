@@ -264,7 +264,8 @@ static void test_errors(void **state)
 	expect_error(f, "sync=fast", "bad sync=fast", true);
 	expect_error(f, "sync=", "bad sync=", true);
 	expect_error(f, "durability=", "bad durability=", true);
-	expect_error(f, "durability=batch", "bad durability=batch: expected fsync or batch:MS", true);
+	expect_error(f, "durability=batch", "bad durability=batch: expected fsync or batch:MS",
+		     true);
 	expect_error(f, "durability=batch:", "bad durability=batch:", true);
 	expect_error(f, "durability=batch:0", "bad durability=batch:0", true);
 	expect_error(f, "durability=batch:-5", "bad durability=batch:-5", true);
