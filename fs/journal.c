@@ -6,13 +6,14 @@
  * order (with damaged lines only where the disk lost data), [wend, alloc) are zeros on disk
  * or in the page cache, alloc is the file size. A write goes exactly at wend, so a failed one
  * (EIO) is undone by zeroing it again and never leaves half a line for a later write to glue
- * onto; a failed growth (ENOSPC) is cut back to alloc. send <= wend, and size is send (fsync)
- * or wend (batch).
+ * onto; a failed growth (ENOSPC) is cut back to alloc. send <= wend; size is at most send
+ * with fsync (a publish after the sync moves it up), wend with batch.
  * Locking: the caller's commit lock serialises write, publish, reset, replace and clean (so
  * wend and alloc change only under it); mu (a leaf) guards the sync state shared with
- * committers waiting outside that lock and with the timer. No I/O under mu except the rename
- * of a replace, which no committer waits for. Reads use pread and may run concurrently with
- * anything (they see whole lines up to a size read under the commit lock).
+ * committers waiting outside that lock and with the timer. No I/O under mu: reset and
+ * replace keep sync leaders off the file by holding "syncing" while they work. Reads use
+ * pread and may run concurrently with anything (they see whole lines up to a size read
+ * under the commit lock; past it lie zeros).
  */
 #include <errno.h>
 #include <fcntl.h>
