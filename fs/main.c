@@ -230,6 +230,8 @@ int main(int argc, char **argv)
 		goto out;
 	core_open = true;
 	rfs_core_set_max_skew(&fs.core, opts.maxskew);
+	if (rfs_core_set_durability(&fs.core, opts.batch_ms))
+		goto out;
 	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
 		goto out;
 	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {
@@ -301,6 +303,8 @@ out:
 	rfs_notify_quiesce(fs.notify, 200);
 	if (mounted)
 		fuse_session_unmount(fs.se); /* at once for the clients */
+	if (core_open)
+		rfs_core_flush(&fs.core); /* durability=batch: a clean stop syncs */
 	if (rfs_repl_stop(fs.repl) == -EBUSY) {
 		/*
 		 * A store call hangs in the replication thread, which uses the core and the

@@ -97,6 +97,10 @@ struct rfs_core {
  */
 int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node);
 void rfs_core_close(struct rfs_core *c);
+/* durability=batch:batch_ms (0: fsync), before the first commit. 0 or -errno. */
+int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms);
+/* Syncs the journal (a clean stop with batch: everything acknowledged on disk). */
+int rfs_core_flush(struct rfs_core *c);
 
 /*
  * First start over an existing directory: the records of the underlying rmtab (and gNFS
