@@ -168,6 +168,9 @@ EOF
 # ---- the container ----
 container_stop() {
 	[[ -n $NSPAWN_PID ]] || return 0
+	# the container's journal, kept with the work directory when the test fails
+	[[ -n $LEADER ]] && timeout 20 nsenter -t "$LEADER" -a journalctl -b --no-pager 2>&1 |
+		grep -v "authenticated mount request" >"$W/journal.log" || true
 	kill -TERM "$NSPAWN_PID" 2>/dev/null || true # nspawn: an orderly shutdown
 	local i
 	for ((i = 0; i < 300; i++)); do
@@ -213,7 +216,6 @@ for u in rmtabfs nfs-mountd rpc-statd nfs-server rpcbind; do
 	check_eq "$u is active" active "$(in_ct systemctl is-active $u.service)"
 done
 
-if [[ -n ${RFS_SD_SHELL:-} ]]; then eval "$RFS_SD_SHELL"; fi # XXX experiment
 # ---- kill -9 under load ----
 inv_server=$(in_ct systemctl show -P InvocationID nfs-server.service)
 in_ct python3 /rfs-test/load.py "$TOOLS/mnt3" "$RFS_SD_LOAD_SECS" "$((RFS_SD_LOAD_SECS / 3))" 30 \
@@ -251,5 +253,60 @@ statd=$(in_ct systemctl show -P MainPID rpc-statd.service)
 nfs_id=$(mnt_id /var/lib/nfs)
 check_eq "rpc.statd's working directory is on the new mount (mount id $nfs_id)" "$nfs_id" \
 	"$(mnt_id /proc/$statd/cwd)"
-in_ct journalctl -b --no-pager | grep -v "authenticated mount request" >"$W/journal.log" || true
+top_of() { # MOUNTPOINT: fstype of the top of its mount stack in the container
+	in_ct findmnt -rn -o FSTYPE -M "$1" | tail -n 1
+}
+pipefs_on_top() { # the (fake) rpc_pipefs is mounted on the live rmtabfs
+	[[ $(top_of /var/lib/nfs) == fuse.rmtabfs && $(top_of /var/lib/nfs/rpc_pipefs) == tmpfs ]]
+}
+check "rpc_pipefs (a tmpfs here) is mounted again on top of the new mount" wait_for 5 pipefs_on_top
+mountd=$(in_ct systemctl show -P MainPID nfs-mountd.service)
+check_eq "rpc.mountd has no file open on a former mount" "" "$(in_ct bash -c '
+	cur=$(stat -c %d /var/lib/nfs)
+	for f in /proc/$1/fd/* /proc/$1/cwd; do
+		l=$(readlink "$f"); [[ $l == /var/lib/nfs* ]] || continue
+		[[ $(stat -L -c %d "$f" 2>/dev/null) == "$cur" ]] || echo "$l"
+	done' _ "$mountd")"
+mnt_ok() { [[ $(in_ct "$TOOLS/mnt3" -b "$1" 127.0.0.1 mnt /export/a) == ok ]]; }
+check "rpc.mountd writes the new mount: a MNT after recovery is in rmtab" bash -c \
+	'mnt3() { nsenter -t "$1" -a "$2/mnt3" -b 127.200.0.1 127.0.0.1 mnt /export/a; }
+	 [[ $(mnt3 "$1" "$2") == ok ]] && nsenter -t "$1" -a grep -qx "127.200.0.1:/export/a:0x00000001" /var/lib/nfs/rmtab' \
+	_ "$LEADER" "$TOOLS"
+
+# ---- planned restart and stop ----
+statd_inv=$(in_ct systemctl show -P InvocationID rpc-statd.service)
+t0=$(date +%s%N)
+in_ct systemctl restart rmtabfs.service || fail "systemctl restart rmtabfs failed"
+check "planned restart: MNT and DUMP work again within 5 s" wait_for 5 bash -c \
+	'nsenter -t "$1" -a "$2/mnt3" -b 127.200.0.2 127.0.0.1 mnt /export/a | grep -qx ok &&
+	 nsenter -t "$1" -a "$2/mnt3" 127.0.0.1 dump | grep -q "^127.200.0.2 "' _ "$LEADER" "$TOOLS"
+log "planned restart to MNT and DUMP working: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+for u in rmtabfs nfs-mountd rpc-statd nfs-server; do
+	check_eq "after a planned restart: $u is active" active "$(in_ct systemctl is-active $u.service)"
+done
+check "a planned restart restarts rpc.statd" test "$statd_inv" != \
+	"$(in_ct systemctl show -P InvocationID rpc-statd.service)"
+check_eq "a planned restart leaves nfs-server alone" "$inv_server" \
+	"$(in_ct systemctl show -P InvocationID nfs-server.service)"
+statd=$(in_ct systemctl show -P MainPID rpc-statd.service)
+check_eq "after a planned restart rpc.statd works in the new mount" "$(mnt_id /var/lib/nfs)" \
+	"$(mnt_id /proc/$statd/cwd)"
+in_ct systemctl stop rmtabfs.service || fail "systemctl stop rmtabfs failed"
+check_eq "systemctl stop rmtabfs: it, rpc.mountd and rpc.statd are stopped" \
+	"inactive inactive inactive" \
+	"$(in_ct systemctl is-active rmtabfs.service nfs-mountd.service rpc-statd.service | xargs)"
+in_ct journalctl -b -o cat --no-pager >"$W/stop.journal"
+check "systemctl stop rmtabfs: rpc.mountd stopped before rmtabfs began to unmount" awk '
+	/^Stopped nfs-mountd.service/ { m = NR } /notice: stopping$/ { s = NR }
+	END { exit !(m && s && m < s) }' "$W/stop.journal"
+check "systemctl stop rmtabfs: nothing is mounted on /var/lib/nfs" \
+	test -z "$(in_ct findmnt -rn -M /var/lib/nfs)"
+check "with rmtabfs stopped, its drop-in keeps rpc.mountd from starting on the directory underneath" \
+	bash -c '! nsenter -t "$1" -a systemctl --job-mode=ignore-dependencies start nfs-mountd.service \
+		2>/dev/null' _ "$LEADER"
+check_eq "... so rpc.mountd is not running" failed "$(in_ct systemctl is-active nfs-mountd.service)"
+container_stop
+check "the container is gone: no process of it is left" bash -c '! kill -0 "$1" 2>/dev/null' _ "$LEADER"
+check_eq "no mount of the test is left" "" \
+	"$(awk -v w="$W" 'index($5, w) == 1' /proc/self/mountinfo)"
 rfs_finish
