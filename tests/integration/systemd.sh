@@ -93,8 +93,13 @@ RemainAfterExit=yes
 ExecStart=/bin/sh -c 'mkdir -p /var/lib/nfs/sm /var/lib/nfs/sm.bak /var/lib/nfs/v4recovery /export/a /srv; : >/var/lib/nfs/etab; : >/var/lib/nfs/rmtab; chown statd /var/lib/nfs/sm /var/lib/nfs/sm.bak'
 EOF
 mkdir -p "$SYS/rmtabfs.service.d"
-printf '[Unit]\nRequires=rfs-test-seed.service\nAfter=rfs-test-seed.service\n' \
-	>"$SYS/rmtabfs.service.d/zz-test.conf"
+{
+	printf '[Unit]\nRequires=rfs-test-seed.service\nAfter=rfs-test-seed.service\n[Service]\n'
+	# a sanitizer build's options reach the daemon under systemd too (scripts/test.sh)
+	for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+		[[ -n ${!v:-} ]] && printf 'Environment="%s=%s"\n' "$v" "${!v}"
+	done
+} >"$SYS/rmtabfs.service.d/zz-test.conf"
 printf '/export/a *(rw,no_subtree_check,fsid=1)\n' >"$W/exports"
 tr -d - </proc/sys/kernel/random/uuid >"$W/machine-id"
 
@@ -160,7 +165,11 @@ def recovery(reqs):
 out = {"killed": kill["pid"], "mnt_sent": len(mnts),
 	"mnt_failed": sum(not r["ok"] for r in mnts), "dump_sent": len(dumps),
 	"dump_failed": sum(not r["ok"] for r in dumps), "mnt_recovery": recovery(mnts),
-	"dump_recovery": recovery(dumps), "acked": sorted(r["addr"] for r in mnts if r["ok"]),
+	"dump_recovery": recovery(dumps),
+	# acknowledged before the kill, after it, and in flight across it (sent before, answered after)
+	"acked": {w: sorted(r["addr"] for r in mnts if r["ok"] and f(r)) for w, f in (
+		("before", lambda r: r["done"] < kill["t"]), ("after", lambda r: r["sent"] > kill["t"]),
+		("across", lambda r: r["sent"] <= kill["t"] <= r["done"]))},
 	"failed_at": [round(r["sent"] - kill["t"], 3) for r in mnts + dumps if not r["ok"]]}
 print(json.dumps(out))
 EOF
@@ -169,7 +178,7 @@ EOF
 container_stop() {
 	[[ -n $NSPAWN_PID ]] || return 0
 	# the container's journal, kept with the work directory when the test fails
-	[[ -n $LEADER ]] && timeout 20 nsenter -t "$LEADER" -a journalctl -b --no-pager 2>&1 |
+	[[ -n $LEADER ]] && timeout 20 nsenter -t "$LEADER" -a journalctl -b -o short-precise --no-pager 2>&1 |
 		grep -v "authenticated mount request" >"$W/journal.log" || true
 	kill -TERM "$NSPAWN_PID" 2>/dev/null || true # nspawn: an orderly shutdown
 	local i
@@ -189,7 +198,10 @@ in_ct() { nsenter -t "$LEADER" -a "$@"; }
 
 binds=(--bind=/dev/fuse --bind="$SYS:/etc/systemd/system" --bind-ro="$ETC/rmtabfs:/etc/rmtabfs"
 	--bind-ro="$W/machine-id:/etc/machine-id" --bind-ro="$W/exports:/etc/exports"
-	--bind-ro="$(realpath "$RFS_BUILD")" --bind-ro="$W/in:/rfs-test" --bind-ro="$W/dest")
+	--bind-ro="$(realpath "$here/../..")" --bind-ro="$(realpath "$RFS_BUILD")"
+	--bind-ro="$W/in:/rfs-test" --bind-ro="$W/dest")
+# the helpers may come from another build (RFS_TOOLS: a sanitizer build uses the plain one's)
+[[ $TOOLS == "$(realpath "$RFS_BUILD")"/* ]] || binds+=(--bind-ro="$TOOLS")
 # What the NFS programs read from /etc (libtirpc's netconfig, users such as _rpc and statd).
 for f in netconfig passwd group shadow services protocols rpc hosts nsswitch.conf host.conf; do
 	[[ -e /etc/$f ]] && binds+=(--bind-ro="/etc/$f")
@@ -237,12 +249,22 @@ fd = os.open(sys.argv[1], os.O_PATH)
 print([l.split()[1] for l in open("/proc/self/fdinfo/%d" % fd) if l.startswith("mnt_id:")][0])' "$1"
 }
 # every acknowledged MNT is in rmtab
-python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["acked"]))' \
-	"$W/load.json" >"$W/acked"
 in_ct cat /var/lib/nfs/rmtab >"$W/rmtab.after"
 sed -n 's|^\(127\.[0-9.]*\):/export/a:.*|\1|p' "$W/rmtab.after" | sort >"$W/present"
-check_eq "every acknowledged MNT ($(wc -l <"$W/acked")) is in rmtab afterwards" "" \
-	"$(comm -23 "$W/acked" "$W/present")"
+for when in before after across; do
+	python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["acked"][sys.argv[2]]))' \
+		"$W/load.json" "$when" | sed '/^$/d' >"$W/acked.$when"
+done
+check_eq "every MNT acknowledged before the kill ($(wc -l <"$W/acked.before")) is in rmtab" "" \
+	"$(comm -23 "$W/acked.before" "$W/present")"
+check_eq "every MNT acknowledged after the kill ($(wc -l <"$W/acked.after")) is in rmtab" "" \
+	"$(comm -23 "$W/acked.after" "$W/present")"
+# A MNT that rpc.mountd was answering when the daemon died: rpc.mountd replies MNT3_OK even
+# when its rmtab update failed (ENOTCONN; it does not check), so such a MNT may be missing.
+# rmtabfs never acknowledged that write. Counted, not asserted.
+log "MNTs in flight across the kill: $(wc -l <"$W/acked.across") answered ok," \
+	"$(comm -23 "$W/acked.across" "$W/present" | wc -l) of them not in rmtab" \
+	"(rpc.mountd answered without its rmtab write)"
 check_eq "rmtabfs was restarted once by systemd" 1 "$(in_ct systemctl show -P NRestarts rmtabfs)"
 for u in rmtabfs nfs-mountd rpc-statd nfs-server; do
 	check_eq "after the kill: $u is active" active "$(in_ct systemctl is-active $u.service)"
