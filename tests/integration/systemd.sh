@@ -13,11 +13,14 @@
 #  - ~30 MNT/s open loop from distinct client addresses and a DUMP every 100 ms; kill -9 of
 #    rmtabfs's main process; printed: the time until MNT and DUMP work again (must be <= 5 s,
 #    the issue's bound), the failed requests in between;
-#  - afterwards every acknowledged MNT (before and after the kill) is in rmtab; rpc.statd's
-#    working directory is on the new mount (its mount id), rpc.mountd reads the new mount;
-#    nfs-server was not restarted (no rpc.nfsd 0: no NFS grace period for a crash);
-#  - a planned "systemctl restart rmtabfs" and "systemctl stop rmtabfs" stop and start the
-#    NFS daemons in order, and stop leaves nothing mounted.
+#  - afterwards every MNT acknowledged before or after the kill is in rmtab (one that
+#    rpc.mountd was answering at the kill is counted apart: see below); rpc.statd's working
+#    directory is on the new mount (its mount id); rpc.mountd holds nothing of the old one and
+#    writes the new one; rpc_pipefs (a tmpfs here) is back on top; nfs-server was not
+#    restarted (no "rpc.nfsd 0": no lost locks, no grace period for a crash);
+#  - a planned "systemctl restart rmtabfs" restarts rpc.statd, not nfs-server, and MNT works
+#    again; "systemctl stop rmtabfs" stops rpc.mountd before the unmount and leaves nothing
+#    mounted; then nfs-mountd's drop-in refuses to start rpc.mountd on the directory underneath.
 # Exit 77 only without /dev/fuse or systemd-nspawn (scripts/setup.sh installs
 # systemd-container). The container is stopped at exit; nothing of it remains.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -203,7 +206,7 @@ binds=(--bind=/dev/fuse --bind="$SYS:/etc/systemd/system" --bind-ro="$ETC/rmtabf
 # the helpers may come from another build (RFS_TOOLS: a sanitizer build uses the plain one's)
 [[ $TOOLS == "$(realpath "$RFS_BUILD")"/* ]] || binds+=(--bind-ro="$TOOLS")
 # What the NFS programs read from /etc (libtirpc's netconfig, users such as _rpc and statd).
-for f in netconfig passwd group shadow services protocols rpc hosts nsswitch.conf host.conf; do
+for f in netconfig passwd group services protocols rpc hosts nsswitch.conf host.conf; do
 	[[ -e /etc/$f ]] && binds+=(--bind-ro="/etc/$f")
 done
 setsid systemd-nspawn -D / --volatile=yes --register=no --keep-unit --private-network \
@@ -227,6 +230,8 @@ in_ct systemctl start rpcbind.socket nfs-server.service rpc-statd.service || tru
 for u in rmtabfs nfs-mountd rpc-statd nfs-server rpcbind; do
 	check_eq "$u is active" active "$(in_ct systemctl is-active $u.service)"
 done
+[[ $RFS_FAILS == 0 ]] || die "the NFS units did not start (journal: $W/journal.log)"
+log "the container's $(in_ct systemctl --version | head -n 1)"
 
 # ---- kill -9 under load ----
 inv_server=$(in_ct systemctl show -P InvocationID nfs-server.service)
@@ -240,6 +245,12 @@ print("MNT: %d sent, %d failed; DUMP: %d sent, %d failed; failures at %s s after
 f = lambda v: "never" if v is None else "%.2f s" % v
 print("kill -9 to MNT working again: %s; to DUMP working again: %s" % (
 	f(o["mnt_recovery"]), f(o["dump_recovery"])))' "$W/load.json" | while read -r l; do log "$l"; done
+within5() { # KEY: the recovery time KEY of the load is known and at most 5 s (the issue's bound)
+	python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]
+sys.exit(not (v is not None and v <= 5))' "$W/load.json" "$1"
+}
+check "kill -9 to MNT working again within 5 s" within5 mnt_recovery
+check "kill -9 to DUMP working again within 5 s" within5 dump_recovery
 
 # mount id of PATH as PID sees it (its cwd: /proc/PID/cwd), from fdinfo of an O_PATH open
 mnt_id() {
@@ -249,7 +260,7 @@ fd = os.open(sys.argv[1], os.O_PATH)
 print([l.split()[1] for l in open("/proc/self/fdinfo/%d" % fd) if l.startswith("mnt_id:")][0])' "$1"
 }
 # every acknowledged MNT is in rmtab
-in_ct cat /var/lib/nfs/rmtab >"$W/rmtab.after"
+in_ct cat /var/lib/nfs/rmtab >"$W/rmtab.after" || fail "rmtab cannot be read after the kill"
 sed -n 's|^\(127\.[0-9.]*\):/export/a:.*|\1|p' "$W/rmtab.after" | sort >"$W/present"
 for when in before after across; do
 	python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["acked"][sys.argv[2]]))' \
