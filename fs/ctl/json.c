@@ -72,13 +72,23 @@ int rfs_json_string(struct rfs_buf *out, const char *s)
 
 /* ---- values ---- */
 
-/* "-12", "0": an integer that JSON and a 64-bit reader take as it is. */
+/* Digits of a 64-bit integer without a leading zero (JSON refuses those): "0", "-12",
+ * "18446744073709551615". */
+static bool int_digits(const char *p, size_t n)
+{
+	if (n == 0 || n > 20 || (n > 1 && *p == '0'))
+		return false;
+	/* 20 digits: no more than UINT64_MAX (sequence numbers use the whole range) */
+	return n < 20 || strncmp(p, "18446744073709551615", 20) <= 0;
+}
+
+/* An integer: the daemon's counters, sequence numbers, sizes. */
 static bool is_int(const char *s)
 {
 	const char *p = s + (*s == '-');
 	size_t n = strspn(p, "0123456789");
 
-	return n > 0 && n <= 18 && !p[n] && (n == 1 || *p != '0');
+	return int_digits(p, n) && !p[n];
 }
 
 /* An integer or a decimal fraction ("1.5", "-0.25"): the forms the daemon prints. */
@@ -87,7 +97,7 @@ static bool is_number(const char *s)
 	const char *p = s + (*s == '-');
 	size_t n = strspn(p, "0123456789"), f;
 
-	if (n == 0 || n > 18 || (n > 1 && *p == '0'))
+	if (!int_digits(p, n))
 		return false;
 	if (!p[n])
 		return true;
