@@ -260,37 +260,23 @@ static const char *const peer_flags[] = {"damaged", NULL};
 static const struct known {
 	const char *key;
 	enum jtype type;
-	const char *namekey;	    /* J_LIST: the member for the first word */
+	const char *namekey;	  /* J_LIST: the member for the first word */
 	const char *const *flags; /* J_LIST: bare words always given as booleans */
 } known[] = {
-	{"node", J_STR, NULL, NULL},
-	{"mountpoint", J_STR, NULL, NULL},
-	{"statedir", J_STR, NULL, NULL},
-	{"version", J_STR, NULL, NULL},
-	{"records", J_INT, NULL, NULL},
-	{"tombstones", J_INT, NULL, NULL},
-	{"journal-ops", J_INT, NULL, NULL},
-	{"commits", J_INT, NULL, NULL},
-	{"ops-local", J_INT, NULL, NULL},
-	{"ops-remote", J_INT, NULL, NULL},
-	{"refused-writes", J_INT, NULL, NULL},
-	{"gnfs-view", J_STR, NULL, NULL},
-	{"clock-skew", J_LIST, "node", NULL},
-	{"clock-hlc-ahead", J_SECS, NULL, NULL},
-	{"clock-note", J_STR, NULL, NULL},
-	{"store", J_STR, NULL, NULL},
-	{"state", J_STR, NULL, NULL},
-	{"state-since", J_SECS, NULL, NULL},
-	{"last-error", J_STR, NULL, NULL},
-	{"last-seq", J_INT, NULL, NULL},
-	{"shipped-seq", J_INT, NULL, NULL},
-	{"backlog", J_INT, NULL, NULL},
-	{"shipped-ops", J_INT, NULL, NULL},
-	{"snapshot", J_INT, NULL, NULL},
-	{"log-segment", J_INT, NULL, NULL},
-	{"stuck-call", J_SECS, NULL, NULL},
-	{"refused", J_STR, NULL, NULL},
-	{"peer", J_LIST, "node", peer_flags},
+	{"node", J_STR, NULL, NULL},	       {"mountpoint", J_STR, NULL, NULL},
+	{"statedir", J_STR, NULL, NULL},       {"version", J_STR, NULL, NULL},
+	{"records", J_INT, NULL, NULL},	       {"tombstones", J_INT, NULL, NULL},
+	{"journal-ops", J_INT, NULL, NULL},    {"commits", J_INT, NULL, NULL},
+	{"ops-local", J_INT, NULL, NULL},      {"ops-remote", J_INT, NULL, NULL},
+	{"refused-writes", J_INT, NULL, NULL}, {"gnfs-view", J_STR, NULL, NULL},
+	{"clock-skew", J_LIST, "node", NULL},  {"clock-hlc-ahead", J_SECS, NULL, NULL},
+	{"clock-note", J_STR, NULL, NULL},     {"store", J_STR, NULL, NULL},
+	{"state", J_STR, NULL, NULL},	       {"state-since", J_SECS, NULL, NULL},
+	{"last-error", J_STR, NULL, NULL},     {"last-seq", J_INT, NULL, NULL},
+	{"shipped-seq", J_INT, NULL, NULL},    {"backlog", J_INT, NULL, NULL},
+	{"shipped-ops", J_INT, NULL, NULL},    {"snapshot", J_INT, NULL, NULL},
+	{"log-segment", J_INT, NULL, NULL},    {"stuck-call", J_SECS, NULL, NULL},
+	{"refused", J_STR, NULL, NULL},	       {"peer", J_LIST, "node", peer_flags},
 };
 
 #define NKNOWN (sizeof(known) / sizeof(known[0]))

@@ -100,7 +100,8 @@ void ctl_json_string(const char *s)
 	if (rfs_json_string(&b, s) == 0)
 		fwrite(b.data, 1, b.len, stdout);
 	else
-		fputs("null", stdout); /* out of memory: still valid JSON, and stdout's end says so */
+		fputs("null",
+		      stdout); /* out of memory: still valid JSON, and stdout's end says so */
 	rfs_buf_free(&b);
 }
 

@@ -225,7 +225,8 @@ int ctl_cmd_add(const struct ctl_ctx *c, int argc, char **argv)
 		return ctl_usage_error("add: expected CLIENT PATH [COUNT]");
 	if (ctl_check_key("add", a.args[0], a.args[1]))
 		return CTL_EXIT_USAGE;
-	if (a.nargs == 3 && (ctl_parse_ull(a.args[2], &count) || count == 0 || count > RFS_COUNT_MAX))
+	if (a.nargs == 3 &&
+	    (ctl_parse_ull(a.args[2], &count) || count == 0 || count > RFS_COUNT_MAX))
 		return ctl_bad_value("add: bad count '%s' (1 to %u)", a.args[2], RFS_COUNT_MAX);
 	req[1] = a.args[0];
 	req[2] = a.args[1];
@@ -291,7 +292,7 @@ int ctl_cmd_prune(const struct ctl_ctx *c, int argc, char **argv)
 						 : parse_list(out.data, out.len - 1, &rows, &n);
 		if (rc) {
 			ctl_err(rc == -ENOMEM ? "out of memory"
-					     : "prune: malformed answer from the daemon");
+					      : "prune: malformed answer from the daemon");
 			rfs_buf_free(&out);
 			return CTL_EXIT_FAIL;
 		}
@@ -387,7 +388,7 @@ int ctl_cmd_import(const struct ctl_ctx *c, int argc, char **argv)
 					    (in.len >= 11 && !memcmp(in.data, "mountpoint-", 11)));
 
 		ctl_err("%s:%u: %s (nothing imported%s)", name, err.line, err.reason,
-		       looks_gnfs ? "; a gNFS file? use --format gnfs" : "");
+			looks_gnfs ? "; a gNFS file? use --format gnfs" : "");
 		rc = CTL_EXIT_FAIL;
 		goto out;
 	}
@@ -396,8 +397,8 @@ int ctl_cmd_import(const struct ctl_ctx *c, int argc, char **argv)
 		if (memchr(e.v[i].client, '\t', e.v[i].client_len) ||
 		    memchr(e.v[i].path, '\t', e.v[i].path_len)) {
 			ctl_err("%s:%u: a client or path holding a tab cannot be imported through "
-			       "the control socket (nothing imported)",
-			       name, e.v[i].line);
+				"the control socket (nothing imported)",
+				name, e.v[i].line);
 			rc = CTL_EXIT_FAIL;
 			goto out;
 		}

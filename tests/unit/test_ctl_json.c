@@ -152,34 +152,33 @@ static char *convert(const char *lines)
 	} while (0)
 
 /* The daemon's lines as fs/ctl.c and fs/repl.c write them today. */
-static const char daemon_lines[] =
-	"node: n1\n"
-	"mountpoint: /var/lib/nfs\n"
-	"statedir: /var/lib/rmtabfs\n"
-	"version: 0.9.0\n"
-	"records: 12\n"
-	"tombstones: 0\n"
-	"journal-ops: 40\n"
-	"commits: 20\n"
-	"ops-local: 30\n"
-	"ops-remote: 7\n"
-	"refused-writes: 1\n"
-	"gnfs-view: off\n"
-	"clock-skew: n3 ahead=42 ago=5\n"
-	"clock-hlc-ahead: 42\n"
-	"store: dir:/srv/store\n"
-	"state: connected\n"
-	"state-since: 12.5 s ago\n"
-	"last-error: \n"
-	"last-seq: 1796310348504842780\n"
-	"shipped-seq: 30\n"
-	"backlog: 1\n"
-	"shipped-ops: 29\n"
-	"snapshot: 3\n"
-	"log-segment: 2\n"
-	"stuck-call: 7.0 s\n"
-	"peer: n2 seq=5 segment=1 offset=300 behind=0\n"
-	"peer: n3 seq=9 segment=2 offset=10 behind=20 damaged\n";
+static const char daemon_lines[] = "node: n1\n"
+				   "mountpoint: /var/lib/nfs\n"
+				   "statedir: /var/lib/rmtabfs\n"
+				   "version: 0.9.0\n"
+				   "records: 12\n"
+				   "tombstones: 0\n"
+				   "journal-ops: 40\n"
+				   "commits: 20\n"
+				   "ops-local: 30\n"
+				   "ops-remote: 7\n"
+				   "refused-writes: 1\n"
+				   "gnfs-view: off\n"
+				   "clock-skew: n3 ahead=42 ago=5\n"
+				   "clock-hlc-ahead: 42\n"
+				   "store: dir:/srv/store\n"
+				   "state: connected\n"
+				   "state-since: 12.5 s ago\n"
+				   "last-error: \n"
+				   "last-seq: 1796310348504842780\n"
+				   "shipped-seq: 30\n"
+				   "backlog: 1\n"
+				   "shipped-ops: 29\n"
+				   "snapshot: 3\n"
+				   "log-segment: 2\n"
+				   "stuck-call: 7.0 s\n"
+				   "peer: n2 seq=5 segment=1 offset=300 behind=0\n"
+				   "peer: n3 seq=9 segment=2 offset=10 behind=20 damaged\n";
 
 static void test_daemon_lines_typed(void **state)
 {
@@ -311,7 +310,7 @@ static void test_json_string(void **state)
 				    "\\u0080\"");
 	rfs_buf_free(&b);
 	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xc3\xa9"), 2);
-	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xc0\x80"), 0);  /* overlong */
+	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xc0\x80"), 0);	  /* overlong */
 	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xe0\x80\x80"), 0); /* overlong */
 	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xed\xa0\x80"), 0); /* surrogate */
 	assert_int_equal(rfs_utf8_len((const unsigned char *)"\xf4\x8f\xbf\xbf"), 4);
