@@ -667,7 +667,8 @@ phase_start() {
 		if [[ -s $d/times ]]; then
 			line=$("$PY" "$helper" pct <"$d/times")
 			R[start.$case]=${line##*median=}
-			R[start.$case.max]=$(sed 's/.* max=\([^ ]*\).*/\1/' <<<"$line")
+			line=${line#* max=}
+			R[start.$case.max]=${line%% *}
 		fi
 		tsv firstread "$case" "$START_RUNS" median "$(g "start.$case")" ms
 		tsv firstread "$case" "$START_RUNS" max "$(g "start.$case.max")" ms
@@ -733,7 +734,6 @@ phase_down() {
 }
 
 # ----------------------------------------------------------- where an MNT's time goes ---
-STEP_NAMES="lock open+read close(r+) open(a)+write close(a) unlock mnt_total read-no-ftell"
 phase_steps() {
 	local d=$WORK/steps cfg dir out
 	mkdir -p "$d/a"

@@ -382,13 +382,13 @@ class Table:
         t = self.t
         self.p("== MNT / UMNT throughput and latency (latency in ms; cpu = CPU seconds in the "
                "MNT + UMNT phases; batch:1000 = -o durability=batch:1000)")
-        hdr = "%-27s %6s | %8s %7s %7s | %8s %7s %7s | %11s %-21s"
+        hdr = "%-28s %6s | %8s %7s %7s | %8s %7s %7s | %11s %-21s"
         self.p(hdr % ("config", "N", "MNT/s", "p50", "p99", "UMNT/s", "p50", "p99",
                       "mountd cpu", "backend cpu"))
         for n in self.ns:
             for cfg in self.configs:
                 if cfg in ("cb", "db") and not self.batch_ok:
-                    self.p("%-27s %6s | %s" % (CNAME[cfg], n, NO_DURABILITY))
+                    self.p("%-28s %6s | %s" % (CNAME[cfg], n, NO_DURABILITY))
                     continue
                 g = lambda m: t.get("mntumnt", cfg, n, m) or "-"  # noqa: E731
                 cpu = lambda who: f"{g('mnt_' + who + '_cpu')}+{g('umnt_' + who + '_cpu')}"  # noqa: E731
@@ -405,13 +405,13 @@ class Table:
             self.ratios(n)
 
     def ratios(self, n):
-        sets = [("fsync", ["c/a", "d/a", "d/b"])]
+        sets = [("fsync", ["c/a", "d/a", "d/b"])]  # the default durability
         if any(c in self.configs for c in ("cb", "db")):
             sets.append(("batch:1000", ["cb/a", "db/a", "db/b"]))
         for label, pairs in sets:
-            name = f"  ratios of rates, {label}"
+            name = f"  ratios of rates {label}"
             if label != "fsync" and not self.batch_ok:
-                self.p("%-27s %6s | %s" % (name, n, NO_DURABILITY))
+                self.p("%-28s %6s | %s" % (name, n, NO_DURABILITY))
                 continue
             cells = {}
             for kind in ("mnt", "umnt"):
@@ -422,7 +422,7 @@ class Table:
                     if r is not None:
                         self.derived.append(("ratio", pair, n, kind + "_rate", f"{r:.2f}", "x"))
             short = [pr.replace("cb", "c").replace("db", "d") for pr in pairs]
-            self.p("%-27s %6s | MNT   %s | UMNT  %s" % (
+            self.p("%-28s %6s | MNT   %s | UMNT  %s" % (
                 name, n,
                 "  ".join(f"{s_} {cells[('mnt', pr)]:>5}" for s_, pr in zip(short, pairs)),
                 "  ".join(f"{s_} {cells[('umnt', pr)]:>5}" for s_, pr in zip(short, pairs))))
@@ -511,24 +511,24 @@ class Table:
                "(the MNT load going on)")
 
     # -- targets --
-    def target(self, tid, value, op, limit, text, unit="", na=None):
+    def target(self, tid, value, op, limit, text, unit="", na=None, digits=2):
         if na:
             word, shown = "n/a", na
         elif value is None:
             word, shown = "n/a", "not measured"
         else:
             ok = value >= limit if op == ">=" else value <= limit
-            word, shown = ("met" if ok else "missed"), f"{value:.2f}{unit}"
+            word, shown = ("met" if ok else "missed"), f"{value:.{digits}f}{unit}"
         self.p(f"  {word:<7}{text}: {shown}")
         self.derived.append(("target", tid, "-", text, word, shown))
 
     def rate_targets(self):
         n = str(RATE_N)
         fallback = self.ns[-1] if self.ns else None
-        for kind, label in (("mnt", "MNT"), ("umnt", "UMNT")):
-            for pair, limit, what in (("db/a", 0.9, "(d, batch:1000)/(a)"),
-                                      ("d/a", 0.6, "(d, fsync)/(a)"),
-                                      ("d/b", 4, "(d, fsync)/(b)")):
+        for pair, limit, what in (("db/a", 0.9, "(d, batch:1000)/(a)"),
+                                  ("d/a", 0.6, "(d, fsync)/(a)"),
+                                  ("d/b", 4, "(d, fsync)/(b)")):
+            for kind, label in (("mnt", "MNT"), ("umnt", "UMNT")):
                 x, y = pair.split("/")
                 text = f"{what} {label} rate at N={RATE_N} >= {limit}x"
                 tid = f"{pair}.{kind}"
@@ -559,11 +559,11 @@ class Table:
             for st in ("dir", "gluster"):
                 self.target(f"rss.{st}", self.bpr(st), "<=", RSS_TODAY[st],
                             f"RSS per record at {nrec} <= {RSS_TODAY[st]} B, as before "
-                            f"({st} store)", " B")
+                            f"({st} store)", " B", digits=0)
         if "prop" in self.phases:
             for st in ("gluster", "dir"):
                 self.target(f"prop.{st}", t.num("propagation", st, pn, "p99_ms"), "<=", 50,
-                            f"propagation p99 <= 50 ms ({st} store)", " ms")
+                            f"propagation p99 <= 50 ms ({st} store)", " ms", digits=1)
                 lost = t.get("propagation", st, pn, "lost")
                 same = t.get("propagation", st, pn, "same")
                 text = f"no lost or reordered record ({st} store)"
@@ -580,7 +580,8 @@ class Table:
                                 ("dir", "dir: store")):
                 self.target(f"start.{case}", t.num("firstread", case, t.run("start_runs"),
                                                    "median"),
-                            "<=", 100, f"first read <= 100 ms after start, {label}", " ms")
+                            "<=", 100, f"first read <= 100 ms after start, {label}", " ms",
+                            digits=1)
 
     def render(self, header):
         self.out.extend(header)
