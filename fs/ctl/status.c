@@ -235,6 +235,22 @@ static int status_text(struct rfs_buf *out)
 	return ctl_finish_stdout(CTL_EXIT_OK);
 }
 
+/* The status object, indented one level deeper (a raw newline only ever separates members:
+ * strings carry theirs escaped). */
+static int nested_status(struct rfs_buf *j, const struct rfs_buf *lines)
+{
+	struct rfs_buf o = RFS_BUF_INIT;
+	size_t i;
+	int rc;
+
+	rc = rfs_status_json(lines->data ? lines->data : "", lines->len, &o);
+	for (i = 0; !rc && i < o.len; i++)
+		rc = o.data[i] == '\n' ? rfs_buf_append(j, "\n  ", 3)
+				       : rfs_buf_append(j, o.data + i, 1);
+	rfs_buf_free(&o);
+	return rc;
+}
+
 /*
  * The --json document: {"schema_version", "ok", "socket", "error", "status"}; status is the
  * daemon's lines (rfs_status_json) or null, error null or {"kind", "errno", "message"}.
@@ -244,19 +260,19 @@ static int status_json(const struct ctl_ctx *c, bool ok, const struct rfs_buf *l
 	struct rfs_buf j = RFS_BUF_INIT;
 	int rc;
 
-	rc = rfs_buf_printf(&j, "{\n\"schema_version\": %d,\n\"ok\": %s,\n\"socket\": ",
+	rc = rfs_buf_printf(&j, "{\n  \"schema_version\": %d,\n  \"ok\": %s,\n  \"socket\": ",
 			    RFS_STATUS_JSON_VERSION, ok ? "true" : "false");
 	if (!rc)
 		rc = rfs_json_string(&j, c->socket);
 	if (!rc && ok)
-		rc = rfs_buf_printf(&j, ",\n\"error\": null,\n\"status\": ");
+		rc = rfs_buf_printf(&j, ",\n  \"error\": null,\n  \"status\": ");
 	if (!rc && ok)
-		rc = rfs_status_json(lines->data ? lines->data : "", lines->len, &j);
+		rc = nested_status(&j, lines);
 	if (!rc && !ok) {
 		struct ctl_failure_info f = ctl_last_failure();
 		const char *name = f.err ? strerrorname_np(f.err) : NULL;
 
-		rc = rfs_buf_printf(&j, ",\n\"error\": {\"kind\": \"%s\", \"errno\": ",
+		rc = rfs_buf_printf(&j, ",\n  \"error\": {\"kind\": \"%s\", \"errno\": ",
 				    ctl_failure_name(f.kind));
 		if (!rc)
 			rc = name ? rfs_json_string(&j, name) : rfs_buf_printf(&j, "null");
@@ -265,7 +281,7 @@ static int status_json(const struct ctl_ctx *c, bool ok, const struct rfs_buf *l
 		if (!rc)
 			rc = rfs_json_string(&j, ctl_last_message());
 		if (!rc)
-			rc = rfs_buf_printf(&j, "},\n\"status\": null");
+			rc = rfs_buf_printf(&j, "},\n  \"status\": null");
 	}
 	if (!rc)
 		rc = rfs_buf_printf(&j, "\n}\n");

@@ -271,6 +271,10 @@ check "status: the backlog" grep -Eq '^backlog: +0 op\(s\)' "$W/out"
 check "status: the last error" grep -Eq '^last error: +none$' "$W/out"
 check "status: the record count" grep -Eq '^records: +0 ' "$W/out"
 check "status: this node in the nodes table" grep -Eq '^  n1 +[0-9]+ +\(this node\)' "$W/out"
+# (n1 sees n2 first: the three views compared below are taken one after the other)
+check "n1 reads n2's log" wait_for 10 bash -c '"$1" -s "$2" status | grep -q "^  n2 "' _ "$CTL" \
+	"$W/n1.sock"
+raw_status "$W/n1.sock" >"$W/status.raw"
 expect_ok "status --json" ctl1 status --json
 cp "$W/out" "$W/status.json"
 check_eq "status --json: the node, the store state, counts as numbers" \
@@ -278,7 +282,6 @@ check_eq "status --json: the node, the store state, counts as numbers" \
 	"$(json '" ".join(str(x) for x in (d["status"]["node"], d["status"]["state"],
 		d["status"]["records"], d["status"]["backlog"],
 		type(d["status"]["state_since"]) in (int, float)))')"
-raw_status "$W/n1.sock" >"$W/status.raw"
 ctl1 status >"$W/status.txt"
 check "status --json: every line the daemon sends and all the text status shows, typed" \
 	status_json_complete "$W/status.json" "$W/status.raw" "$W/status.txt"
@@ -456,8 +459,8 @@ check "status: n2 in the nodes table, with its sequence" grep -Eq '^  n2 +[0-9]+
 expect_ok "status on n2" "$CTL" -m "$MNT2" status
 check "status on n2: n1 in its nodes table" grep -Eq '^  n1 +[0-9]+ +(up to date|[0-9]+ byte)' \
 	"$W/out"
-"$CTL" -m "$MNT2" status --json >"$W/status.json"
 raw_status "$sock2" >"$W/status.raw"
+"$CTL" -m "$MNT2" status --json >"$W/status.json"
 "$CTL" -m "$MNT2" status >"$W/status.txt"
 check "status --json on n2: its peer n1, typed, and everything the text shows" \
 	status_json_complete "$W/status.json" "$W/status.raw" "$W/status.txt"
