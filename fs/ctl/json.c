@@ -193,7 +193,6 @@ static bool is_record(const char *v)
 static int put_record(struct rfs_buf *out, const char *v, const char *namekey,
 		      const char *const *flags)
 {
-	char tok[512];
 	const char *t = v;
 	bool first = true;
 	int rc = rfs_buf_append(out, "{", 1), i;
@@ -201,11 +200,10 @@ static int put_record(struct rfs_buf *out, const char *v, const char *namekey,
 	while (!rc && *t) {
 		size_t n = strcspn(t, " ");
 		const char *eq = memchr(t, '=', n);
+		char *tok = strndup(t, n);
 
-		if (n >= sizeof(tok))
-			n = sizeof(tok) - 1;
-		memcpy(tok, t, n);
-		tok[n] = '\0';
+		if (!tok)
+			return -ENOMEM;
 		rc = rfs_buf_append(out, first ? "" : ", ", first ? 0 : 2);
 		if (!rc && t == v && !eq) {
 			rc = rfs_json_string(out, namekey);
@@ -224,6 +222,7 @@ static int put_record(struct rfs_buf *out, const char *v, const char *namekey,
 			if (!rc)
 				rc = rfs_buf_append(out, ": true", 6);
 		}
+		free(tok);
 		first = false;
 		t += n;
 		t += strspn(t, " ");

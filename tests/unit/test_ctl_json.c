@@ -285,6 +285,25 @@ static void test_repeated_unknown_key_is_array(void **state)
 	free(j);
 }
 
+/* A record with tokens far longer than any buffer: every byte kept, still one object. */
+static void test_long_tokens(void **state)
+{
+	struct rfs_buf in = RFS_BUF_INIT;
+	char *j;
+
+	assert_int_equal(rfs_buf_printf(&in, "peer: %0900d seq=%0700d k=", 7, 1), 0);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(rfs_buf_append(&in, "v", 1), 0);
+	assert_int_equal(rfs_buf_append(&in, " damaged\n", 10), 0);
+	assert_int_equal(rfs_buf_append(&in, "", 1), 0);
+	j = convert(in.data);
+	assert_non_null(strstr(j, "\"peer\": [{\"node\": \"000"));
+	assert_non_null(strstr(j, "07\", \"seq\": \"000")); /* leading zeros: a string */
+	assert_non_null(strstr(j, "vvv\", \"damaged\": true}]"));
+	free(j);
+	rfs_buf_free(&in);
+}
+
 static void test_escaping(void **state)
 {
 	char *j = convert("last-error: open \"x\\y\": \x01\x7f caf\xe9 ok\xc3\xa9 \xed\xa0\x80\n"
@@ -359,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_known_key_in_another_form),
 		cmocka_unit_test(test_unknown_keys_inferred),
 		cmocka_unit_test(test_repeated_unknown_key_is_array),
+		cmocka_unit_test(test_long_tokens),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_random_input_valid_json),
