@@ -2,7 +2,7 @@
 # bench.sh — rmtabfs against the alternatives, side by side, in one run, printing one table.
 #
 # Usage (as root, on the Debian 12 machine that scripts/setup.sh prepared):
-#   scripts/bench.sh              full run: N = 1000, 5000, 20000 (about 50 min on 2 CPUs)
+#   scripts/bench.sh              full run: N = 1000, 5000, 20000 (about an hour on 2 CPUs)
 #   scripts/bench.sh --quick      N = 1000 only, and shorter side measurements (about 3 min)
 # The table goes to stdout (progress to stderr) and is also saved next to the TSV, as .txt.
 # Options:
@@ -171,6 +171,9 @@ if [[ -z $NS_LIST ]]; then
 fi
 for n in $NS_LIST; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] && ((n <= 99999)) || { echo "bench.sh: bad N '$n'" >&2; exit 2; }
+done
+for c in $CONFIG_LIST; do
+	[[ " a b c d cb db " == *" $c "* ]] || { echo "bench.sh: unknown configuration '$c' (a b c d cb db)" >&2; exit 2; }
 done
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
 : "${RESULTS:=/var/tmp/rmtabfs-bench-$(date +%Y%m%d-%H%M%S).tsv}"
