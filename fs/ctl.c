@@ -21,7 +21,9 @@
 
 #include <config.h>
 #include <rmtabfs/ctl.h>
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
+#include <rmtabfs/loop.h>
 #include <rmtabfs/notify.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
@@ -117,7 +119,7 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    "ops-remote: %llu\n"
 			    "refused-writes: %llu\n"
 			    "gnfs-view: %s\n",
-			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, RFS_VERSION,
+			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, rfs_daemon_version(),
 			    live, all - live, jops, (unsigned long long)st.commits,
 			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
 			    (unsigned long long)st.refused,
@@ -272,6 +274,16 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 	int rc;
 
 	msg[0] = '\0';
+	if (strcmp(cmd, "restart") == 0 && argc == 1) {
+		rc = rfs_loop_request_reload(msg, msglen);
+		if (rc == 0) {
+			rc = rfs_buf_printf(out, "restarted: pid %s\n", msg);
+			msg[0] = '\0';
+		}
+		return rc;
+	}
+	if (rfs_loop_reloading())
+		return msgf(msg, msglen, -EAGAIN, "the daemon is restarting: try again");
 	if (strcmp(cmd, "status") == 0 && argc == 1)
 		return cmd_status(fs, out);
 	if (strcmp(cmd, "list") == 0 && argc <= 3) {
@@ -457,6 +469,8 @@ reply : {
 			done += (size_t)w;
 		}
 }
+	if (argc > 0 && strcmp(argv[0], "restart") == 0)
+		rfs_loop_reload_replied();
 	rfs_buf_free(&in);
 	rfs_buf_free(&out);
 }
@@ -488,6 +502,16 @@ static void *ctl_main(void *arg)
 
 struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
 {
+	return rfs_ctl_start_fd(fs, path, -1);
+}
+
+int rfs_ctl_fd(const struct rfs_ctl *ctl)
+{
+	return ctl ? ctl->listen_fd : -1;
+}
+
+struct rfs_ctl *rfs_ctl_start_fd(struct rfs *fs, const char *path, int listen_fd)
+{
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct rfs_ctl *ctl = calloc(1, sizeof(*ctl));
 	char dir[sizeof(addr.sun_path)], *slash;
@@ -510,6 +534,11 @@ struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
 	}
 	strcpy(addr.sun_path, path);
 	strcpy(ctl->path, path);
+	if (listen_fd >= 0) {
+		/* Handed over by the image we replace: bound and listening, same path. */
+		ctl->listen_fd = listen_fd;
+		goto listening;
+	}
 	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl->listen_fd < 0)
 		goto fail;
@@ -523,7 +552,10 @@ struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
 		goto fail;
 	}
 	umask(old);
-	if (listen(ctl->listen_fd, 16) < 0 || pipe2(ctl->wake_pipe, O_CLOEXEC) < 0)
+	if (listen(ctl->listen_fd, 16) < 0)
+		goto fail;
+listening:
+	if (pipe2(ctl->wake_pipe, O_CLOEXEC) < 0)
 		goto fail;
 	if (pthread_create(&ctl->thread, NULL, ctl_main, ctl))
 		goto fail;

@@ -130,6 +130,9 @@ static void usage(void)
 	       "  export [--format kernel|gnfs] print the records in that format\n"
 	       "  compact                       write a store snapshot now (the log segments it\n"
 	       "                                covers are then removed by their nodes)\n"
+	       "  restart                       re-execute the daemon's binary on disk (upgrade)\n"
+	       "                                keeping the mount; the old one serves on if the\n"
+	       "                                new one cannot take over (exit status 1)\n"
 	       "\n"
 	       "options:\n"
 	       "  -m, --mountpoint DIR   the daemon mounted on DIR; its socket is\n"
@@ -1186,10 +1189,29 @@ static int cmd_compact(const struct ctx *c, int argc, char **argv)
 	return rc;
 }
 
+/* Planned restart: the daemon re-executes its binary on disk, keeping the mount. */
+static int cmd_restart(const struct ctx *c, int argc, char **argv)
+{
+	const char *req[1] = {"restart"};
+	struct rfs_buf out = RFS_BUF_INIT;
+	struct sub_args a;
+	int rc;
+
+	rc = parse_sub("restart", argc, argv, 0, &a);
+	if (rc != -1)
+		return rc;
+	if (a.nargs != 0)
+		return usage_error("restart: takes no arguments");
+	rc = call(c, req, 1, NULL, &out) ? EXIT_FAIL : print_body(&out);
+	rfs_buf_free(&out);
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct ctx *c, int argc, char **argv);
 } commands[] = {
+	{"restart", cmd_restart},
 	{"compact", cmd_compact}, {"status", cmd_status}, {"list", cmd_list},
 	{"add", cmd_add},	  {"remove", cmd_remove}, {"prune", cmd_prune},
 	{"import", cmd_import},	  {"export", cmd_export},
