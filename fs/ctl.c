@@ -409,7 +409,8 @@ static int read_request(int fd, struct rfs_buf *in, size_t *args_end)
 	}
 }
 
-static void serve(struct rfs_ctl *ctl, int fd)
+/* Returns true after a restart that another image took over: accept no more. */
+static bool serve(struct rfs_ctl *ctl, int fd)
 {
 	struct rfs_buf in = RFS_BUF_INIT, out = RFS_BUF_INIT;
 	struct timeval tv = {.tv_sec = 10};
@@ -418,6 +419,7 @@ static void serve(struct rfs_ctl *ctl, int fd)
 	socklen_t len = sizeof(cred);
 	size_t args_end = 0, pos = 0;
 	int argc = 0, rc;
+	bool restart;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -469,10 +471,12 @@ reply : {
 			done += (size_t)w;
 		}
 }
-	if (argc > 0 && strcmp(argv[0], "restart") == 0)
-		rfs_loop_reload_replied();
+	restart = argc > 0 && strcmp(argv[0], "restart") == 0; /* argv lives in in */
 	rfs_buf_free(&in);
 	rfs_buf_free(&out);
+	if (restart)
+		rfs_loop_reload_replied();
+	return restart && rc == 0;
 }
 
 static void *ctl_main(void *arg)
@@ -482,6 +486,7 @@ static void *ctl_main(void *arg)
 			      {.fd = ctl->wake_pipe[0], .events = POLLIN}};
 
 	for (;;) {
+		bool stop;
 		int fd;
 
 		if (poll(p, 2, -1) < 0) {
@@ -491,11 +496,18 @@ static void *ctl_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
+		if (rfs_loop_reloading()) {
+			/* The listening socket is handed over: leave connections to the new image. */
+			usleep(5000);
+			continue;
+		}
 		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		serve(ctl, fd);
+		stop = serve(ctl, fd);
 		close(fd);
+		if (stop)
+			break;
 	}
 	return NULL;
 }

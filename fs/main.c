@@ -216,6 +216,13 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (access(rc->exe, X_OK) < 0) {
+		/* Refused before anything stops. */
+		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe, strerror(errno));
+		rfs_err("reload refused, this image (%s) keeps serving: %s", rfs_daemon_version(),
+			msg);
+		return -ENOEXEC;
+	}
 	rfs_notice("reload: handing over to %s", rc->exe);
 	rfs_loop_set_reloading(1);
 	rfs_loop_pause(rc->loop);
@@ -242,6 +249,13 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		snprintf(m, sizeof(m), "MAINPID=%d", (int)child);
 		sd_notify_msg(m);
+		/*
+		 * systemd must read the new main pid before it sees this one exit (a main pid
+		 * that exits during a reload fails the unit): the datagram is queued now, the
+		 * exit comes later than any reasonable manager loop takes to read it.
+		 */
+		if (getenv("NOTIFY_SOCKET"))
+			usleep(100 * 1000);
 		rfs_notice("reload: pid %s", msg);
 		return 0;
 	}
