@@ -119,10 +119,10 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    "ops-remote: %llu\n"
 			    "refused-writes: %llu\n"
 			    "gnfs-view: %s\n",
-			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, rfs_daemon_version(),
-			    live, all - live, jops, (unsigned long long)st.commits,
-			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
-			    (unsigned long long)st.refused,
+			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir,
+			    rfs_daemon_version(), live, all - live, jops,
+			    (unsigned long long)st.commits, (unsigned long long)st.ops_local,
+			    (unsigned long long)st.ops_remote, (unsigned long long)st.refused,
 			    fs->opts->gnfs ? fs->opts->gnfs : "off");
 	if (!rc)
 		rc = status_clock(c, out);
@@ -497,7 +497,8 @@ static void *ctl_main(void *arg)
 		if (p[1].revents)
 			break;
 		if (rfs_loop_reloading()) {
-			/* The listening socket is handed over: leave connections to the new image. */
+			/* The listening socket is handed over: leave connections to the new image.
+			 */
 			usleep(5000);
 			continue;
 		}

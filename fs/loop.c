@@ -81,7 +81,8 @@ static void spawn(struct rfs_loop *l)
 /* Under read_lock: the next request, 1; paused, 0; the session ended, -1. */
 static int next_request(struct rfs_loop *l, struct fuse_buf *buf)
 {
-	struct pollfd p[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->wake[0], .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = l->fd, .events = POLLIN},
+			      {.fd = l->wake[0], .events = POLLIN}};
 	int res;
 
 	for (;;) {
@@ -152,7 +153,9 @@ struct rfs_loop *rfs_loop_new(struct fuse_session *se, unsigned max_threads)
 		return NULL;
 	l->se = se;
 	l->fd = fuse_session_fd(se);
-	l->max_threads = max_threads < 1 ? 1 : max_threads > MAX_THREADS ? MAX_THREADS : max_threads;
+	l->max_threads = max_threads < 1	     ? 1
+			 : max_threads > MAX_THREADS ? MAX_THREADS
+						     : max_threads;
 	if (pipe2(l->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail;
 	if (pipe2(l->events, O_CLOEXEC) < 0) {
@@ -307,7 +310,6 @@ void rfs_loop_set_reloading(int on)
 {
 	atomic_store(&reloading, on);
 }
-
 
 void rfs_loop_reload_replied(void)
 {

@@ -207,46 +207,61 @@ static void start_helpers(struct rfs *fs)
  * Hands this mount to a new image of the binary on disk. Returns 0 once it took over (the
  * caller exits at once), or -errno with everything running again as before.
  */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 {
 	struct rfs_reload_fds fds = {.fuse = fuse_session_fd(fs->se), .root = fs->root.fd};
-	struct rfs_ho_out o;
-	struct timespec t0, t1;
+	struct rfs_ho_out o = {.memfd = -1};
+	struct timespec t0;
+	double paused, stopped, written;
 	pid_t child;
 	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (access(rc->exe, X_OK) < 0) {
 		/* Refused before anything stops. */
-		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe, strerror(errno));
+		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe,
+			 strerror(errno));
 		rfs_err("reload refused, this image (%s) keeps serving: %s", rfs_daemon_version(),
 			msg);
 		return -ENOEXEC;
 	}
 	rfs_notice("reload: handing over to %s", rc->exe);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rfs_loop_set_reloading(1);
 	rfs_loop_pause(rc->loop);
+	paused = ms_since(&t0);
 	fds.ctl = rfs_ctl_fd(fs->ctl);
 	/* A hung store call (-EBUSY) is left behind: the new image has its own thread. */
 	rfs_repl_stop(fs->repl);
 	fs->repl = NULL;
 	rfs_notify_stop(fs->notify);
 	fs->notify = NULL;
+	stopped = ms_since(&t0);
 	r = rfs_core_statedir_lock(&fs->core, false);
 	if (!r)
 		r = rfs_reload_write(fs, &fds, &rc->init, &o);
+	written = ms_since(&t0);
 	if (r)
 		snprintf(msg, len, "cannot write the handover image: %s", strerror(-r));
 	else
 		r = rfs_reload_spawn(rc->exe, rc->argc, rc->argv, &o, &child, msg, len);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r == 0) {
 		char m[32];
 		size_t l = strlen(msg);
 
-		snprintf(msg + l, len - l, " took over in %.0f ms",
-			 (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-				 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		snprintf(msg + l, len - l,
+			 " took over in %.0f ms (requests waited that long: %.0f ms for those "
+			 "in progress, %.0f ms to stop replication, %.0f ms for the %zu KiB "
+			 "image, the rest for the new image to start)",
+			 ms_since(&t0), paused, stopped - paused, written - stopped,
+			 o.buf.len / 1024);
 		snprintf(m, sizeof(m), "MAINPID=%d", (int)child);
 		sd_notify_msg(m);
 		/*
@@ -400,8 +415,7 @@ int main(int argc, char **argv)
 		/* Before the mount: afterwards this path leads into ourselves. */
 		root_fd = open(opts.mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (root_fd < 0) {
-			rfs_err("cannot open mount point %s: %s", opts.mountpoint,
-				strerror(errno));
+			rfs_err("cannot open mount point %s: %s", opts.mountpoint, strerror(errno));
 			goto out;
 		}
 		if (!opts.foreground && daemonize(&report_fd)) {
@@ -496,7 +510,8 @@ int main(int argc, char **argv)
 out:
 	if (ho_pipe >= 0) {
 		/* A handover that failed here: the old image serves on. */
-		snprintf(err, sizeof(err), "error: %s", msg[0] ? msg : "the new image failed to start (see its log)");
+		snprintf(err, sizeof(err), "error: %s",
+			 msg[0] ? msg : "the new image failed to start (see its log)");
 		rfs_reload_tell(ho_pipe, err);
 		_exit(1); /* nothing of the mount is ours: touch nothing */
 	}

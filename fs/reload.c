@@ -27,9 +27,9 @@
 #include <rmtabfs/stage.h>
 #include <rmtabfs/view.h>
 
-#define MAGIC "rmtabfs-handover"
-#define END_MARK 0x454e44484f464652ull /* "RFFOHDNE" */
-#define OPCODE_INIT 26		       /* FUSE_INIT */
+#define MAGIC	      "rmtabfs-handover"
+#define END_MARK      0x454e44484f464652ull /* "RFFOHDNE" */
+#define OPCODE_INIT   26		    /* FUSE_INIT */
 #define TAKEOVER_SECS 30
 
 int rfs_reload_capture_init(struct fuse_session *se, struct rfs_init_req *init)
@@ -165,8 +165,8 @@ static int await(int fd, pid_t child, char *msg, size_t len)
 		ssize_t n;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = TAKEOVER_SECS * 1000 - (int)((t.tv_sec - t0.tv_sec) * 1000 +
-						    (t.tv_nsec - t0.tv_nsec) / 1000000);
+		left = TAKEOVER_SECS * 1000 -
+		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, left) == 0) {
 			snprintf(msg, len, "the new image did not take over within %d s",
 				 TAKEOVER_SECS);

@@ -1211,10 +1211,9 @@ static const struct {
 	const char *name;
 	int (*fn)(const struct ctx *c, int argc, char **argv);
 } commands[] = {
-	{"restart", cmd_restart},
-	{"compact", cmd_compact}, {"status", cmd_status}, {"list", cmd_list},
-	{"add", cmd_add},	  {"remove", cmd_remove}, {"prune", cmd_prune},
-	{"import", cmd_import},	  {"export", cmd_export},
+	{"restart", cmd_restart}, {"compact", cmd_compact}, {"status", cmd_status},
+	{"list", cmd_list},	  {"add", cmd_add},	    {"remove", cmd_remove},
+	{"prune", cmd_prune},	  {"import", cmd_import},   {"export", cmd_export},
 };
 
 /*
