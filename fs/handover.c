@@ -87,21 +87,20 @@ void rfs_ho_put_str(struct rfs_ho_out *o, const char *s)
 
 void rfs_ho_put_fd(struct rfs_ho_out *o, int fd)
 {
-	int fl = fd >= 0 ? fcntl(fd, F_GETFD) : 0;
+	int *n;
 
-	if (fd >= 0 && (fl < 0 || fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) && !o->err)
-		o->err = -errno;
-	if (fd >= 0 && (fl & FD_CLOEXEC)) {
-		int *n = realloc(o->fds, (o->nfds + 1) * sizeof(*n));
-
-		if (n) {
-			o->fds = n;
-			n[o->nfds++] = fd;
-		} else if (!o->err) {
-			o->err = -ENOMEM;
-		}
+	if (fd < 0) {
+		rfs_ho_put_u64(o, UINT64_MAX);
+		return;
 	}
-	rfs_ho_put_u64(o, (uint64_t)(int64_t)fd);
+	n = realloc(o->fds, (o->nfds + 1) * sizeof(*n));
+	if (!n) {
+		o->err = o->err ? o->err : -ENOMEM;
+		return;
+	}
+	o->fds = n;
+	rfs_ho_put_u64(o, o->nfds);
+	n[o->nfds++] = fd;
 }
 
 uint64_t rfs_ho_get_u64(struct rfs_ho_in *in)
@@ -157,15 +156,15 @@ char *rfs_ho_get_str(struct rfs_ho_in *in)
 
 int rfs_ho_get_fd(struct rfs_ho_in *in)
 {
-	int fd = (int)(int64_t)rfs_ho_get_u64(in);
+	uint64_t i = rfs_ho_get_u64(in);
 
-	if (in->err || fd < 0)
+	if (in->err || i == UINT64_MAX)
 		return -1;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+	if (i >= in->nfds || in->fds[i] < 0) {
 		in->err = -EBADF;
 		return -1;
 	}
-	return fd;
+	return in->fds[i];
 }
 
 /* ---- value maps: open addressing, linear probing, keys never 0 ---- */

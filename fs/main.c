@@ -219,20 +219,23 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 {
 	struct rfs_reload_fds fds = {.fuse = fuse_session_fd(fs->se), .root = fs->root.fd};
 	struct rfs_ho_out o = {.memfd = -1};
+	struct rfs_reload_child child;
 	struct timespec t0;
 	double paused, stopped, written;
-	pid_t child;
 	int r;
 
-	if (access(rc->exe, X_OK) < 0) {
-		/* Refused before anything stops. */
-		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe,
-			 strerror(errno));
+	/* The new image execs and loads while we serve: refused here, nothing stopped. */
+	r = access(rc->exe, X_OK) < 0 ? -errno : 0;
+	if (r)
+		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe, strerror(-r));
+	else
+		r = rfs_reload_start(rc->exe, rc->argc, rc->argv, &child, msg, len);
+	if (r) {
 		rfs_err("reload refused, this image (%s) keeps serving: %s", rfs_daemon_version(),
 			msg);
-		return -ENOEXEC;
+		return r;
 	}
-	rfs_notice("reload: handing over to %s", rc->exe);
+	rfs_notice("reload: handing over to pid %d (%s)", (int)child.pid, rc->exe);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rfs_loop_set_reloading(1);
 	rfs_loop_pause(rc->loop);
@@ -248,10 +251,12 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 	if (!r)
 		r = rfs_reload_write(fs, &fds, &rc->init, &o);
 	written = ms_since(&t0);
-	if (r)
+	if (r) {
 		snprintf(msg, len, "cannot write the handover image: %s", strerror(-r));
-	else
-		r = rfs_reload_spawn(rc->exe, rc->argc, rc->argv, &o, &child, msg, len);
+		rfs_reload_abort(&child);
+	} else {
+		r = rfs_reload_handover(&child, &o, msg, len);
+	}
 	if (r == 0) {
 		char m[32];
 		size_t l = strlen(msg);
@@ -259,10 +264,10 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 		snprintf(msg + l, len - l,
 			 " took over in %.0f ms (requests waited that long: %.0f ms for those "
 			 "in progress, %.0f ms to stop replication, %.0f ms for the %zu KiB "
-			 "image, the rest for the new image to start)",
+			 "image, the rest for the new image to read it and restore)",
 			 ms_since(&t0), paused, stopped - paused, written - stopped,
 			 o.buf.len / 1024);
-		snprintf(m, sizeof(m), "MAINPID=%d", (int)child);
+		snprintf(m, sizeof(m), "MAINPID=%d", (int)child.pid);
 		sd_notify_msg(m);
 		/*
 		 * systemd must read the new main pid before it sees this one exit (a main pid
@@ -326,20 +331,18 @@ static int serve(struct rfs *fs, struct reload_ctx *rc)
 	return err && err != -ENODEV && err != -EINTR ? 1 : 0;
 }
 
-/* "--rmtabfs-handover MEMFD PIPE": an image started by a handover; argv without them. */
-static bool handover_args(int *argc, char **argv, int *memfd, int *pipe_fd)
+/* "--rmtabfs-handover SOCK": an image started by a handover; argv without them. */
+static bool handover_args(int *argc, char **argv, int *sock)
 {
 	int i;
 
-	if (*argc < 4 || strcmp(argv[1], RFS_HANDOVER_ARG) != 0)
+	if (*argc < 3 || strcmp(argv[1], RFS_HANDOVER_ARG) != 0)
 		return false;
-	*memfd = atoi(argv[2]);
-	*pipe_fd = atoi(argv[3]);
-	fcntl(*pipe_fd, F_SETFD, FD_CLOEXEC);
-	fcntl(*memfd, F_SETFD, FD_CLOEXEC);
-	for (i = 4; i <= *argc; i++)
-		argv[i - 3] = argv[i];
-	*argc -= 3;
+	*sock = atoi(argv[2]);
+	fcntl(*sock, F_SETFD, FD_CLOEXEC);
+	for (i = 3; i <= *argc; i++)
+		argv[i - 2] = argv[i];
+	*argc -= 2;
 	return true;
 }
 
@@ -353,7 +356,7 @@ int main(int argc, char **argv)
 	struct rfs_ho_in hin = {0};
 	struct rfs_reload_fds hfds = {-1, -1, -1};
 	char err[512], msg[300], devfd[32];
-	int report_fd = -1, root_fd = -1, rc = 1, ho_memfd = -1, ho_pipe = -1;
+	int report_fd = -1, root_fd = -1, rc = 1, ho_pipe = -1;
 	bool core_open = false, mounted = false, handover;
 	enum rfs_repl_state st;
 
@@ -367,7 +370,7 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	if (argc >= 2 && strcmp(argv[1], RFS_STORE_PROBE_ARG) == 0)
 		rfs_store_probe_main(argc, argv);
-	handover = handover_args(&argc, argv, &ho_memfd, &ho_pipe);
+	handover = handover_args(&argc, argv, &ho_pipe);
 	rctx.adopted = handover;
 	rctx.argc = argc;
 	rctx.argv = argv;
@@ -396,7 +399,8 @@ int main(int argc, char **argv)
 		     opts.debug ? LOG_DEBUG : LOG_NOTICE);
 	if (handover) {
 		msg[0] = '\0';
-		if (rfs_reload_open(ho_memfd, &hin, &hfds, &rctx.init, msg, sizeof(msg))) {
+		rfs_reload_ready(ho_pipe);
+		if (rfs_reload_receive(ho_pipe, &hin, &hfds, &rctx.init, msg, sizeof(msg))) {
 			rfs_err("cannot take over: %s", msg);
 			goto out;
 		}

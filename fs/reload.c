@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 #define END_MARK      0x454e44484f464652ull /* "RFFOHDNE" */
 #define OPCODE_INIT   26		    /* FUSE_INIT */
 #define TAKEOVER_SECS 30
+#define FDS_PER_MSG   250 /* below the kernel's SCM_MAX_FD (253) */
 
 int rfs_reload_capture_init(struct fuse_session *se, struct rfs_init_req *init)
 {
@@ -128,7 +130,7 @@ int rfs_reload_write(struct rfs *fs, const struct rfs_reload_fds *fds,
 		rc = o->err;
 	if (rc)
 		return rc;
-	o->memfd = memfd_create("rmtabfs-handover", 0); /* no MFD_CLOEXEC: it crosses exec */
+	o->memfd = memfd_create("rmtabfs-handover", MFD_CLOEXEC);
 	if (o->memfd < 0)
 		return -errno;
 	if (pwrite(o->memfd, o->buf.data, o->buf.len, 0) != (ssize_t)o->buf.len)
@@ -138,148 +140,276 @@ int rfs_reload_write(struct rfs *fs, const struct rfs_reload_fds *fds,
 
 void rfs_reload_unwrite(struct rfs_ho_out *o)
 {
-	size_t i;
-
-	for (i = 0; i < o->nfds; i++)
-		fcntl(o->fds[i], F_SETFD, FD_CLOEXEC);
 	if (o->memfd >= 0)
 		close(o->memfd);
 	o->memfd = -1;
-	free(o->fds);
+	free(o->fds); /* the descriptors themselves stay ours */
 	o->fds = NULL;
 	o->nfds = 0;
 	rfs_buf_free(&o->buf);
 }
 
-/* Reads the new image's line; 1: "ok", 0: it said or did something else (msg). */
-static int await(int fd, pid_t child, char *msg, size_t len)
+/* One packet from the other image, within TAKEOVER_SECS: its length, 0 at its end, -errno. */
+static ssize_t recv_line(int sock, char *line, size_t cap)
 {
-	char line[512];
-	size_t got = 0;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	struct timespec t0, t;
-	int st, left;
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	ssize_t n;
+	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (got < sizeof(line) - 1 && !memchr(line, '\n', got)) {
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		left = TAKEOVER_SECS * 1000 -
-		       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0 || poll(&p, 1, left) == 0) {
-			snprintf(msg, len, "the new image did not take over within %d s",
-				 TAKEOVER_SECS);
-			kill(child, SIGKILL);
-			goto dead;
-		}
-		n = read(fd, line + got, sizeof(line) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	line[got] = '\0';
+	do
+		r = poll(&p, 1, TAKEOVER_SECS * 1000);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	do
+		n = recv(sock, line, cap - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	line[n] = '\0';
 	line[strcspn(line, "\n")] = '\0';
-	if (strncmp(line, "ok ", 3) == 0) {
-		snprintf(msg, len, "%s", line + 3);
-		return 1;
+	return n;
+}
+
+void rfs_reload_abort(struct rfs_reload_child *c)
+{
+	int st;
+
+	if (c->sock >= 0)
+		close(c->sock);
+	c->sock = -1;
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+			;
 	}
-	if (got) {
-		snprintf(msg, len, "%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
-		kill(child, SIGKILL); /* it should be exiting; make sure */
-	} else {
+	c->pid = -1;
+}
+
+/* The child's end: why it ended (appended to msg), and no child left. */
+static int child_failed(struct rfs_reload_child *c, ssize_t n, char *msg, size_t len)
+{
+	size_t l;
+	int st;
+
+	if (n == -ETIMEDOUT)
+		snprintf(msg, len, "the new image did not answer within %d s", TAKEOVER_SECS);
+	else if (n <= 0)
 		snprintf(msg, len, "the new image ended before taking over");
+	l = strlen(msg);
+	if (n <= 0 && n != -ETIMEDOUT && waitpid(c->pid, &st, 0) == c->pid) {
+		if (WIFEXITED(st))
+			snprintf(msg + l, len - l, " (exit status %d)", WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			snprintf(msg + l, len - l, " (killed by signal %d)", WTERMSIG(st));
+		c->pid = -1;
 	}
-dead:
-	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!got && WIFEXITED(st))
-		snprintf(msg + strlen(msg), len - strlen(msg), " (exit status %d)",
-			 WEXITSTATUS(st));
-	else if (!got && WIFSIGNALED(st))
-		snprintf(msg + strlen(msg), len - strlen(msg), " (killed by signal %d)",
-			 WTERMSIG(st));
-	return 0;
+	rfs_reload_abort(c);
+	return -ECANCELED;
 }
 
 /* In the forked child: only async-signal-safe calls until exec. */
-static void exec_child(const char *exe, char **argv, int pipe_w)
+static void exec_child(const char *exe, char **argv, int sock)
 {
 	static const char head[] = "error: cannot execute the new binary: errno ";
 	char num[16];
 	int e, i = (int)sizeof(num);
 
+	fcntl(sock, F_SETFD, 0); /* this one end crosses exec */
 	execv(exe, argv);
 	e = errno;
-	num[--i] = '\n';
 	do
 		num[--i] = (char)('0' + e % 10);
 	while ((e /= 10) && i > 0);
-	if (write(pipe_w, head, sizeof(head) - 1) < 0 ||
-	    write(pipe_w, num + i, sizeof(num) - (size_t)i) < 0) {
-		/* the parent then sees the pipe close */
+	{
+		char line[sizeof(head) + sizeof(num)];
+		size_t n = sizeof(head) - 1;
+
+		memcpy(line, head, n);
+		memcpy(line + n, num + i, sizeof(num) - (size_t)i);
+		n += sizeof(num) - (size_t)i;
+		if (send(sock, line, n, MSG_NOSIGNAL) < 0) {
+			/* the parent then sees the socket close */
+		}
 	}
 	_exit(127);
 }
 
-int rfs_reload_spawn(const char *exe, int argc, char **argv, const struct rfs_ho_out *o,
-		     pid_t *child, char *msg, size_t len)
+int rfs_reload_start(const char *exe, int argc, char **argv, struct rfs_reload_child *c, char *msg,
+		     size_t len)
 {
-	char memfd_s[16], pipe_s[16];
+	char sock_s[16], line[512], version[128];
 	char **nargv;
-	int p[2], i, ok;
-	pid_t pid;
+	unsigned format = 0;
+	int sv[2], i;
+	ssize_t n;
 
-	if (access(exe, X_OK) < 0) {
-		snprintf(msg, len, "the binary %s cannot be executed: %s", exe, strerror(errno));
-		return -ENOEXEC;
-	}
-	nargv = calloc((size_t)argc + 4, sizeof(*nargv));
-	if (!nargv || pipe(p) < 0) { /* the write end crosses exec */
+	c->pid = -1;
+	c->sock = -1;
+	nargv = calloc((size_t)argc + 3, sizeof(*nargv));
+	if (!nargv || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		free(nargv);
-		snprintf(msg, len, "out of resources");
+		snprintf(msg, len, "out of resources: %s", strerror(errno));
 		return -ENOMEM;
 	}
-	fcntl(p[0], F_SETFD, FD_CLOEXEC);
-	snprintf(memfd_s, sizeof(memfd_s), "%d", o->memfd);
-	snprintf(pipe_s, sizeof(pipe_s), "%d", p[1]);
+	snprintf(sock_s, sizeof(sock_s), "%d", sv[1]);
 	nargv[0] = argv[0];
 	nargv[1] = (char *)RFS_HANDOVER_ARG;
-	nargv[2] = memfd_s;
-	nargv[3] = pipe_s;
+	nargv[2] = sock_s;
 	for (i = 1; i < argc; i++)
-		nargv[i + 3] = argv[i];
-	pid = fork();
-	if (pid == 0)
-		exec_child(exe, nargv, p[1]);
+		nargv[i + 2] = argv[i];
+	c->pid = fork();
+	if (c->pid == 0)
+		exec_child(exe, nargv, sv[1]);
 	free(nargv);
-	close(p[1]);
-	if (pid < 0) {
+	close(sv[1]);
+	c->sock = sv[0];
+	if (c->pid < 0) {
 		snprintf(msg, len, "cannot fork: %s", strerror(errno));
-		close(p[0]);
+		rfs_reload_abort(c);
 		return -EAGAIN;
 	}
-	ok = await(p[0], pid, msg, len);
-	close(p[0]);
-	if (!ok)
-		return -ECANCELED;
-	*child = pid;
+	/* "ready FORMAT VERSION": loaded and waiting, nothing of ours touched yet. */
+	n = recv_line(c->sock, line, sizeof(line));
+	if (n > 0 && sscanf(line, "ready %u %127s", &format, version) == 2) {
+		if (format == rfs_handover_version())
+			return 0;
+		snprintf(msg, len,
+			 "the new binary (rmtabfs %s) reads handover format %u, this one (%s) "
+			 "writes %u",
+			 version, format, rfs_daemon_version(), rfs_handover_version());
+		rfs_reload_abort(c);
+		return -EPROTO;
+	}
+	if (n > 0)
+		snprintf(msg, len, "%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+	return child_failed(c, n, msg, len);
+}
+
+static int send_fds(int sock, const char *what, const int *fds, size_t n)
+{
+	char cbuf[CMSG_SPACE(FDS_PER_MSG * sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)what, .iov_len = strlen(what)};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	if (n) {
+		m.msg_control = cbuf;
+		m.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	}
+	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int rfs_reload_handover(struct rfs_reload_child *c, const struct rfs_ho_out *o, char *msg,
+			size_t len)
+{
+	char line[512];
+	size_t i;
+	ssize_t n;
+	int r;
+
+	snprintf(line, sizeof(line), "image %zu", o->nfds);
+	r = send_fds(c->sock, line, &o->memfd, 1);
+	for (i = 0; !r && i < o->nfds; i += FDS_PER_MSG)
+		r = send_fds(c->sock, "fds", o->fds + i,
+			     o->nfds - i < FDS_PER_MSG ? o->nfds - i : FDS_PER_MSG);
+	if (r) {
+		snprintf(msg, len, "cannot send the handover image: %s", strerror(-r));
+		rfs_reload_abort(c);
+		return r;
+	}
+	n = recv_line(c->sock, line, sizeof(line));
+	if (n > 0 && strncmp(line, "ok ", 3) == 0) {
+		snprintf(msg, len, "%s", line + 3);
+		close(c->sock);
+		c->sock = -1;
+		return 0;
+	}
+	if (n > 0)
+		snprintf(msg, len, "%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
+	return child_failed(c, n, msg, len);
+}
+
+void rfs_reload_ready(int sock)
+{
+	char line[160];
+
+	snprintf(line, sizeof(line), "ready %u %s", rfs_handover_version(), rfs_daemon_version());
+	if (send(sock, line, strlen(line), MSG_NOSIGNAL) < 0)
+		rfs_warn("cannot answer the old image: %s", strerror(errno));
+}
+
+/* One packet with descriptors; appends them to in->fds. Its text in what. */
+static int recv_fds(int sock, struct rfs_ho_in *in, char *what, size_t cap)
+{
+	char cbuf[CMSG_SPACE(FDS_PER_MSG * sizeof(int))];
+	struct iovec iov = {.iov_base = what, .iov_len = cap - 1};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = cbuf,
+			   .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -EPIPE;
+	what[n] = '\0';
+	if (m.msg_flags & MSG_CTRUNC)
+		return -EMSGSIZE;
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *more;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		more = realloc(in->fds, (in->nfds + k) * sizeof(int));
+		if (!more)
+			return -ENOMEM;
+		in->fds = more;
+		memcpy(in->fds + in->nfds, CMSG_DATA(cm), k * sizeof(int));
+		in->nfds += k;
+	}
 	return 0;
 }
 
-int rfs_reload_open(int memfd, struct rfs_ho_in *in, struct rfs_reload_fds *fds,
-		    struct rfs_init_req *init, char *msg, size_t len)
+int rfs_reload_receive(int sock, struct rfs_ho_in *in, struct rfs_reload_fds *fds,
+		       struct rfs_init_req *init, char *msg, size_t len)
 {
 	struct stat st;
-	char *magic, *version;
+	char *magic, *version, what[64];
 	const char *idata;
 	uint64_t format;
+	size_t want = 0;
+	int memfd, r;
 
 	memset(in, 0, sizeof(*in));
+	r = recv_fds(sock, in, what, sizeof(what));
+	if (r || sscanf(what, "image %zu", &want) != 1 || in->nfds != 1) {
+		snprintf(msg, len, "no handover image from the old image (%s)",
+			 r ? strerror(-r) : "bad message");
+		return r ? r : -EPROTO;
+	}
+	memfd = in->fds[0];
+	in->nfds = 0;
+	while (!r && in->nfds < want)
+		r = recv_fds(sock, in, what, sizeof(what));
+	if (r || in->nfds != want) {
+		snprintf(msg, len, "%zu of the %zu descriptors arrived (%s)", in->nfds, want,
+			 r ? strerror(-r) : "bad message");
+		close(memfd);
+		return r ? r : -EPROTO;
+	}
 	if (fstat(memfd, &st) < 0 || st.st_size <= 0) {
-		snprintf(msg, len, "no handover image on descriptor %d", memfd);
+		snprintf(msg, len, "the handover image is empty");
+		close(memfd);
 		return -EINVAL;
 	}
 	in->len = (size_t)st.st_size;
@@ -366,15 +496,13 @@ int rfs_reload_restore(struct rfs *fs, struct rfs_ho_in *in)
 	return rc ? rc : in->err;
 }
 
-void rfs_reload_tell(int fd, const char *line)
+void rfs_reload_tell(int sock, const char *line)
 {
-	size_t n = strlen(line);
-
-	if (fd < 0)
+	if (sock < 0)
 		return;
-	if (write(fd, line, n) != (ssize_t)n || write(fd, "\n", 1) != 1)
+	if (send(sock, line, strlen(line), MSG_NOSIGNAL) < 0)
 		rfs_warn("cannot answer the old image: %s", strerror(errno));
-	close(fd);
+	close(sock);
 }
 
 void rfs_reload_close(struct rfs_ho_in *in)
@@ -382,4 +510,7 @@ void rfs_reload_close(struct rfs_ho_in *in)
 	if (in->p)
 		munmap((void *)in->p, in->len);
 	in->p = NULL;
+	free(in->fds); /* the descriptors belong to what was restored */
+	in->fds = NULL;
+	in->nfds = 0;
 }

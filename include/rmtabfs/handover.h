@@ -26,14 +26,14 @@ const char *rfs_daemon_version(void);
 struct rfs_ho_out {
 	struct rfs_buf buf;
 	int err;
-	int *fds; /* descriptors opened up for exec, to close up again if it fails */
+	int *fds; /* the descriptors the image refers to, by index, sent along */
 	size_t nfds;
 	int memfd;
 };
 void rfs_ho_put_u64(struct rfs_ho_out *o, uint64_t v);
 void rfs_ho_put_bytes(struct rfs_ho_out *o, const void *p, size_t n);
 void rfs_ho_put_str(struct rfs_ho_out *o, const char *s); /* NULL allowed */
-/* A descriptor that must survive exec: its number, with FD_CLOEXEC cleared. */
+/* A descriptor the new image gets too (-1: none): sent with the image (SCM_RIGHTS). */
 void rfs_ho_put_fd(struct rfs_ho_out *o, int fd);
 
 /* Reading it back: past the end or on bad data, err is set and zeros come back. */
@@ -41,13 +41,15 @@ struct rfs_ho_in {
 	const char *p;
 	size_t len, pos;
 	int err;
+	int *fds; /* received with the image, in the order they were put */
+	size_t nfds;
 };
 uint64_t rfs_ho_get_u64(struct rfs_ho_in *in);
 /* Points into the image (valid until it is unmapped); NULL for a NULL string. */
 const char *rfs_ho_get_bytes(struct rfs_ho_in *in, size_t *n);
 /* A malloc'ed NUL-terminated copy, or NULL (also for a NULL string). */
 char *rfs_ho_get_str(struct rfs_ho_in *in);
-/* A descriptor of the previous image (FD_CLOEXEC set again), or -1. */
+/* A descriptor received with the image (the new image owns it), or -1. */
 int rfs_ho_get_fd(struct rfs_ho_in *in);
 
 /*

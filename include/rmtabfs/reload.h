@@ -31,25 +31,40 @@ int rfs_reload_capture_init(struct fuse_session *se, struct rfs_init_req *init);
 /* Gives a session that adopted /dev/fuse the INIT the kernel sent to the first image. */
 int rfs_reload_prime(struct fuse_session *se, const struct rfs_init_req *init);
 
-/* Old image, FUSE paused: the whole handover image in a memfd; -errno. fds left open. */
+/* The new image, started before anything stops (exec and loading cost no request time). */
+struct rfs_reload_child {
+	pid_t pid;
+	int sock; /* SOCK_SEQPACKET to it */
+};
+/*
+ * Starts exe and waits until it is loaded and says it reads our handover format: 0, or
+ * -errno with msg saying why (no child left, nothing of ours touched).
+ */
+int rfs_reload_start(const char *exe, int argc, char **argv, struct rfs_reload_child *c, char *msg,
+		     size_t len);
+/* Old image, FUSE paused: the whole handover image in a memfd; -errno. */
 int rfs_reload_write(struct rfs *fs, const struct rfs_reload_fds *fds,
 		     const struct rfs_init_req *init, struct rfs_ho_out *o);
-/* Sets FD_CLOEXEC again on what rfs_reload_write opened up (a handover that failed). */
+/* Frees what rfs_reload_write made (the descriptors it lists stay open). */
 void rfs_reload_unwrite(struct rfs_ho_out *o);
 /*
- * Starts exe with the image and waits until it took over (0, *child set, msg "pid N
- * (version V)") or failed (-errno, msg says why; no child left).
+ * Sends the image and its descriptors and waits until the new image took over (0, msg
+ * "PID (version V)") or failed (-errno, msg says why; the child is gone).
  */
-int rfs_reload_spawn(const char *exe, int argc, char **argv, const struct rfs_ho_out *o,
-		     pid_t *child, char *msg, size_t len);
+int rfs_reload_handover(struct rfs_reload_child *c, const struct rfs_ho_out *o, char *msg,
+			size_t len);
+/* Ends a started child that is not needed (kill, wait). */
+void rfs_reload_abort(struct rfs_reload_child *c);
 
-/* New image: the header (format, descriptors, INIT). 0 or -errno with msg. */
-int rfs_reload_open(int memfd, struct rfs_ho_in *in, struct rfs_reload_fds *fds,
-		    struct rfs_init_req *init, char *msg, size_t len);
+/* New image: says it is loaded ("ready FORMAT VERSION"). */
+void rfs_reload_ready(int sock);
+/* Receives the image and its descriptors, checks the header. 0 or -errno with msg. */
+int rfs_reload_receive(int sock, struct rfs_ho_in *in, struct rfs_reload_fds *fds,
+		       struct rfs_init_req *init, char *msg, size_t len);
 /* The rest, after the views and the root inode exist. 0 or -errno. */
 int rfs_reload_restore(struct rfs *fs, struct rfs_ho_in *in);
-/* Tells the old image (pipe fd) the outcome, then closes the pipe. */
-void rfs_reload_tell(int fd, const char *line);
+/* Tells the old image the outcome ("ok PID (version V)" or "error: WHY"), closes sock. */
+void rfs_reload_tell(int sock, const char *line);
 void rfs_reload_close(struct rfs_ho_in *in);
 
 #endif
