@@ -2,34 +2,40 @@
  * Planned restart (DESIGN §9, README "Upgrading a node"): the handover image and the
  * translation of the kernel's node ids and file handles across it.
  *
- * Protocol. The old image stops reading /dev/fuse (loop.c: every request it read is
- * answered first), stops replication (last ship, checkpoint) and the notifier, writes its
- * state into a memfd (this format) and forks; the child execs the binary on disk with
- * "--rmtabfs-handover MEMFD PIPE" and the descriptors listed in the image (FD_CLOEXEC
- * cleared on exactly those). The new image checks the format version, opens the state
- * directory (checkpoint + journal: the record set itself is not in the image), adopts the
- * /dev/fuse descriptor through a mount point "/dev/fd/N", primes its libfuse session with
- * the kernel's original INIT request, restores inodes, handles and staging files, and writes
- * "ok PID" on the pipe; only then does the old image give up its role (it exits without
- * unmounting). Anything else on the pipe, or its end without "ok", leaves the old image
- * serving: it takes its locks back and starts reading /dev/fuse again. The kernel queues
- * requests meanwhile, so none fails.
+ * Protocol (steps in fs/reload.c, sequenced by main.c). The old image forks and the child
+ * execs the binary on disk with "--rmtabfs-handover SOCK" (a SOCK_SEQPACKET socketpair) while
+ * the old image goes on serving; the new image loads and answers "ready FORMAT VERSION". A
+ * binary that cannot start, or reads another format, is refused here and nothing has stopped.
+ * Then the old image stops reading /dev/fuse (loop.c: every request it read is answered
+ * first), stops replication (last ship, checkpoint) and the notifier, writes its state into a
+ * memfd (this format) and sends it with every descriptor the state refers to (SCM_RIGHTS:
+ * /dev/fuse, the directory underneath, the control socket, each inode's O_PATH descriptor,
+ * each open file's descriptor; the image names them by index). The new image opens the state
+ * directory (checkpoint + journal: the record set itself is not in the image), adopts
+ * /dev/fuse through a mount point "/dev/fd/N", primes its libfuse session with the kernel's
+ * original INIT request, restores inodes, handles and staging files, and answers "ok PID
+ * VERSION"; only then does the old image give up its role (it exits without unmounting).
+ * Anything else, or the socket's end, leaves the old image serving: it takes its locks back
+ * and reads /dev/fuse again. The kernel queues requests meanwhile, so none fails.
  *
- * Why fork first rather than exec in place: a new binary that cannot even start (a missing
+ * Why fork first rather than exec in place: a new binary that cannot start (a missing
  * library, a crash while restoring) then costs nothing, since the old image still holds every
- * descriptor and its whole state; exec in place would leave a dead mount. The price is a new
- * pid, which the old image announces to systemd (MAINPID=) before it exits.
+ * descriptor and its whole state; exec in place would leave a dead mount. And the exec and
+ * the dynamic loading happen before requests wait. The price is a new pid, which the old
+ * image announces to systemd (MAINPID=) before it exits.
  *
  * Values the kernel holds (node ids, fh) are addresses in the image that gave them out. The
  * new image registers each restored object under its old value (rfs_ho_map) and translates
  * on every request while any old value is alive; rfs_ho_calloc keeps new objects off live
- * old values, so a value never names two objects.
+ * old values, so a value never names two objects. An image started afresh pays one relaxed
+ * atomic load per translation.
  *
- * Format (version 1, little-endian u64 fields, byte strings as length + bytes, see
- * rfs_handover_write): magic, version, writer's version string, saved INIT request,
- * descriptors (/dev/fuse, directory underneath, control socket), then each module's section
- * (views, inodes, handles, staging files), then an end mark.
- * Lock: map_lock guards the maps; a leaf.
+ * Format (version 1; u64 fields little-endian; byte strings as length + bytes, UINT64_MAX for
+ * NULL; descriptors as indexes into those sent along): magic, format, writer's version
+ * string, the saved INIT request, descriptors of /dev/fuse, the directory underneath and the
+ * control socket, then each module's section (views, inodes, handles, staging files), then an
+ * end mark. A change to any section is a new format number: an image only reads its own.
+ * Lock: map_lock guards the maps and the handle set; a leaf.
  */
 #include <errno.h>
 #include <fcntl.h>

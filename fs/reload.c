@@ -3,9 +3,10 @@
  *
  * Invariants: the old image writes the image only while its FUSE loop is paused and its
  * replication and notifier threads are stopped, so nothing changes under it; the control
- * thread refuses commands meanwhile. The new image reports exactly one line on the pipe:
- * "ok PID VERSION" once it can serve, or "error: WHY"; a pipe that closes without a line
- * means it died. No locks of its own.
+ * thread accepts nothing meanwhile (queued connections go to whichever image serves next).
+ * The new image sends exactly "ready FORMAT VERSION" once loaded, then one of "ok PID
+ * (version V)" or "error: WHY"; a socket that closes instead means it died, and it is reaped.
+ * No locks of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
