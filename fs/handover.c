@@ -267,17 +267,17 @@ done:
 	return true;
 }
 
-static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t map_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct map old_to_obj, obj_to_old, handles;
 static atomic_size_t nold; /* old values alive: 0 for an image started afresh */
 
 void rfs_ho_map(uint64_t old_value, void *obj)
 {
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_wrlock(&map_lock);
 	if (map_put(&old_to_obj, old_value, (uintptr_t)obj) == 0 &&
 	    map_put(&obj_to_old, (uintptr_t)obj, old_value) == 0)
 		atomic_store(&nold, old_to_obj.n);
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 }
 
 void *rfs_ho_ptr(uint64_t value)
@@ -286,9 +286,9 @@ void *rfs_ho_ptr(uint64_t value)
 
 	if (!atomic_load_explicit(&nold, memory_order_relaxed))
 		return (void *)(uintptr_t)value;
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_rdlock(&map_lock);
 	obj = map_get(&old_to_obj, value);
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 	return (void *)(uintptr_t)(obj ? obj : value);
 }
 
@@ -298,9 +298,9 @@ uint64_t rfs_ho_id(const void *obj)
 
 	if (!atomic_load_explicit(&nold, memory_order_relaxed))
 		return (uintptr_t)obj;
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_rdlock(&map_lock);
 	old = map_get(&obj_to_old, (uintptr_t)obj);
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 	return old ? old : (uintptr_t)obj;
 }
 
@@ -310,14 +310,14 @@ void rfs_ho_unmap(const void *obj)
 
 	if (!atomic_load_explicit(&nold, memory_order_relaxed))
 		return;
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_wrlock(&map_lock);
 	old = map_get(&obj_to_old, (uintptr_t)obj);
 	if (old) {
 		map_del(&obj_to_old, (uintptr_t)obj);
 		map_del(&old_to_obj, old);
 		atomic_store(&nold, old_to_obj.n);
 	}
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 }
 
 void *rfs_ho_calloc(size_t size)
@@ -328,12 +328,17 @@ void *rfs_ho_calloc(size_t size)
 	if (!atomic_load_explicit(&nold, memory_order_relaxed))
 		return p;
 	/* Rare: keep a block whose address is a live old value until another one comes. */
-	pthread_mutex_lock(&map_lock);
-	while (p && map_get(&old_to_obj, (uintptr_t)p) && nheld < 16) {
+	pthread_rwlock_rdlock(&map_lock);
+	while (p && map_get(&old_to_obj, (uintptr_t)p)) {
+		if (nheld == 16) {
+			free(p); /* the allocator insists: fail this one request (ENOMEM) */
+			p = NULL;
+			break;
+		}
 		held[nheld++] = p;
 		p = calloc(1, size);
 	}
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 	while (nheld)
 		free(held[--nheld]);
 	return p;
@@ -341,17 +346,17 @@ void *rfs_ho_calloc(size_t size)
 
 void rfs_ho_track(void *handle)
 {
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_wrlock(&map_lock);
 	if (map_put(&handles, (uintptr_t)handle, 1))
 		handle = NULL; /* out of memory: a handover then refuses (counts differ) */
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 }
 
 void rfs_ho_untrack(void *handle)
 {
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_wrlock(&map_lock);
 	map_del(&handles, (uintptr_t)handle);
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 	rfs_ho_unmap(handle);
 }
 
@@ -360,12 +365,12 @@ size_t rfs_ho_handles(void ***out)
 {
 	size_t i, n = 0;
 
-	pthread_mutex_lock(&map_lock);
+	pthread_rwlock_rdlock(&map_lock);
 	*out = calloc(handles.n + 1, sizeof(**out));
 	for (i = 0; *out && i < handles.cap; i++)
 		if (handles.keys[i])
 			(*out)[n++] = (void *)(uintptr_t)handles.keys[i];
-	pthread_mutex_unlock(&map_lock);
+	pthread_rwlock_unlock(&map_lock);
 	return n;
 }
 

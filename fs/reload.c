@@ -32,7 +32,8 @@
 #define MAGIC	      "rmtabfs-handover"
 #define END_MARK      0x454e44484f464652ull /* "RFFOHDNE" */
 #define OPCODE_INIT   26		    /* FUSE_INIT */
-#define TAKEOVER_SECS 30
+#define READY_SECS 30   /* to exec and load, while we serve */
+#define TAKEOVER_SECS 10 /* to restore, while requests wait */
 #define FDS_PER_MSG   250 /* below the kernel's SCM_MAX_FD (253) */
 
 int rfs_reload_capture_init(struct fuse_session *se, struct rfs_init_req *init)
@@ -150,15 +151,15 @@ void rfs_reload_unwrite(struct rfs_ho_out *o)
 	rfs_buf_free(&o->buf);
 }
 
-/* One packet from the other image, within TAKEOVER_SECS: its length, 0 at its end, -errno. */
-static ssize_t recv_line(int sock, char *line, size_t cap)
+/* One packet from the other image within secs: its length, 0 at its end, -errno. */
+static ssize_t recv_line(int sock, char *line, size_t cap, int secs)
 {
 	struct pollfd p = {.fd = sock, .events = POLLIN};
 	ssize_t n;
 	int r;
 
 	do
-		r = poll(&p, 1, TAKEOVER_SECS * 1000);
+		r = poll(&p, 1, secs * 1000);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return -ETIMEDOUT;
@@ -188,13 +189,13 @@ void rfs_reload_abort(struct rfs_reload_child *c)
 }
 
 /* The child's end: why it ended (appended to msg), and no child left. */
-static int child_failed(struct rfs_reload_child *c, ssize_t n, char *msg, size_t len)
+static int child_failed(struct rfs_reload_child *c, ssize_t n, int secs, char *msg, size_t len)
 {
 	size_t l;
 	int st;
 
 	if (n == -ETIMEDOUT)
-		snprintf(msg, len, "the new image did not answer within %d s", TAKEOVER_SECS);
+		snprintf(msg, len, "the new image did not answer within %d s", secs);
 	else if (n <= 0)
 		snprintf(msg, len, "the new image ended before taking over");
 	l = strlen(msg);
@@ -271,7 +272,7 @@ int rfs_reload_start(const char *exe, int argc, char **argv, struct rfs_reload_c
 		return -EAGAIN;
 	}
 	/* "ready FORMAT VERSION": loaded and waiting, nothing of ours touched yet. */
-	n = recv_line(c->sock, line, sizeof(line));
+	n = recv_line(c->sock, line, sizeof(line), READY_SECS);
 	if (n > 0 && sscanf(line, "ready %u %127s", &format, version) == 2) {
 		if (format == rfs_handover_version())
 			return 0;
@@ -284,7 +285,7 @@ int rfs_reload_start(const char *exe, int argc, char **argv, struct rfs_reload_c
 	}
 	if (n > 0)
 		snprintf(msg, len, "%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
-	return child_failed(c, n, msg, len);
+	return child_failed(c, n, READY_SECS, msg, len);
 }
 
 static int send_fds(int sock, const char *what, const int *fds, size_t n)
@@ -324,7 +325,7 @@ int rfs_reload_handover(struct rfs_reload_child *c, const struct rfs_ho_out *o, 
 		rfs_reload_abort(c);
 		return r;
 	}
-	n = recv_line(c->sock, line, sizeof(line));
+	n = recv_line(c->sock, line, sizeof(line), TAKEOVER_SECS);
 	if (n > 0 && strncmp(line, "ok ", 3) == 0) {
 		snprintf(msg, len, "%s", line + 3);
 		close(c->sock);
@@ -333,7 +334,7 @@ int rfs_reload_handover(struct rfs_reload_child *c, const struct rfs_ho_out *o, 
 	}
 	if (n > 0)
 		snprintf(msg, len, "%s", strncmp(line, "error: ", 7) == 0 ? line + 7 : line);
-	return child_failed(c, n, msg, len);
+	return child_failed(c, n, TAKEOVER_SECS, msg, len);
 }
 
 void rfs_reload_ready(int sock)
