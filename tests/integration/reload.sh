@@ -4,8 +4,8 @@
 # the daemon is reloaded 10 times, alternating between two builds whose version strings
 # differ. Nothing may notice: 0 failed MNTs, every read of rmtab a whole generation, every
 # write to the open files lands, every record reaches a second node. Then a missing, a
-# non-executable and an incompatible (unknown handover format) binary are refused with a
-# non-zero exit status and a log line, and the old image keeps serving.
+# non-executable, a dying and an incompatible (unknown handover format) binary are refused
+# with a non-zero exit status and a log line, and the old image keeps serving.
 # Prints the longest MNT of the run (the reloads' cost; goal <= 100 ms, not asserted: the
 # machine is shared) and the take-over times the old images logged.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -156,6 +156,11 @@ refuse "missing binary"
 install_bin "$A"
 chmod a-x "$RFS_WORK/sbin/rmtabfs"
 refuse "binary not executable"
+printf '#!/bin/sh\nexit 3\n' >"$RFS_WORK/dies"
+chmod +x "$RFS_WORK/dies"
+install_bin "$RFS_WORK/dies"
+refuse "a binary that dies at start"
+check "the log gives the dead image's exit status" grep -q "ended before taking over (exit status 3)" "$RFS_WORK/alpha.log"
 install_bin "$BAD"
 refuse "unknown handover format"
 check "the incompatible binary said why" grep -q "handover format" "$RFS_WORK/alpha.log"
