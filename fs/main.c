@@ -331,6 +331,33 @@ static int serve(struct rfs *fs, struct reload_ctx *rc)
 	return err && err != -ENODEV && err != -EINTR ? 1 : 0;
 }
 
+/*
+ * A fresh start: the directory underneath, opened before the mount (afterwards its path leads
+ * into ourselves), then into the background unless -f. 0, or -1 with a log line.
+ */
+static int open_underneath(const struct rfs_options *opts, int *root_fd, int *report_fd)
+{
+	if (inside(opts->statedir, opts->mountpoint)) {
+		rfs_err("statedir %s is inside the mount point %s", opts->statedir,
+			opts->mountpoint);
+		return -1;
+	}
+	if (opts->spec.kind == RFS_STORE_DIR && inside(opts->spec.path, opts->mountpoint)) {
+		rfs_err("store %s is inside the mount point %s", opts->store, opts->mountpoint);
+		return -1;
+	}
+	*root_fd = open(opts->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*root_fd < 0) {
+		rfs_err("cannot open mount point %s: %s", opts->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!opts->foreground && daemonize(report_fd)) {
+		rfs_err("cannot go to the background: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* "--rmtabfs-handover SOCK": an image started by a handover; argv without them. */
 static bool handover_args(int *argc, char **argv, int *sock)
 {
@@ -356,7 +383,7 @@ int main(int argc, char **argv)
 	struct rfs_ho_in hin = {0};
 	struct rfs_reload_fds hfds = {-1, -1, -1};
 	char err[512], msg[300], devfd[32];
-	int report_fd = -1, root_fd = -1, rc = 1, ho_pipe = -1;
+	int report_fd = -1, root_fd = -1, rc = 1, ho_pipe = -1, r;
 	bool core_open = false, mounted = false, handover;
 	enum rfs_repl_state st;
 
@@ -405,27 +432,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		root_fd = hfds.root;
-	} else {
-		if (inside(opts.statedir, opts.mountpoint)) {
-			rfs_err("statedir %s is inside the mount point %s", opts.statedir,
-				opts.mountpoint);
-			goto out;
-		}
-		if (opts.spec.kind == RFS_STORE_DIR && inside(opts.spec.path, opts.mountpoint)) {
-			rfs_err("store %s is inside the mount point %s", opts.store,
-				opts.mountpoint);
-			goto out;
-		}
-		/* Before the mount: afterwards this path leads into ourselves. */
-		root_fd = open(opts.mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (root_fd < 0) {
-			rfs_err("cannot open mount point %s: %s", opts.mountpoint, strerror(errno));
-			goto out;
-		}
-		if (!opts.foreground && daemonize(&report_fd)) {
-			rfs_err("cannot go to the background: %s", strerror(errno));
-			goto out;
-		}
+	} else if (open_underneath(&opts, &root_fd, &report_fd)) {
+		goto out;
 	}
 	/* After the fork: opened before it, this would name the exited parent's fd table. */
 	fs.proc_self_fd = open("/proc/self/fd", O_PATH | O_CLOEXEC);
@@ -444,9 +452,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	root_fd = -1; /* owned by the root inode now */
-	if (handover ? rfs_reload_restore(&fs, &hin) : rfs_stages_init(&fs)) {
-		rfs_err(handover ? "cannot take over: the handover image is damaged"
-				 : "out of memory");
+	if (handover && (r = rfs_reload_restore(&fs, &hin))) {
+		snprintf(msg, sizeof(msg),
+			 "cannot restore the handover image: %s (a changed gnfs= is refused)",
+			 strerror(-r));
+		rfs_err("cannot take over: %s", msg);
+		goto out;
+	}
+	if (!handover && rfs_stages_init(&fs)) {
+		rfs_err("out of memory");
 		goto out;
 	}
 	fs.core.on_change = on_change;

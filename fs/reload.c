@@ -32,9 +32,9 @@
 #define MAGIC	      "rmtabfs-handover"
 #define END_MARK      0x454e44484f464652ull /* "RFFOHDNE" */
 #define OPCODE_INIT   26		    /* FUSE_INIT */
-#define READY_SECS 30   /* to exec and load, while we serve */
-#define TAKEOVER_SECS 10 /* to restore, while requests wait */
-#define FDS_PER_MSG   250 /* below the kernel's SCM_MAX_FD (253) */
+#define READY_SECS    30		    /* to exec and load, while we serve */
+#define TAKEOVER_SECS 10		    /* to restore, while requests wait */
+#define FDS_PER_MSG   250		    /* below the kernel's SCM_MAX_FD (253) */
 
 int rfs_reload_capture_init(struct fuse_session *se, struct rfs_init_req *init)
 {

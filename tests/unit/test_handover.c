@@ -179,10 +179,8 @@ static void test_tracked_handles(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_fd_out_of_range),
-		cmocka_unit_test(test_translation_model),
+		cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_fd_out_of_range), cmocka_unit_test(test_translation_model),
 		cmocka_unit_test(test_tracked_handles),
 	};
 
