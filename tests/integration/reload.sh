@@ -112,11 +112,59 @@ print('writes %d errors %d' % (n * len(fds), errors))
 PY
 WRITER=$!
 
-touch "$RFS_WORK/feed.go"
 $PY "$HELPER" feed "$EXP/d" "$NMNT" "$RATE" "$RFS_WORK/feed.stop" |
 	"$RFS_MNT3" 127.0.0.1 script >"$RFS_WORK/mnt.out" 2>&1 &
 FEED=$!
 sleep 2
+
+# Sessions open across a reload: an rmtab write session (append, not flushed yet), a reader
+# that has read part of its snapshot, and a staging file (rmtab.tmp, as mountd and gNFS
+# write) filled but not yet renamed. They finish after the reload, in the new image.
+$PY - "$NFS" "$RFS_WORK/session" >"$RFS_WORK/session.out" 2>&1 <<'PY' &
+import os, sys, time
+nfs, sync = sys.argv[1], sys.argv[2]
+rmtab = os.path.join(nfs, 'rmtab')
+w = os.open(rmtab, os.O_WRONLY | os.O_APPEND)
+os.write(w, b'10.250.0.1:/export/session:0x00000001\n')
+r = os.open(rmtab, os.O_RDONLY)
+head = os.read(r, 10)
+t = os.open(os.path.join(nfs, 'rmtab.tmp'), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+with open(rmtab, 'rb') as f:
+    base = f.read()
+os.write(t, base + b'10.250.0.2:/export/staged:0x00000001\n')
+open(sync + '.ready', 'w').close()
+while not os.path.exists(sync + '.go'):
+    time.sleep(0.05)
+errors = 0
+try:
+    os.close(w)  # flush: commits the appended line
+except OSError as e:
+    errors += 1; print('append session: close failed:', e)
+rest = b''
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    rest += b
+snap = head + rest
+if len(head) < 10 or not snap.endswith(b'\n') or b'/export/session' in snap:
+    errors += 1; print('reader: not the snapshot it opened (%d bytes)' % len(snap))
+os.close(r)
+os.close(t)
+try:
+    os.rename(os.path.join(nfs, 'rmtab.tmp'), rmtab)
+except OSError as e:
+    errors += 1; print('staged rename failed:', e)
+with open(rmtab, 'rb') as f:
+    now = f.read()
+for key in (b'10.250.0.1:/export/session:', b'10.250.0.2:/export/staged:'):
+    if key not in now:
+        errors += 1; print('missing after the reload:', key.decode())
+print('sessions errors %d' % errors)
+PY
+SESSION=$!
+wait_for 10 test -e "$RFS_WORK/session.ready" || die "the session helper did not get ready"
+
 
 # Ten reloads, alternating builds; one of them by signal (systemd's ExecReload may send one).
 declare -a took=()
@@ -134,6 +182,13 @@ for ((r = 1; r <= 10; r++)); do
 		log "reload $r: $out"
 	fi
 	check_eq "reload $r: the new build serves" "$want" "$(version_of)"
+	if ((r == 1)); then
+		touch "$RFS_WORK/session.go"
+		wait $SESSION || true
+		log "sessions across reload 1: $(tail -1 "$RFS_WORK/session.out")"
+		check "open write session, reader and staging file finished in the new image" \
+			grep -q '^sessions errors 0$' "$RFS_WORK/session.out"
+	fi
 	sleep 1.5
 done
 
