@@ -507,8 +507,11 @@ static void *ctl_main(void *arg)
 			continue;
 		stop = serve(ctl, fd);
 		close(fd);
-		if (stop)
+		if (stop) {
+			/* Another image serves: nobody joins us, the process is about to end. */
+			pthread_detach(pthread_self());
 			break;
+		}
 	}
 	return NULL;
 }

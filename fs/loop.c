@@ -112,6 +112,7 @@ static void *worker(void *arg)
 {
 	struct rfs_loop *l = arg;
 	struct fuse_buf buf = {0};
+	bool none_idle;
 	int got;
 
 	for (;;) {
@@ -128,9 +129,9 @@ static void *worker(void *arg)
 			break;
 		}
 		pthread_mutex_lock(&l->lock);
-		l->idle--;
+		none_idle = --l->idle == 0;
 		pthread_mutex_unlock(&l->lock);
-		if (!l->idle)
+		if (none_idle)
 			spawn(l);
 		pthread_mutex_unlock(&l->read_lock);
 		fuse_session_process_buf(l->se, &buf);
