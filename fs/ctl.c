@@ -6,6 +6,9 @@
  * daemon's state free of another concurrency source. Only root may connect (SO_PEERCRED),
  * and the socket is created mode 0600. Changes go through the same commit path as writes
  * to rmtab (journal, table, store): rmtabctl never writes the store behind the daemon.
+ * While a reload hands the daemon over (loop.h), nothing is accepted: the listening socket
+ * goes to the new image with its queue; after a restart another image took over, the thread
+ * ends without being joined (the process exits).
  * Lock: none of its own; it calls the core, which locks.
  */
 #include <errno.h>
@@ -497,8 +500,7 @@ static void *ctl_main(void *arg)
 		if (p[1].revents)
 			break;
 		if (rfs_loop_reloading()) {
-			/* The listening socket is handed over: leave connections to the new image.
-			 */
+			/* Handed over with its queue: leave connections to the new image. */
 			usleep(5000);
 			continue;
 		}
