@@ -126,7 +126,18 @@ struct rfs_snap *rfs_snap_new(uint64_t gen, int64_t mtime, const char *text, siz
 
 int rfs_core_statedir_lock(struct rfs_core *c, bool take)
 {
-	return flock(c->lock_fd, take ? LOCK_EX | LOCK_NB : LOCK_UN) < 0 ? -errno : 0;
+	char pid[24];
+	int n;
+
+	if (flock(c->lock_fd, take ? LOCK_EX | LOCK_NB : LOCK_UN) < 0)
+		return -errno;
+	if (take) {
+		/* A new image that failed may have written its pid there. */
+		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)n, 0) != n)
+			rfs_warn("cannot write our pid into the state directory's lock file");
+	}
+	return 0;
 }
 
 void rfs_base_set_snap(struct rfs_base *b, struct rfs_snap *s)
