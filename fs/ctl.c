@@ -269,15 +269,16 @@ out:
 	return rc;
 }
 
+static int execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
+		   struct rfs_buf *out, char *msg, size_t msglen);
+
 int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
 		    struct rfs_buf *out, char *msg, size_t msglen)
 {
-	const char *cmd = argc > 0 ? argv[0] : "";
-	struct rfs_entries e = {0};
 	int rc;
 
 	msg[0] = '\0';
-	if (strcmp(cmd, "restart") == 0 && argc == 1) {
+	if (argc == 1 && strcmp(argv[0], "restart") == 0) {
 		rc = rfs_loop_request_reload(msg, msglen);
 		if (rc == 0) {
 			rc = rfs_buf_printf(out, "restarted: pid %s\n", msg);
@@ -285,8 +286,23 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 		}
 		return rc;
 	}
+	/* A reload waits for a command under way; none starts while it runs. */
+	rfs_loop_command_begin();
 	if (rfs_loop_reloading())
-		return msgf(msg, msglen, -EAGAIN, "the daemon is restarting: try again");
+		rc = msgf(msg, msglen, -EAGAIN, "the daemon is restarting: try again");
+	else
+		rc = execute(fs, argc, argv, body, body_len, out, msg, msglen);
+	rfs_loop_command_end();
+	return rc;
+}
+
+static int execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
+		   struct rfs_buf *out, char *msg, size_t msglen)
+{
+	const char *cmd = argc > 0 ? argv[0] : "";
+	struct rfs_entries e = {0};
+	int rc;
+
 	if (strcmp(cmd, "status") == 0 && argc == 1)
 		return cmd_status(fs, out);
 	if (strcmp(cmd, "list") == 0 && argc <= 3) {

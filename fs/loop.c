@@ -10,7 +10,9 @@
  * a new one). Workers are added when none is idle, up to max_threads, as libfuse does.
  *
  * Events for the main thread travel through a pipe, so the signal handlers only write(2).
- * Lock order: read_lock, then lock (thread bookkeeping); reload_lock is a leaf.
+ * Lock order: read_lock, then lock (thread bookkeeping); reload_lock is a leaf; command_lock
+ * is held by the control thread around a command (never around "restart"), and the main
+ * thread takes it only to wait for such a command before a reload, holding nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -300,6 +302,24 @@ void rfs_loop_reload_done(struct rfs_loop *l, int rc, const char *msg)
 	reload_answered = true;
 	pthread_cond_broadcast(&reload_cond);
 	pthread_mutex_unlock(&reload_lock);
+}
+
+static pthread_mutex_t command_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void rfs_loop_command_begin(void)
+{
+	pthread_mutex_lock(&command_lock);
+}
+
+void rfs_loop_command_end(void)
+{
+	pthread_mutex_unlock(&command_lock);
+}
+
+void rfs_loop_wait_commands(void)
+{
+	pthread_mutex_lock(&command_lock);
+	pthread_mutex_unlock(&command_lock);
 }
 
 int rfs_loop_reloading(void)

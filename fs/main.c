@@ -238,6 +238,7 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 	rfs_notice("reload: handing over to pid %d (%s)", (int)child.pid, rc->exe);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rfs_loop_set_reloading(1);
+	rfs_loop_wait_commands(); /* an rmtabctl add under way finishes first */
 	rfs_loop_pause(rc->loop);
 	paused = ms_since(&t0);
 	fds.ctl = rfs_ctl_fd(fs->ctl);

@@ -32,6 +32,13 @@ enum rfs_loop_event rfs_loop_wait(struct rfs_loop *l, int *error);
 int rfs_loop_request_reload(char *msg, size_t len);
 /* The main thread's answer to RFS_EV_RELOAD_CTL. */
 void rfs_loop_reload_done(struct rfs_loop *l, int rc, const char *msg);
+/*
+ * Control commands run between begin and end (restart excepted); a reload sets reloading,
+ * then waits for the command under way, so none changes the state it hands over.
+ */
+void rfs_loop_command_begin(void);
+void rfs_loop_command_end(void);
+void rfs_loop_wait_commands(void);
 /* True between a reload's start and its end (control commands then refuse). */
 int rfs_loop_reloading(void);
 void rfs_loop_set_reloading(int on);

@@ -166,6 +166,23 @@ SESSION=$!
 wait_for 10 test -e "$RFS_WORK/session.ready" || die "the session helper did not get ready"
 
 
+# rmtabctl add in a loop through the reloads: each acknowledged record must survive (a
+# command under way when a reload starts finishes first; one that comes during it is refused
+# with "restarting" and retried here, or waits in the socket's queue for the new image).
+(
+	i=0
+	while [[ ! -e $RFS_WORK/adder.stop ]]; do
+		if out=$(rfs_ctl alpha add "10.251.0.$((i % 250 + 1))" "/export/ctl/a$i" 2>&1); then
+			echo "acked $i"
+			i=$((i + 1))
+		else
+			echo "retry $i: $out"
+		fi
+		sleep 0.02
+	done
+) >"$RFS_WORK/adder.out" 2>&1 &
+ADDER=$!
+
 # Ten reloads, alternating builds; one of them by signal (systemd's ExecReload may send one).
 declare -a took=()
 for ((r = 1; r <= 10; r++)); do
@@ -224,7 +241,8 @@ check "the incompatible binary said why" grep -q "handover format" "$RFS_WORK/al
 install_bin "$A"
 
 wait $FEED || true
-touch "$RFS_WORK/reader.stop" "$RFS_WORK/writer.stop"
+touch "$RFS_WORK/reader.stop" "$RFS_WORK/writer.stop" "$RFS_WORK/adder.stop"
+wait $ADDER || true
 wait $READER || true
 wait $WRITER || true
 
@@ -272,6 +290,10 @@ for ((i = 0; i < 100; i++)); do
 done
 check_eq "every record is on the second node" "$NMNT" "$(grep -c ":$EXP/d" "$RFS_WORK/b/rmtab" || true)"
 check_eq "alpha lists every record" "$NMNT" "$(grep -c ":$EXP/d" "$NFS/rmtab" || true)"
+nacked=$(grep -c '^acked ' "$RFS_WORK/adder.out" || true)
+log "rmtabctl add during the reloads: $nacked acknowledged, $(grep -c '^retry ' "$RFS_WORK/adder.out" || true) refused while restarting (retried)"
+check "rmtabctl add was acknowledged during the run" test "$nacked" -gt 50
+check_eq "every acknowledged rmtabctl add is in rmtab" "$nacked" "$(grep -c ':/export/ctl/a' "$NFS/rmtab" || true)"
 
 mountd_stop
 # Stop the current image (not the shell's child any more): unmount, wait for it to end.
