@@ -254,6 +254,17 @@ enum rfs_loop_event rfs_loop_wait(struct rfs_loop *l, int *error)
 	return c == 'r' ? RFS_EV_RELOAD : c == 'c' ? RFS_EV_RELOAD_CTL : RFS_EV_STOP;
 }
 
+bool rfs_loop_stop_pending(struct rfs_loop *l)
+{
+	struct pollfd p = {.fd = l->events[0], .events = POLLIN};
+	char c;
+
+	while (poll(&p, 1, 0) == 1 && read(l->events[0], &c, 1) == 1)
+		if (c == 'x')
+			return true;
+	return false;
+}
+
 /* ---- reload requests from the control thread ---- */
 
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -177,7 +177,8 @@ struct reload_ctx {
 	char **argv; /* our command line without the handover arguments */
 	struct rfs_loop *loop;
 	struct rfs_init_req init;
-	bool adopted; /* this image adopted the mount from an earlier one */
+	bool adopted;  /* this image adopted the mount from an earlier one */
+	pid_t new_pid; /* the image that took over */
 };
 
 static void find_exe(struct reload_ctx *rc, const char *argv0)
@@ -268,6 +269,7 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 			 "image, the rest for the new image to read it and restore)",
 			 ms_since(&t0), paused, stopped - paused, written - stopped,
 			 o.buf.len / 1024);
+		rc->new_pid = child.pid;
 		snprintf(m, sizeof(m), "MAINPID=%d", (int)child.pid);
 		sd_notify_msg(m);
 		/*
@@ -325,6 +327,11 @@ static int serve(struct rfs *fs, struct reload_ctx *rc)
 		if (r == 0) {
 			if (ev == RFS_EV_RELOAD_CTL)
 				rfs_loop_wait_replied(2000);
+			if (rfs_loop_stop_pending(rc->loop)) {
+				rfs_notice("a stop came during the reload: passed on to pid %d",
+					   (int)rc->new_pid);
+				kill(rc->new_pid, SIGTERM);
+			}
 			_exit(0); /* the new image owns everything now: touch nothing */
 		}
 	}

@@ -5,6 +5,7 @@
 #ifndef RMTABFS_LOOP_H
 #define RMTABFS_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fuse_session;
@@ -24,6 +25,9 @@ int rfs_loop_start(struct rfs_loop *l);
 void rfs_loop_pause(struct rfs_loop *l);
 /* The next event (blocks); *error: a read error ended the loop (-errno) or 0. */
 enum rfs_loop_event rfs_loop_wait(struct rfs_loop *l, int *error);
+
+/* A stop came while a reload ran (the events read meanwhile are dropped). */
+bool rfs_loop_stop_pending(struct rfs_loop *l);
 
 /*
  * From the control thread: asks the main thread for a reload and waits for its outcome.
