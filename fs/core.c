@@ -114,6 +114,40 @@ const char *rfs_snap_gnfs(struct rfs_snap *s, size_t *len)
 	return s->gnfs;
 }
 
+struct rfs_snap *rfs_snap_new(uint64_t gen, int64_t mtime, const char *text, size_t len)
+{
+	struct rfs_snap *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->text = malloc(len + 1))) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->text, text, len);
+	s->text[len] = '\0';
+	s->len = len;
+	s->gen = gen;
+	s->mtime = mtime;
+	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->lazy_lock, NULL);
+	return s;
+}
+
+int rfs_core_statedir_lock(struct rfs_core *c, bool take)
+{
+	char pid[24];
+	int n;
+
+	if (flock(c->lock_fd, take ? LOCK_EX | LOCK_NB : LOCK_UN) < 0)
+		return -errno;
+	if (take) {
+		/* A new image that failed may have written its pid there. */
+		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)n, 0) != n)
+			rfs_warn("cannot write our pid into the state directory's lock file");
+	}
+	return 0;
+}
+
 void rfs_base_set_snap(struct rfs_base *b, struct rfs_snap *s)
 {
 	rfs_base_clear(b);

@@ -13,7 +13,7 @@
  *
  * Files: main.c (this), args.c (command options, value checks), client.c (the socket),
  * output.c (errors, times, stdout), json.c (JSON, status lines as JSON: pure), status.c
- * (status), records.c (list, add, remove, prune, import, export, compact).
+ * (status), records.c (list, add, remove, prune, import, export, compact, restart).
  */
 #include <getopt.h>
 #include <limits.h>
@@ -58,6 +58,10 @@ static const struct ctl_command commands[] = {
 	{"compact", ctl_cmd_compact,
 	 "  compact                       write a store snapshot now (the log segments it\n"
 	 "                                covers are then removed by their nodes)\n"},
+	{"restart", ctl_cmd_restart,
+	 "  restart                       re-execute the daemon's binary on disk (upgrade)\n"
+	 "                                keeping the mount; the old one serves on if the\n"
+	 "                                new one cannot take over (exit status 1)\n"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

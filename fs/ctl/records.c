@@ -1,6 +1,7 @@
 /*
  * rmtabctl's record commands: list (table or JSON), add, remove, prune (and its dry run),
- * import, export, compact.
+ * import, export, compact; restart (a planned restart of the daemon: it replies once the new
+ * image serves or the old one refused it).
  *
  * Invariants: a bad argument or import file is refused before anything is sent (exit 2, or 1
  * for a file that cannot be read or parsed, naming the line); an import is all or nothing;
@@ -452,6 +453,24 @@ int ctl_cmd_compact(const struct ctl_ctx *c, int argc, char **argv)
 		return rc;
 	if (a.nargs != 0)
 		return ctl_usage_error("compact: takes no arguments");
+	rc = ctl_call(c, req, 1, NULL, &out) ? CTL_EXIT_FAIL : print_body(&out);
+	rfs_buf_free(&out);
+	return rc;
+}
+
+/* Planned restart: the daemon re-executes its binary on disk, keeping the mount. */
+int ctl_cmd_restart(const struct ctl_ctx *c, int argc, char **argv)
+{
+	const char *req[1] = {"restart"};
+	struct rfs_buf out = RFS_BUF_INIT;
+	struct ctl_args a;
+	int rc;
+
+	rc = ctl_parse_args("restart", argc, argv, 0, &a);
+	if (rc != -1)
+		return rc;
+	if (a.nargs != 0)
+		return ctl_usage_error("restart: takes no arguments");
 	rc = ctl_call(c, req, 1, NULL, &out) ? CTL_EXIT_FAIL : print_body(&out);
 	rfs_buf_free(&out);
 	return rc;

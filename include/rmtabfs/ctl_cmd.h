@@ -25,6 +25,6 @@ void ctl_usage(void);
 ctl_cmd_fn ctl_cmd_status;
 /* fs/ctl/records.c */
 ctl_cmd_fn ctl_cmd_list, ctl_cmd_add, ctl_cmd_remove, ctl_cmd_prune, ctl_cmd_import, ctl_cmd_export,
-	ctl_cmd_compact;
+	ctl_cmd_compact, ctl_cmd_restart;
 
 #endif
