@@ -53,10 +53,13 @@ ETC=$W/etc # the container's /etc/systemd/system and /etc/rmtabfs
 SYS=$ETC/systemd/system
 mkdir -p "$SYS" "$ETC/rmtabfs"
 BIN=$(realpath "$RFS_BUILD/fs/rmtabfs")
+CTL=$(realpath "$RFS_BUILD/fs/rmtabctl")
 sed -e "s|^ExecStart=$SBINDIR/rmtabfs |ExecStart=$BIN |" \
+	-e "s|^ExecReload=$SBINDIR/rmtabctl |ExecReload=$CTL |" \
 	-e "s|$SYSCONFDIR/rmtabfs/rmtabfs.conf|/etc/rmtabfs/rmtabfs.conf|" \
 	"$W/dest$UNITDIR/rmtabfs.service" >"$SYS/rmtabfs.service"
-grep -q "^ExecStart=$BIN " "$SYS/rmtabfs.service" || die "cannot point ExecStart at the build"
+grep -q "^ExecStart=$BIN " "$SYS/rmtabfs.service" && grep -q "^ExecReload=$CTL " "$SYS/rmtabfs.service" ||
+	die "cannot point ExecStart and ExecReload at the build"
 HELPER=$LIBEXECDIR/rmtabfs/rmtabfs-units
 for d in "$W/dest$UNITDIR"/*.d; do
 	[[ -d $d ]] && cp -r "$d" "$SYS/"
@@ -308,6 +311,35 @@ check "rpc.mountd writes the new mount: a MNT after recovery is in rmtab" bash -
 	'mnt3() { nsenter -t "$1" -a "$2/mnt3" -b 127.200.0.1 127.0.0.1 mnt /export/a; }
 	 [[ $(mnt3 "$1" "$2") == ok ]] && nsenter -t "$1" -a grep -qx "127.200.0.1:/export/a:0x00000001" /var/lib/nfs/rmtab' \
 	_ "$LEADER" "$TOOLS"
+
+# ---- reload (upgrade in place): nothing restarts, no MNT fails, a new main pid ----
+inv_of() { in_ct systemctl show -P InvocationID "$@" | xargs; }
+invs=$(inv_of rmtabfs.service nfs-mountd.service rpc-statd.service nfs-server.service)
+old_main=$(in_ct systemctl show -P MainPID rmtabfs.service)
+restarts=$(in_ct systemctl show -P NRestarts rmtabfs.service)
+nfs_id=$(mnt_id /var/lib/nfs)
+# 60 MNTs, one every 30 ms, while systemd reloads the unit; each answer on its own line.
+in_ct bash -c 'for i in $(seq 1 60); do "$1/mnt3" -b 127.201.0.$i 127.0.0.1 mnt /export/a; sleep 0.03
+	done' _ "$TOOLS" >"$W/reload.mnt" 2>&1 &
+loadpid=$!
+sleep 0.3
+t0=$(date +%s%N)
+in_ct systemctl reload rmtabfs.service >"$W/reload.out" 2>&1 || fail "systemctl reload rmtabfs failed: $(cat "$W/reload.out")"
+log "systemctl reload rmtabfs took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+wait "$loadpid" || true
+check_eq "during the reload every MNT (60) was answered ok" 60 "$(grep -cx ok "$W/reload.mnt" || true)"
+new_main=$(in_ct systemctl show -P MainPID rmtabfs.service)
+check "the unit follows the new image: MainPID $old_main -> $new_main" test "$new_main" != "$old_main" -a "$new_main" != 0
+check "the new main process is an rmtabfs" bash -c '[[ $(nsenter -t "$1" -a cat /proc/"$2"/comm) == rmtabfs* ]]' \
+	_ "$LEADER" "$new_main"
+check_eq "after the reload rmtabfs is active" active "$(in_ct systemctl is-active rmtabfs.service)"
+check_eq "a reload restarts no unit (rmtabfs, nfs-mountd, rpc-statd, nfs-server)" "$invs" \
+	"$(inv_of rmtabfs.service nfs-mountd.service rpc-statd.service nfs-server.service)"
+check_eq "a reload is not counted as a restart" "$restarts" "$(in_ct systemctl show -P NRestarts rmtabfs.service)"
+check_eq "the mount stays: same mount id on /var/lib/nfs" "$nfs_id" "$(mnt_id /var/lib/nfs)"
+in_ct cat /var/lib/nfs/rmtab >"$W/rmtab.reload" || fail "rmtab cannot be read after the reload"
+check_eq "every MNT made during the reload is in rmtab" 60 \
+	"$(grep -c '^127\.201\.0\.[0-9]*:/export/a:' "$W/rmtab.reload" || true)"
 
 # ---- planned restart and stop ----
 statd_inv=$(in_ct systemctl show -P InvocationID rpc-statd.service)
