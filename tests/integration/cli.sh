@@ -12,6 +12,7 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
+rfs_private_ns "$@"
 rfs_setup
 
 W=$RFS_WORK

@@ -11,6 +11,7 @@
 # Store: $RFS_STORE if set (gluster suite), else a dir: store.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
+rfs_private_ns "$@"
 rfs_setup
 STORE=${RFS_STORE:+$RFS_STORE/$(basename "$RFS_WORK")}
 STORE=${STORE:-dir:$RFS_WORK/store}
