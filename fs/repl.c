@@ -44,6 +44,7 @@
 #include <rmtabfs/journal.h>
 #include <rmtabfs/snapshot.h>
 #include <rmtabfs/log.h>
+#include <rmtabfs/recset.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/store.h>
 
@@ -86,7 +87,7 @@ struct peer {
 };
 
 struct rfs_repl {
-	struct rfs_core *core;
+	struct rfs_rs *rs; /* the record set, asked through functions only */
 	const struct rfs_options *opts;
 	struct rfs_store store;
 	char url[PATH_MAX + 64];
@@ -207,9 +208,7 @@ static uint64_t backlog_locked(struct rfs_repl *r)
 {
 	uint64_t self;
 
-	pthread_mutex_lock(&r->core->table_lock);
-	self = r->core->table.self_seq;
-	pthread_mutex_unlock(&r->core->table_lock);
+	self = rfs_rs_self_seq(r->rs);
 	return self > r->shipped_seq ? self - r->shipped_seq : 0;
 }
 
@@ -555,16 +554,16 @@ static int prepare(struct rfs_repl *r)
 		r->own_seg++;
 		size = 0;
 	}
-	rfs_core_incarnation(r->core, &inc);
+	rfs_rs_incarnation(r->rs, &inc);
 	if (rfs_incarnation_conflict(&inc, last)) {
-		rc = rfs_core_renumber(r->core, last);
+		rc = rfs_rs_renumber(r->rs, last);
 		if (rc)
 			return rc;
-		rfs_core_incarnation(r->core, &inc);
+		rfs_rs_incarnation(r->rs, &inc);
 	}
 	if (inc.anchored) {
-		if (!r->started && last > rfs_core_shipped(r->core))
-			last = rfs_core_shipped(r->core);
+		if (!r->started && last > rfs_rs_shipped(r->rs))
+			last = rfs_rs_shipped(r->rs);
 		/* Anchored: nothing of ours lies between the store's last op and the floor. */
 		if (last < inc.floor)
 			last = inc.floor;
@@ -619,9 +618,9 @@ static int read_back(struct rfs_repl *r, const struct rfs_incarnation *inc)
 	if (!rc)
 		rc = checkpoint_now(r);
 	if (!rc)
-		rc = rfs_core_anchor(r->core);
+		rc = rfs_rs_anchor(r->rs);
 	if (!rc) {
-		rfs_core_note_shipped(r->core, inc->floor);
+		rfs_rs_note_shipped(r->rs, inc->floor);
 		rfs_notice("node %s: incarnation anchored; its ops are shipped from seq %llu",
 			   r->opts->node, (unsigned long long)inc->floor + 1);
 	}
@@ -635,10 +634,7 @@ static int catch_up_own(struct rfs_repl *r, uint64_t last)
 	bool behind, fresh;
 	int rc = 0;
 
-	pthread_mutex_lock(&r->core->table_lock);
-	behind = r->core->table.self_seq < last;
-	fresh = r->core->table.nrecords == 0 && r->core->loaded.npeers == 0;
-	pthread_mutex_unlock(&r->core->table_lock);
+	rfs_rs_behind(r->rs, last, &behind, &fresh);
 	if (r->snap_newest && (behind || fresh)) {
 		/* A new node, or a lost state directory: start from the newest snapshot. */
 		rc = adopt(r);
@@ -651,14 +647,8 @@ static int catch_up_own(struct rfs_repl *r, uint64_t last)
 	}
 	if (rc)
 		return rc;
-	if (behind) {
-		pthread_mutex_lock(&r->core->commit_lock);
-		pthread_mutex_lock(&r->core->table_lock);
-		if (r->core->table.self_seq < last)
-			r->core->table.self_seq = last;
-		pthread_mutex_unlock(&r->core->table_lock);
-		pthread_mutex_unlock(&r->core->commit_lock);
-	}
+	if (behind)
+		rfs_rs_raise_self_seq(r->rs, last);
 	return 0;
 }
 
@@ -713,7 +703,7 @@ static int read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_
 			off += pos;
 			continue;
 		}
-		used = rfs_core_apply_remote(r->core, r->opts->node, buf, (size_t)n, skip,
+		used = rfs_rs_apply_remote(r->rs, r->opts->node, buf, (size_t)n, skip,
 					     &damaged);
 		if (used <= 0)
 			break;
@@ -732,16 +722,12 @@ static int read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from)
 /* Appends the journal's ops the store does not have yet. */
 static int ship(struct rfs_repl *r)
 {
-	struct rfs_core *c = r->core;
 	struct rfs_buf batch = RFS_BUF_INIT;
 	uint64_t jsize, last_seq, shipped, off;
 	char *buf = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&c->commit_lock);
-	jsize = (uint64_t)c->journal.size;
-	last_seq = c->journal.last_seq;
-	pthread_mutex_unlock(&c->commit_lock);
+	rfs_rs_journal_pos(r->rs, &jsize, &last_seq);
 	pthread_mutex_lock(&r->lock);
 	shipped = r->written_seq;
 	if (r->ship_off > jsize)
@@ -755,7 +741,7 @@ static int ship(struct rfs_repl *r)
 		return -ENOMEM;
 	while (off < jsize && !rc && !aborting(r)) {
 		size_t want = jsize - off > CHUNK ? CHUNK : (size_t)(jsize - off);
-		ssize_t n = rfs_journal_read(&c->journal, (off_t)off, buf, want);
+		ssize_t n = rfs_rs_journal_read(r->rs, off, buf, want);
 		struct rfs_op_scratch s;
 		uint64_t top = shipped;
 		size_t pos = 0;
@@ -851,7 +837,7 @@ static int confirm(struct rfs_repl *r)
 		return rc;
 	pthread_mutex_lock(&r->lock);
 	r->shipped_seq = seq;
-	rfs_core_note_shipped(r->core, seq);
+	rfs_rs_note_shipped(r->rs, seq);
 	r->slow = false;
 	pthread_cond_broadcast(&r->event);
 	r->unsynced_since = 0;
@@ -983,7 +969,7 @@ static int tail_peers(struct rfs_repl *r)
 			}
 			if (n == 0)
 				break;
-			used = rfs_core_apply_remote(r->core, p->node, buf, (size_t)n, p->skip,
+			used = rfs_rs_apply_remote(r->rs, p->node, buf, (size_t)n, p->skip,
 						     &damaged);
 			if (used < 0) {
 				rc = (int)used;
@@ -1107,9 +1093,7 @@ static int rotate_own(struct rfs_repl *r)
 	r->bytes_since_snap = 0;
 	pthread_mutex_unlock(&r->lock);
 	/* Removals the snapshot forgot are forgotten here too: memory stays bounded. */
-	pthread_mutex_lock(&r->core->table_lock);
-	rfs_table_drop_tombstones(&r->core->table, info.horizon);
-	pthread_mutex_unlock(&r->core->table_lock);
+	rfs_rs_drop_tombstones(r->rs, info.horizon);
 	c = rfs_snapshot_cover(&info, r->opts->node);
 	/* Covered to its very end: nothing shipped since the compactor read it. */
 	whole = c && c->seg == r->own_seg && c->offset >= r->own_size;
@@ -1166,14 +1150,38 @@ static uint64_t backlog(struct rfs_repl *r)
 	return n;
 }
 
+static uint64_t shipped_seq(struct rfs_repl *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->shipped_seq;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Where every log stands, ours last (npeers + 1 entries): what a snapshot covers. */
+static int own_positions(struct rfs_repl *r, struct rfs_peer_pos *pos)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i <= r->npeers; i++) {
+		const char *name = i < r->npeers ? r->peers[i].node : r->opts->node;
+
+		snprintf(pos[i].node, sizeof(pos[i].node), "%s", name);
+		pos[i].seg = i < r->npeers ? r->peers[i].seg : r->own_seg;
+		pos[i].offset = i < r->npeers ? r->peers[i].offset : r->own_size;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
 /* Is compaction due? Logs grown since the last snapshot much larger than the live table. */
 static bool compaction_due(struct rfs_repl *r)
 {
-	size_t table_bytes;
+	uint64_t table_bytes = rfs_rs_table_bytes(r->rs);
 
-	pthread_mutex_lock(&r->core->table_lock);
-	table_bytes = r->core->table.rmtab_bytes + 64 * r->core->table.nlive;
-	pthread_mutex_unlock(&r->core->table_lock);
 	return r->bytes_since_snap > RFS_COMPACT_MIN_BYTES &&
 	       r->bytes_since_snap > RFS_COMPACT_RATIO * table_bytes;
 }
@@ -1204,11 +1212,11 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_snapshot_info prev = {0};
 	struct rfs_buf out = RFS_BUF_INIT;
-	struct rfs_cover *covers = NULL;
+	struct rfs_peer_pos *covers_pos = NULL;
 	struct rfs_sfile *lock = NULL, *f = NULL;
-	char tmp[160], rel[64], *pbuf = NULL;
+	char tmp[160], rel[64], cmsg[160], *pbuf = NULL;
 	uint64_t gen, horizon, now;
-	size_t ncovers = 0, i, plen;
+	size_t i, plen;
 	struct timespec ts;
 	int rc;
 
@@ -1241,8 +1249,8 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 		if (rc)
 			goto out;
 	}
-	covers = calloc(r->npeers + 1, sizeof(*covers));
-	if (!covers) {
+	covers_pos = calloc(r->npeers + 1, sizeof(*covers_pos));
+	if (!covers_pos) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1250,54 +1258,13 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	horizon = now - (uint64_t)(r->opts->tombstones * 1e9);
 
-	pthread_mutex_lock(&r->core->commit_lock);
-	pthread_mutex_lock(&r->lock);
-	pthread_mutex_lock(&r->core->table_lock);
-	if (r->shipped_seq != r->core->table.self_seq) {
-		snprintf(msg, msglen, "this node still has ops to ship");
-		rc = 1;
-	}
-	for (i = 0; !rc && i <= r->npeers; i++) {
-		struct rfs_cover *c = &covers[ncovers];
-		const char *name = i < r->npeers ? r->peers[i].node : r->opts->node;
-		struct rfs_node *n = rfs_table_node(&r->core->table, name, false);
-
-		if (!n || !n->applied_seq)
-			continue;
-		snprintf(c->node, sizeof(c->node), "%s", name);
-		c->seq = n->applied_seq;
-		c->time = n->applied_time;
-		c->seg = i < r->npeers ? r->peers[i].seg : r->own_seg;
-		c->offset = i < r->npeers ? r->peers[i].offset : r->own_size;
-		/*
-		 * Tombstones may go once every log has passed them: no op still to come
-		 * from any node can be older than its last one here.
-		 */
-		if (c->time < horizon)
-			horizon = c->time;
-		ncovers++;
-	}
-	for (i = 0; !rc && i < prev.ncovers; i++) {
-		const struct rfs_cover *mine = NULL;
-		size_t j;
-
-		for (j = 0; j < ncovers; j++)
-			if (strcmp(covers[j].node, prev.covers[i].node) == 0)
-				mine = &covers[j];
-		if (!mine || mine->seq < prev.covers[i].seq) {
-			snprintf(msg, msglen,
-				 "this node has not read as far as snapshot %llu "
-				 "(node %s)",
-				 (unsigned long long)gen, prev.covers[i].node);
-			rc = 1;
-		}
-	}
+	rc = own_positions(r, covers_pos);
 	if (!rc)
-		rc = rfs_snapshot_encode(&out, &r->core->table, gen + 1, r->opts->node, horizon,
-					 covers, ncovers);
-	pthread_mutex_unlock(&r->core->table_lock);
-	pthread_mutex_unlock(&r->lock);
-	pthread_mutex_unlock(&r->core->commit_lock);
+		rc = rfs_rs_snapshot_encode(r->rs, shipped_seq(r), covers_pos, r->npeers + 1,
+					    prev.covers, prev.ncovers, gen + 1, horizon, &out, cmsg,
+					    sizeof(cmsg));
+	if (rc == 1)
+		snprintf(msg, msglen, "%s", cmsg);
 	if (rc)
 		goto out;
 
@@ -1344,8 +1311,8 @@ static int compact(struct rfs_repl *r, char *msg, size_t msglen)
 	}
 	crash_point(r, "compact-pruned");
 	r->snap_newest = gen + 1;
-	snprintf(msg, msglen, "snapshot %llu written: %zu bytes, %zu node log(s) covered",
-		 (unsigned long long)gen + 1, out.len, ncovers);
+	snprintf(msg, msglen, "snapshot %llu written: %zu bytes, %s", (unsigned long long)gen + 1,
+		 out.len, cmsg);
 	rfs_notice("compaction: %s", msg);
 	rc = 0;
 out:
@@ -1358,7 +1325,7 @@ out:
 		snprintf(msg, msglen, "compaction failed: %s", strerror(-rc));
 	rfs_snapshot_info_free(&prev);
 	free(pbuf);
-	free(covers);
+	free(covers_pos);
 	rfs_buf_free(&out);
 	return rc;
 }
@@ -1393,7 +1360,7 @@ static int adopt(struct rfs_repl *r)
 	if (!rc && stopping(r))
 		rc = -ECANCELED;
 	if (!rc)
-		rc = rfs_core_adopt(r->core, &info, own.data ? own.data : "", own.len);
+		rc = rfs_rs_adopt(r->rs, buf, len, own.data ? own.data : "", own.len);
 	if (!rc) {
 		/* Files closed first, outside repl.lock: a close is a store call too. */
 		call_begin(r);
@@ -1556,7 +1523,7 @@ static int checkpoint_now(struct rfs_repl *r)
 {
 	size_t n;
 	struct rfs_peer_pos *pos = peer_positions(r, &n);
-	int rc = pos ? rfs_core_checkpoint(r->core, pos, n, true) : -ENOMEM;
+	int rc = pos ? rfs_rs_checkpoint(r->rs, pos, n, true) : -ENOMEM;
 
 	free(pos);
 	r->last_checkpoint = now_mono();
@@ -1569,7 +1536,7 @@ static void checkpoint(struct rfs_repl *r, bool force)
 	struct rfs_peer_pos *pos = peer_positions(r, &n);
 
 	if (pos)
-		rfs_core_checkpoint(r->core, pos, n, force);
+		rfs_rs_checkpoint(r->rs, pos, n, force);
 	free(pos);
 	r->last_checkpoint = now_mono();
 }
@@ -1577,44 +1544,33 @@ static void checkpoint(struct rfs_repl *r, bool force)
 /* Empties the journal once the store and a checkpoint hold all of it. */
 static void maybe_reset_journal(struct rfs_repl *r)
 {
-	struct rfs_core *c = r->core;
 	struct rfs_peer_pos *pos;
 	uint64_t shipped, jsize, jlast;
 	size_t n;
 
-	pthread_mutex_lock(&r->lock);
-	shipped = r->shipped_seq;
-	pthread_mutex_unlock(&r->lock);
-	/* A cheap pre-check; commits change both under commit_lock, so read them under it. */
-	pthread_mutex_lock(&c->commit_lock);
-	jsize = (uint64_t)c->journal.size;
-	jlast = c->journal.last_seq;
-	pthread_mutex_unlock(&c->commit_lock);
+	shipped = shipped_seq(r);
+	/* A cheap pre-check; the record set checks again under its commit lock. */
+	rfs_rs_journal_pos(r->rs, &jsize, &jlast);
 	if (jsize < JOURNAL_RESET_BYTES || shipped < jlast)
 		return;
 	pos = peer_positions(r, &n);
 	if (!pos)
 		return;
-	pthread_mutex_lock(&c->commit_lock);
-	if (shipped >= c->journal.last_seq && rfs_core_checkpoint(c, pos, n, true) == 0 &&
-	    rfs_journal_reset(&c->journal) == 0) {
+	if (rfs_rs_reset_journal(r->rs, shipped, pos, n) == 1) {
 		pthread_mutex_lock(&r->lock);
 		r->ship_off = 0;
 		pthread_mutex_unlock(&r->lock);
 		rfs_info("journal emptied: everything is on the store and in the checkpoint");
 	}
-	pthread_mutex_unlock(&c->commit_lock);
 	free(pos);
 }
 
 /* Has the journal ops not yet written to the store? */
 static bool unshipped(struct rfs_repl *r)
 {
-	uint64_t last, written;
+	uint64_t size, last, written;
 
-	pthread_mutex_lock(&r->core->commit_lock);
-	last = r->core->journal.last_seq;
-	pthread_mutex_unlock(&r->core->commit_lock);
+	rfs_rs_journal_pos(r->rs, &size, &last);
 	pthread_mutex_lock(&r->lock);
 	written = r->written_seq;
 	pthread_mutex_unlock(&r->lock);
@@ -1642,17 +1598,21 @@ static void *repl_main(void *arg)
 {
 	struct rfs_repl *r = arg;
 	double backoff = 0.1;
-	size_t i;
+	struct rfs_peer_pos *loaded = NULL;
+	size_t i, nloaded = 0;
 
 	/* Go on reading other logs where the checkpoint left them. */
-	for (i = 0; i < r->core->loaded.npeers; i++) {
-		struct peer *p = peer_get(r, r->core->loaded.peers[i].node);
+	if (rfs_rs_loaded_peers(r->rs, &loaded, &nloaded) == 0) {
+		for (i = 0; i < nloaded; i++) {
+			struct peer *p = peer_get(r, loaded[i].node);
 
-		if (p) {
-			p->seg = r->core->loaded.peers[i].seg;
-			p->offset = r->core->loaded.peers[i].offset;
-			p->skip = r->core->loaded.peers[i].skip;
+			if (p) {
+				p->seg = loaded[i].seg;
+				p->offset = loaded[i].offset;
+				p->skip = loaded[i].skip;
+			}
 		}
+		free(loaded);
 	}
 	r->last_checkpoint = now_mono();
 	pthread_mutex_lock(&r->lock);
@@ -1755,7 +1715,11 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 
 	if (!r)
 		return NULL;
-	r->core = core;
+	r->rs = rfs_rs_local(core);
+	if (!r->rs) {
+		free(r);
+		return NULL;
+	}
 	r->opts = opts;
 	if (rfs_store_init(&r->store, &opts->spec)) {
 		rfs_err("store %s: not supported by this build", opts->store);
@@ -1783,9 +1747,9 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 	/* Before the first prepare: what the state directory says is on the store already. */
 	{
 		struct rfs_incarnation inc;
-		uint64_t shipped = rfs_core_shipped(core);
+		uint64_t shipped = rfs_rs_shipped(r->rs);
 
-		rfs_core_incarnation(core, &inc);
+		rfs_rs_incarnation(r->rs, &inc);
 		r->shipped_seq = r->written_seq = shipped > inc.floor ? shipped : inc.floor;
 	}
 	if (pthread_create(&r->thread, NULL, repl_main, r)) {
@@ -1881,9 +1845,7 @@ static void report_left(struct rfs_repl *r)
 {
 	uint64_t self, shipped;
 
-	pthread_mutex_lock(&r->core->table_lock);
-	self = r->core->table.self_seq;
-	pthread_mutex_unlock(&r->core->table_lock);
+	self = rfs_rs_self_seq(r->rs);
 	pthread_mutex_lock(&r->lock);
 	shipped = r->shipped_seq;
 	pthread_mutex_unlock(&r->lock);
@@ -1936,6 +1898,7 @@ int rfs_repl_stop(struct rfs_repl *r)
 	if (r->connected)
 		r->store.ops->disconnect(&r->store, true);
 	free(r->peers);
+	rfs_rs_free(r->rs);
 	close(r->wake_fd);
 	pthread_cond_destroy(&r->event);
 	pthread_mutex_destroy(&r->lock);
@@ -1951,9 +1914,7 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 	size_t i;
 	int rc;
 
-	pthread_mutex_lock(&r->core->table_lock);
-	self_seq = r->core->table.self_seq;
-	pthread_mutex_unlock(&r->core->table_lock);
+	self_seq = rfs_rs_self_seq(r->rs);
 	pthread_mutex_lock(&r->lock);
 	rc = rfs_buf_printf(
 		out,
@@ -1979,14 +1940,8 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 		rc = rfs_buf_printf(out, "refused: %s\n", r->refused_msg);
 	for (i = 0; !rc && i < r->npeers; i++) {
 		struct peer *p = &r->peers[i];
-		struct rfs_node *n;
-		uint64_t seq = 0;
+		uint64_t seq = rfs_rs_node_applied(r->rs, p->node);
 
-		pthread_mutex_lock(&r->core->table_lock);
-		n = rfs_table_node(&r->core->table, p->node, false);
-		if (n)
-			seq = n->applied_seq;
-		pthread_mutex_unlock(&r->core->table_lock);
 		rc = rfs_buf_printf(
 			out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n", p->node,
 			(unsigned long long)seq, p->seg, (unsigned long long)p->offset,
