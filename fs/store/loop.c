@@ -1,0 +1,457 @@
+/*
+ * Replication thread (see include/rmtabfs/repl.h, DESIGN §4 and §6).
+ *
+ * Invariants:
+ *  - nodes/SELF.log holds this node's ops in sequence order, each once: before shipping,
+ *    the log's last complete line says which sequence the store already has (a torn tail
+ *    from a crash is cut first), and only later ops are appended; so reconnecting after an
+ *    outage ships the journal's tail exactly once;
+ *  - another node's log is applied up to its last complete line and never past a damaged
+ *    one; the byte offset reached is saved in the checkpoint so a restart goes on from there;
+ *  - an op counts as shipped (shipped_seq, the state directory's "shipped") only once it is
+ *    written to our log and that log fsync'ed; with sync=local the fsync follows the write
+ *    within SHIP_SYNC_DELAY (other nodes read the op before it), with sync=store at once;
+ *  - the journal is emptied only when the store has every op in it and a checkpoint that
+ *    includes them is on disk, both checked under the core's commit lock (recset.c);
+ *  - only this thread calls the store; a hung call (a frozen brick) therefore hangs only
+ *    this thread, and the state it reports says so after timeout seconds;
+ *  - this node's ops are shipped only once its incarnation is anchored: the store was read
+ *    back and holds nothing of ours above the incarnation's floor (renumbered first if it
+ *    did), so a lost state directory never reuses a (node, seq) pair; the anchor is recorded
+ *    only after a checkpoint holds what was read back (an anchored incarnation is never read
+ *    back again);
+ *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
+ *    halting; the last ship ends at aborting; rfs_repl_stop() never waits for a hung call.
+ * Files: loop.c (this state machine and its API), prepare.c (connect, owner lock,
+ * anchoring), ship.c, tail.c, compact.c (+ adoption), layout.c (store names); the record set
+ * is asked only through include/rmtabfs/recset.h.
+ * Lock order: repl.lock is a leaf; the record set's locks are taken inside its functions and
+ * never held here. No lock a FUSE request may take (repl.lock: status, sync=store waits) is
+ * ever held across a store call or a blocking wait; a local commit wakes the thread through
+ * an eventfd, with no lock at all.
+ */
+#include "internal.h"
+
+const char *rfs_repl_state_name(enum rfs_repl_state s)
+{
+	switch (s) {
+	case RFS_REPL_CONNECTING:
+		return "connecting";
+	case RFS_REPL_UP:
+		return "connected";
+	case RFS_REPL_DOWN:
+		return "down";
+	case RFS_REPL_REFUSED:
+		return "refused";
+	}
+	return "?";
+}
+
+void st_wake_thread(struct rfs_repl *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is already set: the thread wakes anyway */
+	}
+}
+
+/* One log line per change of state, not per MOUNT. Called with r->lock held. */
+void st_set_state(struct rfs_repl *r, enum rfs_repl_state s, int err)
+{
+	if (err)
+		snprintf(r->last_error, sizeof(r->last_error), "%s", strerror(-err));
+	if (r->state == s)
+		return;
+	r->state = s;
+	r->state_since = st_now_mono();
+	switch (s) {
+	case RFS_REPL_UP:
+		rfs_notice("store %s: connected; %llu op(s) of this node still to ship", r->url,
+			   (unsigned long long)st_backlog_locked(r));
+		break;
+	case RFS_REPL_DOWN:
+		rfs_warn("store %s: unreachable (%s); changes are kept in the local journal and "
+			 "shipped when it is back",
+			 r->url, r->last_error);
+		break;
+	case RFS_REPL_REFUSED:
+		rfs_err("store %s: %s", r->url, r->refused_msg);
+		break;
+	case RFS_REPL_CONNECTING:
+		break;
+	}
+	pthread_cond_broadcast(&r->event);
+}
+
+/* One round of work: connect, prepare, ship, confirm, tail, owner check, snapshots. */
+static int one_round(struct rfs_repl *r, double *ship_in)
+{
+	int rc = 0;
+
+	if (!r->connected && !st_stopping(r)) {
+		st_call_begin(r);
+		rc = r->store.ops->connect(&r->store);
+		st_call_end(r);
+		if (!rc)
+			r->connected = true;
+	}
+	if (!rc && !r->prepared && !st_stopping(r)) {
+		rc = st_prepare(r);
+		if (rc)
+			st_close_files(r);
+	}
+	*ship_in = 0;
+	if (!rc && r->prepared) {
+		double since = st_now_mono() - r->last_ship;
+
+		if (r->opts->sync == RFS_SYNC_STORE || since >= SHIP_BATCH_DELAY) {
+			uint64_t before = r->written_seq;
+
+			rc = st_ship(r);
+			if (r->written_seq != before)
+				r->last_ship = st_now_mono();
+		} else if (st_unshipped(r)) {
+			*ship_in = SHIP_BATCH_DELAY - since;
+		}
+	}
+	if (!rc && r->prepared && r->unsynced_since &&
+	    st_now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+		rc = st_confirm(r);
+	if (!rc && r->prepared && !st_stopping(r))
+		rc = st_tail_peers(r);
+	if (!rc && r->prepared && !st_stopping(r))
+		rc = st_check_owner(r);
+	if (!rc && r->prepared)
+		rc = st_snapshots(r);
+	if (st_now_mono() - r->last_checkpoint >= CHECKPOINT_EVERY)
+		st_checkpoint(r, false);
+	if (!rc)
+		st_maybe_reset_journal(r);
+	return rc;
+}
+
+/* Go on reading other logs where the checkpoint left them. */
+static void restore_positions(struct rfs_repl *r)
+{
+	struct rfs_peer_pos *loaded = NULL;
+	size_t i, nloaded = 0;
+
+	if (rfs_rs_loaded_peers(r->rs, &loaded, &nloaded))
+		return;
+	for (i = 0; i < nloaded; i++) {
+		struct peer *p = st_peer_get(r, loaded[i].node);
+
+		if (p) {
+			p->seg = loaded[i].seg;
+			p->offset = loaded[i].offset;
+			p->skip = loaded[i].skip;
+		}
+	}
+	free(loaded);
+}
+
+static void *repl_main(void *arg)
+{
+	struct rfs_repl *r = arg;
+	double backoff = 0.1;
+
+	restore_positions(r);
+	r->last_checkpoint = st_now_mono();
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		double wait = r->opts->poll, ship_in = 0;
+		int rc;
+
+		pthread_mutex_unlock(&r->lock);
+		rc = one_round(r, &ship_in);
+		pthread_mutex_lock(&r->lock);
+		if (rc == -EADDRINUSE) {
+			st_set_state(r, RFS_REPL_REFUSED, rc);
+			wait = 10;
+		} else if (rc) {
+			st_set_state(r, RFS_REPL_DOWN, rc);
+			wait = backoff;
+			backoff = fmin(backoff * 2, BACKOFF_MAX);
+		} else {
+			st_set_state(r, RFS_REPL_UP, 0);
+			backoff = 0.1;
+			if (r->unsynced_since)
+				wait = fmax(0.0, fmin(wait, r->unsynced_since + SHIP_SYNC_DELAY -
+								    st_now_mono()));
+			if (ship_in > 0)
+				wait = fmin(wait, ship_in);
+		}
+		if (rc && r->prepared) {
+			pthread_mutex_unlock(&r->lock);
+			st_close_files(r);
+			pthread_mutex_lock(&r->lock);
+		}
+		if (!r->first_done) {
+			r->first_done = true;
+			pthread_cond_broadcast(&r->event);
+		}
+		if (!r->stop) {
+			struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
+			uint64_t n;
+
+			pthread_mutex_unlock(&r->lock);
+			if (poll(&pfd, 1, (int)ceil(wait * 1000)) > 0 &&
+			    read(r->wake_fd, &n, sizeof(n)) < 0) {
+				/* EAGAIN: someone else drained it */
+			}
+			pthread_mutex_lock(&r->lock);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	st_final_ship(r);
+	pthread_mutex_lock(&r->lock);
+	r->done = true;
+	pthread_cond_broadcast(&r->event);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options *opts)
+{
+	struct rfs_repl *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
+
+	if (!r)
+		return NULL;
+	r->rs = rfs_rs_local(core);
+	if (!r->rs) {
+		free(r);
+		return NULL;
+	}
+	r->opts = opts;
+	if (rfs_store_init(&r->store, &opts->spec)) {
+		rfs_err("store %s: not supported by this build", opts->store);
+		free(r);
+		return NULL;
+	}
+	snprintf(r->store.logfile, sizeof(r->store.logfile), "%s/gfapi.log", opts->statedir);
+	rfs_store_describe(&opts->spec, r->url, sizeof(r->url));
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->wake_fd < 0) {
+		rfs_err("cannot create an eventfd: %s", strerror(errno));
+		free(r);
+		return NULL;
+	}
+	r->store.cancel = &r->halting;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->event, &ca);
+	pthread_condattr_destroy(&ca);
+	r->state = RFS_REPL_CONNECTING;
+	r->state_since = st_now_mono();
+	r->crash_at = getenv("RMTABFS_TEST_CRASH");
+	snprintf(r->last_error, sizeof(r->last_error), "none");
+	/* Before the first prepare: what the state directory says is on the store already. */
+	{
+		struct rfs_incarnation inc;
+		uint64_t shipped = rfs_rs_shipped(r->rs);
+
+		rfs_rs_incarnation(r->rs, &inc);
+		r->shipped_seq = r->written_seq = shipped > inc.floor ? shipped : inc.floor;
+	}
+	if (pthread_create(&r->thread, NULL, repl_main, r)) {
+		close(r->wake_fd);
+		free(r);
+		return NULL;
+	}
+	r->thread_started = true;
+	return r;
+}
+
+static void deadline_in(struct timespec *ts, double secs)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	secs += (double)ts->tv_nsec / 1e9;
+	ts->tv_sec += (time_t)secs;
+	ts->tv_nsec = (long)((secs - floor(secs)) * 1e9);
+}
+
+enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char *msg,
+					size_t msglen)
+{
+	struct timespec ts;
+	enum rfs_repl_state s;
+
+	deadline_in(&ts, timeout);
+	pthread_mutex_lock(&r->lock);
+	while (!r->first_done)
+		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
+			break;
+	s = r->state;
+	if (msg)
+		snprintf(msg, msglen, "%s", s == RFS_REPL_REFUSED ? r->refused_msg : r->last_error);
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
+void rfs_repl_wake(struct rfs_repl *r)
+{
+	st_wake_thread(r);
+}
+
+void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq)
+{
+	struct timespec ts;
+
+	rfs_repl_wake(r);
+	deadline_in(&ts, r->opts->timeout);
+	pthread_mutex_lock(&r->lock);
+	while (r->shipped_seq < seq && r->state == RFS_REPL_UP && !r->slow && !r->stop) {
+		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT) {
+			/* Safe in the journal; later requests stop waiting until progress. */
+			r->slow = true;
+			rfs_warn("store %s: no confirmation within %.1f s; acknowledging from the "
+				 "local journal until it catches up",
+				 r->url, r->opts->timeout);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rfs_repl_request_stop(struct rfs_repl *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	atomic_store(&r->halting, true);
+	pthread_cond_broadcast(&r->event);
+	pthread_mutex_unlock(&r->lock);
+	st_wake_thread(r);
+}
+
+/* Waits (bounded) until the thread has returned; true if it has. */
+static bool wait_done(struct rfs_repl *r, double secs)
+{
+	struct timespec ts;
+	bool done;
+
+	deadline_in(&ts, secs);
+	pthread_mutex_lock(&r->lock);
+	while (!r->done)
+		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
+			break;
+	done = r->done;
+	pthread_mutex_unlock(&r->lock);
+	return done;
+}
+
+/* Says in the log what a stop leaves behind (the next start's status shows it as backlog). */
+static void report_left(struct rfs_repl *r)
+{
+	uint64_t self, shipped;
+
+	self = rfs_rs_self_seq(r->rs);
+	pthread_mutex_lock(&r->lock);
+	shipped = r->shipped_seq;
+	pthread_mutex_unlock(&r->lock);
+	if (self > shipped)
+		rfs_warn("stopping with %llu op(s) of this node not confirmed on the store %s "
+			 "(seq %llu-%llu): they are in the local journal and shipped at the next "
+			 "start",
+			 (unsigned long long)(self - shipped), r->url,
+			 (unsigned long long)shipped + 1, (unsigned long long)self);
+	else
+		rfs_notice("stopping: every op of this node is on the store (up to seq %llu)",
+			   (unsigned long long)shipped);
+}
+
+int rfs_repl_stop(struct rfs_repl *r)
+{
+	double budget;
+	int64_t started;
+	bool done = true;
+
+	if (!r)
+		return 0;
+	rfs_repl_request_stop(r);
+	if (r->thread_started) {
+		started = atomic_load(&r->call_started_ns);
+		budget = fmin(r->opts->timeout, FINAL_SHIP_MAX);
+		if (started && (double)(st_now_ns() - started) / 1e9 >= HUNG_AT_STOP)
+			budget = 0;
+		done = wait_done(r, budget);
+		if (!done) {
+			atomic_store(&r->aborting, true);
+			done = wait_done(r, ABORT_GRACE);
+		}
+	}
+	report_left(r);
+	st_checkpoint(r, true);
+	if (!done) {
+		/*
+		 * A store call hangs (a frozen brick) and cannot be interrupted. Nothing is lost
+		 * (the journal has it all); the caller must end the process without freeing
+		 * what the thread may still touch when the call returns.
+		 */
+		rfs_warn("store %s: a call is still hanging; stopping without it", r->url);
+		return -EBUSY;
+	}
+	if (r->thread_started)
+		pthread_join(r->thread, NULL);
+	if (r->prepared)
+		st_close_files(r);
+	if (r->connected)
+		r->store.ops->disconnect(&r->store, true);
+	free(r->peers);
+	rfs_rs_free(r->rs);
+	close(r->wake_fd);
+	pthread_cond_destroy(&r->event);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return 0;
+}
+
+int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
+{
+	int64_t started = atomic_load(&r->call_started_ns);
+	double stuck = started ? (double)(st_now_ns() - started) / 1e9 : 0;
+	uint64_t self_seq;
+	size_t i;
+	int rc;
+
+	self_seq = rfs_rs_self_seq(r->rs);
+	pthread_mutex_lock(&r->lock);
+	rc = rfs_buf_printf(
+		out,
+		"store: %s\n"
+		"state: %s\n"
+		"state-since: %.1f s ago\n"
+		"last-error: %s\n"
+		"last-seq: %llu\n"
+		"shipped-seq: %llu\n"
+		"backlog: %llu\n"
+		"shipped-ops: %llu\n",
+		r->url, stuck > r->opts->timeout ? "down" : rfs_repl_state_name(r->state),
+		st_now_mono() - r->state_since, r->last_error, (unsigned long long)self_seq,
+		(unsigned long long)r->shipped_seq,
+		(unsigned long long)(self_seq > r->shipped_seq ? self_seq - r->shipped_seq : 0),
+		(unsigned long long)r->shipped_ops);
+	if (!rc)
+		rc = rfs_buf_printf(out, "snapshot: %llu\nlog-segment: %u\n",
+				    (unsigned long long)r->snap_newest, r->own_seg);
+	if (!rc && stuck > r->opts->timeout)
+		rc = rfs_buf_printf(out, "stuck-call: %.1f s\n", stuck);
+	if (!rc && r->state == RFS_REPL_REFUSED)
+		rc = rfs_buf_printf(out, "refused: %s\n", r->refused_msg);
+	for (i = 0; !rc && i < r->npeers; i++) {
+		struct peer *p = &r->peers[i];
+		uint64_t seq = rfs_rs_node_applied(r->rs, p->node);
+
+		rc = rfs_buf_printf(
+			out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n", p->node,
+			(unsigned long long)seq, p->seg, (unsigned long long)p->offset,
+			(unsigned long long)(p->size > p->offset ? p->size - p->offset : 0),
+			p->damaged_at != UINT64_MAX ? " damaged" : "");
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
