@@ -15,20 +15,50 @@
 
 struct rfs_rs {
 	struct rfs_core *core;
+	/*
+	 * The log positions of the last checkpoint written through us: where a store side
+	 * started after this one goes on reading (under pos_lock, a leaf).
+	 */
+	pthread_mutex_t pos_lock;
+	struct rfs_peer_pos *pos;
+	size_t npos;
+	bool have_pos;
 };
 
 struct rfs_rs *rfs_rs_local(struct rfs_core *core)
 {
 	struct rfs_rs *rs = calloc(1, sizeof(*rs));
 
-	if (rs)
+	if (rs) {
 		rs->core = core;
+		pthread_mutex_init(&rs->pos_lock, NULL);
+	}
 	return rs;
 }
 
 void rfs_rs_free(struct rfs_rs *rs)
 {
+	if (!rs)
+		return;
+	free(rs->pos);
+	pthread_mutex_destroy(&rs->pos_lock);
 	free(rs);
+}
+
+static void remember_pos(struct rfs_rs *rs, const struct rfs_peer_pos *pos, size_t n)
+{
+	struct rfs_peer_pos *copy = malloc(n ? n * sizeof(*pos) : 1);
+
+	if (!copy)
+		return; /* the older positions stay: reading from them again is harmless */
+	if (n)
+		memcpy(copy, pos, n * sizeof(*pos));
+	pthread_mutex_lock(&rs->pos_lock);
+	free(rs->pos);
+	rs->pos = copy;
+	rs->npos = n;
+	rs->have_pos = true;
+	pthread_mutex_unlock(&rs->pos_lock);
 }
 
 uint64_t rfs_rs_self_seq(struct rfs_rs *rs)
@@ -139,7 +169,11 @@ int rfs_rs_anchor(struct rfs_rs *rs)
 
 int rfs_rs_checkpoint(struct rfs_rs *rs, const struct rfs_peer_pos *pos, size_t n, bool force)
 {
-	return rfs_core_checkpoint(rs->core, pos, n, force);
+	int rc = rfs_core_checkpoint(rs->core, pos, n, force);
+
+	if (!rc)
+		remember_pos(rs, pos, n);
+	return rc;
 }
 
 int rfs_rs_reset_journal(struct rfs_rs *rs, uint64_t shipped, const struct rfs_peer_pos *pos,
@@ -154,6 +188,8 @@ int rfs_rs_reset_journal(struct rfs_rs *rs, uint64_t shipped, const struct rfs_p
 	    rfs_journal_reset(&c->journal) == 0)
 		rc = 1;
 	pthread_mutex_unlock(&c->commit_lock);
+	if (rc)
+		remember_pos(rs, pos, n);
 	return rc;
 }
 
@@ -177,15 +213,25 @@ uint64_t rfs_rs_table_bytes(struct rfs_rs *rs)
 int rfs_rs_loaded_peers(struct rfs_rs *rs, struct rfs_peer_pos **pos, size_t *n)
 {
 	const struct rfs_checkpoint_info *l = &rs->core->loaded;
+	const struct rfs_peer_pos *from = l->peers;
+	size_t count = l->npeers;
+	int rc = 0;
 
+	pthread_mutex_lock(&rs->pos_lock);
+	if (rs->have_pos) {
+		from = rs->pos;
+		count = rs->npos;
+	}
 	*n = 0;
-	*pos = calloc(l->npeers ? l->npeers : 1, sizeof(**pos));
+	*pos = calloc(count ? count : 1, sizeof(**pos));
 	if (!*pos)
-		return -ENOMEM;
-	if (l->npeers)
-		memcpy(*pos, l->peers, l->npeers * sizeof(**pos));
-	*n = l->npeers;
-	return 0;
+		rc = -ENOMEM;
+	else if (count)
+		memcpy(*pos, from, count * sizeof(**pos));
+	if (!rc)
+		*n = count;
+	pthread_mutex_unlock(&rs->pos_lock);
+	return rc;
 }
 
 /* Under table_lock: the covers of every log read, and the tombstone horizon they allow. */
@@ -243,7 +289,8 @@ int rfs_rs_snapshot_encode(struct rfs_rs *rs, uint64_t shipped, const struct rfs
 			if (strcmp(covers[j].node, prev[i].node) == 0)
 				mine = &covers[j];
 		if (!mine || mine->seq < prev[i].seq) {
-			snprintf(msg, msglen, "this node has not read as far as snapshot %llu (node %s)",
+			snprintf(msg, msglen,
+				 "this node has not read as far as snapshot %llu (node %s)",
 				 (unsigned long long)gen - 1, prev[i].node);
 			rc = 1;
 		}

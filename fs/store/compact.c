@@ -2,7 +2,7 @@
  * Compaction: snapshots of the table on the store (one compactor at a time, created with
  * link() so exactly one of racing ones wins), rotation of our log once a snapshot covers it,
  * and starting over from a snapshot (adoption). Called only by the replication thread,
- * except rfs_repl_compact(), which asks it and waits.
+ * except rfs_sloop_compact(), which asks it and waits.
  */
 #include "internal.h"
 
@@ -10,7 +10,7 @@
  * A newer snapshot covers (part of) our own log: begin a new segment, so the covered ones
  * stop growing, and delete the segments it covers entirely. Only we write or delete our log.
  */
-int st_rotate_own(struct rfs_repl *r)
+int st_rotate_own(struct rfs_sloop *r)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_snapshot_info info;
@@ -87,7 +87,7 @@ out:
 }
 
 /* Is compaction due? Logs grown since the last snapshot much larger than the live table. */
-bool st_compaction_due(struct rfs_repl *r)
+bool st_compaction_due(struct rfs_sloop *r)
 {
 	uint64_t table_bytes = rfs_rs_table_bytes(r->rs);
 
@@ -97,7 +97,7 @@ bool st_compaction_due(struct rfs_repl *r)
 
 int st_drop_own_tmp(void *ctx, const char *name)
 {
-	struct rfs_repl *r = ctx;
+	struct rfs_sloop *r = ctx;
 	size_t n = strlen(name), k = strlen(r->opts->node);
 	char rel[NAME_MAX + 16];
 
@@ -110,7 +110,7 @@ int st_drop_own_tmp(void *ctx, const char *name)
 }
 
 /* The table as snapshot gen, covering every log where we stand: 0, 1 (msg: not now), -errno. */
-static int encode_snapshot(struct rfs_repl *r, uint64_t gen, const struct rfs_snapshot_info *prev,
+static int encode_snapshot(struct rfs_sloop *r, uint64_t gen, const struct rfs_snapshot_info *prev,
 			   struct rfs_buf *out, char *msg, size_t msglen)
 {
 	struct rfs_peer_pos *pos = calloc(r->npeers + 1, sizeof(*pos));
@@ -136,7 +136,7 @@ static int encode_snapshot(struct rfs_repl *r, uint64_t gen, const struct rfs_sn
  * Writes snapshot gen under a temporary name and links it into place (durably). Returns 0,
  * 1 with msg if another node linked gen first, or -errno.
  */
-static int write_snapshot(struct rfs_repl *r, uint64_t gen, const struct rfs_buf *out, char *msg,
+static int write_snapshot(struct rfs_sloop *r, uint64_t gen, const struct rfs_buf *out, char *msg,
 			  size_t msglen)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
@@ -182,7 +182,7 @@ static int write_snapshot(struct rfs_repl *r, uint64_t gen, const struct rfs_buf
  * with link() so that of two racing compactors exactly one wins.
  * Returns 0 if written, 1 if there was nothing to do or someone else is at it, or -errno.
  */
-int st_compact(struct rfs_repl *r, char *msg, size_t msglen)
+int st_compact(struct rfs_sloop *r, char *msg, size_t msglen)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_snapshot_info prev = {0};
@@ -265,7 +265,7 @@ out:
  * Starts over from the newest snapshot: the table becomes the snapshot plus our own ops
  * after its cover of us, and every other log is read on from its cover.
  */
-int st_adopt(struct rfs_repl *r)
+int st_adopt(struct rfs_sloop *r)
 {
 	struct rfs_snapshot_info info;
 	struct rfs_buf own = RFS_BUF_INIT;
@@ -327,7 +327,7 @@ int st_adopt(struct rfs_repl *r)
 	return rc;
 }
 
-int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
+int rfs_sloop_compact(struct rfs_sloop *r, char *msg, size_t msglen)
 {
 	struct timespec ts;
 	int rc;
@@ -354,7 +354,7 @@ int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
 }
 
 /* Once per loop: follow snapshots, start over from one when needed, compact when due. */
-int st_snapshots(struct rfs_repl *r)
+int st_snapshots(struct rfs_sloop *r)
 {
 	char msg[200];
 	bool requested;

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
 #include <rmtabfs/snapshot.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/recset.h>
-#include <rmtabfs/repl.h>
+#include <rmtabfs/link.h>
+#include <rmtabfs/sloop.h>
 #include <rmtabfs/store.h>
 
 #define CHUNK		    (1u << 20)
@@ -64,9 +66,12 @@ struct peer {
 	double damaged_retry;
 };
 
-struct rfs_repl {
+struct rfs_sloop {
 	struct rfs_rs *rs; /* the record set, asked through functions only */
-	const struct rfs_options *opts;
+	const struct rfs_sloop_opts *opts;
+	void (*on_round)(struct rfs_sloop *r,
+			 void *ctx); /* after each round, outside the lock: state to push */
+	void *on_round_ctx;
 	struct rfs_store store;
 	char url[PATH_MAX + 64];
 	pthread_t thread;
@@ -81,9 +86,9 @@ struct rfs_repl {
 	bool stop;
 	bool done; /* the thread has returned (or never ran) */
 	bool first_done;
-	bool connected; /* backend connected (a glfs_t exists) */
-	bool prepared;	/* files open, owner lock held */
-	bool slow;	/* a sync=store wait timed out: do not wait again until progress */
+	bool connected;	     /* backend connected (a glfs_t exists) */
+	bool connect_failed; /* the process ends after this round */
+	bool prepared;	     /* files open, owner lock held */
 	enum rfs_repl_state state;
 	double state_since;
 	char last_error[256];
@@ -119,7 +124,6 @@ struct rfs_repl {
 	uint64_t shipped_batches;
 };
 
-
 static inline double st_now_mono(void)
 {
 	struct timespec ts;
@@ -137,78 +141,78 @@ static inline int64_t st_now_ns(void)
 }
 
 /* Store calls are bracketed so that status can tell a hung call. */
-static inline void st_call_begin(struct rfs_repl *r)
+static inline void st_call_begin(struct rfs_sloop *r)
 {
 	atomic_store(&r->call_started_ns, st_now_ns());
 }
 
-static inline void st_call_end(struct rfs_repl *r)
+static inline void st_call_end(struct rfs_sloop *r)
 {
 	atomic_store(&r->call_started_ns, 0);
 }
 
 /* Stop was requested: long loops (catch-up, tailing, compaction, adoption) end early. */
-static inline bool st_stopping(struct rfs_repl *r)
+static inline bool st_stopping(struct rfs_sloop *r)
 {
 	return atomic_load(&r->halting);
 }
 
 /* Not even the last ship: the stop path gave up waiting. */
-static inline bool st_aborting(struct rfs_repl *r)
+static inline bool st_aborting(struct rfs_sloop *r)
 {
 	return atomic_load(&r->aborting);
 }
 
 /* loop.c: the state machine */
-void st_wake_thread(struct rfs_repl *r);
-void st_set_state(struct rfs_repl *r, enum rfs_repl_state s, int err);
+void st_wake_thread(struct rfs_sloop *r);
+void st_set_state(struct rfs_sloop *r, enum rfs_repl_state s, int err);
 
 /* prepare.c: reaching the store, the owner lock, anchoring */
-void st_close_files(struct rfs_repl *r);
-void st_describe_holder(struct rfs_repl *r, const char *rel);
-int st_prepare(struct rfs_repl *r);
-int st_read_back(struct rfs_repl *r, const struct rfs_incarnation *inc);
-int st_catch_up_own(struct rfs_repl *r, uint64_t last);
-int st_check_owner(struct rfs_repl *r);
+void st_close_files(struct rfs_sloop *r);
+void st_describe_holder(struct rfs_sloop *r, const char *rel);
+int st_prepare(struct rfs_sloop *r);
+int st_read_back(struct rfs_sloop *r, const struct rfs_incarnation *inc);
+int st_catch_up_own(struct rfs_sloop *r, uint64_t last);
+int st_check_owner(struct rfs_sloop *r);
 
 /* ship.c: shipping our journal, checkpoints */
-uint64_t st_backlog_locked(struct rfs_repl *r);
-int st_ship(struct rfs_repl *r);
-int st_confirm(struct rfs_repl *r);
-uint64_t st_backlog(struct rfs_repl *r);
-uint64_t st_shipped_seq(struct rfs_repl *r);
-int st_own_positions(struct rfs_repl *r, struct rfs_peer_pos *pos);
-struct rfs_peer_pos *st_peer_positions(struct rfs_repl *r, size_t *n);
-int st_checkpoint_now(struct rfs_repl *r);
-void st_checkpoint(struct rfs_repl *r, bool force);
-void st_maybe_reset_journal(struct rfs_repl *r);
-bool st_unshipped(struct rfs_repl *r);
-void st_final_ship(struct rfs_repl *r);
+uint64_t st_backlog_locked(struct rfs_sloop *r);
+int st_ship(struct rfs_sloop *r);
+int st_confirm(struct rfs_sloop *r);
+uint64_t st_backlog(struct rfs_sloop *r);
+uint64_t st_shipped_seq(struct rfs_sloop *r);
+int st_own_positions(struct rfs_sloop *r, struct rfs_peer_pos *pos);
+struct rfs_peer_pos *st_peer_positions(struct rfs_sloop *r, size_t *n);
+int st_checkpoint_now(struct rfs_sloop *r);
+void st_checkpoint(struct rfs_sloop *r, bool force);
+void st_maybe_reset_journal(struct rfs_sloop *r);
+bool st_unshipped(struct rfs_sloop *r);
+void st_final_ship(struct rfs_sloop *r);
 
 /* tail.c: reading the other nodes' logs */
-struct peer *st_peer_get(struct rfs_repl *r, const char *node);
-int st_list_store(struct rfs_repl *r);
+struct peer *st_peer_get(struct rfs_sloop *r, const char *node);
+int st_list_store(struct rfs_sloop *r);
 int st_list_one(void *ctx, const char *name);
-int st_tail_peers(struct rfs_repl *r);
+int st_tail_peers(struct rfs_sloop *r);
 
 /* compact.c: snapshots, rotation, adoption */
-int st_rotate_own(struct rfs_repl *r);
-bool st_compaction_due(struct rfs_repl *r);
+int st_rotate_own(struct rfs_sloop *r);
+bool st_compaction_due(struct rfs_sloop *r);
 int st_drop_own_tmp(void *ctx, const char *name);
-int st_compact(struct rfs_repl *r, char *msg, size_t msglen);
-int st_adopt(struct rfs_repl *r);
-int st_snapshots(struct rfs_repl *r);
+int st_compact(struct rfs_sloop *r, char *msg, size_t msglen);
+int st_adopt(struct rfs_sloop *r);
+int st_snapshots(struct rfs_sloop *r);
 
 /* layout.c: store names and segment helpers */
 void st_log_rel(char *buf, size_t len, const char *node, uint32_t seg);
 int st_parse_log_name(const char *name, char *node, uint32_t *seg);
-void st_crash_point(struct rfs_repl *r, const char *step);
-int st_segment_last_seq(struct rfs_repl *r, struct rfs_sfile *f, const char *rel, bool cut,
-			    uint64_t *last, off_t *size_out);
-int st_read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_t skip,
-			struct rfs_buf *out);
-int st_read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from);
+void st_crash_point(struct rfs_sloop *r, const char *step);
+int st_segment_last_seq(struct rfs_sloop *r, struct rfs_sfile *f, const char *rel, bool cut,
+			uint64_t *last, off_t *size_out);
+int st_read_own_seg(struct rfs_sloop *r, uint32_t seg, uint64_t from, uint64_t skip,
+		    struct rfs_buf *out);
+int st_read_own_log(struct rfs_sloop *r, uint32_t seg, uint64_t from);
 void st_snap_rel(char *buf, size_t len, uint64_t gen);
-int st_read_snapshot(struct rfs_repl *r, uint64_t gen, char **buf, size_t *len);
+int st_read_snapshot(struct rfs_sloop *r, uint64_t gen, char **buf, size_t *len);
 
 #endif

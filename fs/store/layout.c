@@ -43,7 +43,7 @@ int st_parse_log_name(const char *name, char *node, uint32_t *seg)
 }
 
 /* Tests kill the daemon at a named step of compaction (RMTABFS_TEST_CRASH=step). */
-void st_crash_point(struct rfs_repl *r, const char *step)
+void st_crash_point(struct rfs_sloop *r, const char *step)
 {
 	if (r->crash_at && strcmp(r->crash_at, step) == 0) {
 		rfs_err("test: crashing at compaction step '%s'", step);
@@ -53,8 +53,8 @@ void st_crash_point(struct rfs_repl *r, const char *step)
 
 /* The last sequence number in a log segment (0 if it has no complete op), cutting a
  * torn tail when cut is set (only for our own log: we are its only writer). */
-int st_segment_last_seq(struct rfs_repl *r, struct rfs_sfile *f, const char *rel, bool cut,
-			    uint64_t *last, off_t *size_out)
+int st_segment_last_seq(struct rfs_sloop *r, struct rfs_sfile *f, const char *rel, bool cut,
+			uint64_t *last, off_t *size_out)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	size_t tail_len, start = 0, end;
@@ -116,8 +116,8 @@ int st_segment_last_seq(struct rfs_repl *r, struct rfs_sfile *f, const char *rel
 
 /* Applies our own ops from one segment of our log, from a byte offset (ops up to skip are
  * left out). For a new or lost state directory; may also collect the bytes into out. */
-int st_read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_t skip,
-			struct rfs_buf *out)
+int st_read_own_seg(struct rfs_sloop *r, uint32_t seg, uint64_t from, uint64_t skip,
+		    struct rfs_buf *out)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_sfile *f;
@@ -165,8 +165,7 @@ int st_read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_t sk
 			off += pos;
 			continue;
 		}
-		used = rfs_rs_apply_remote(r->rs, r->opts->node, buf, (size_t)n, skip,
-					     &damaged);
+		used = rfs_rs_apply_remote(r->rs, r->opts->node, buf, (size_t)n, skip, &damaged);
 		if (used <= 0)
 			break;
 		off += (uint64_t)used;
@@ -176,7 +175,7 @@ int st_read_own_seg(struct rfs_repl *r, uint32_t seg, uint64_t from, uint64_t sk
 	return rc;
 }
 
-int st_read_own_log(struct rfs_repl *r, uint32_t seg, uint64_t from)
+int st_read_own_log(struct rfs_sloop *r, uint32_t seg, uint64_t from)
 {
 	return st_read_own_seg(r, seg, from, 0, NULL);
 }
@@ -186,7 +185,7 @@ void st_snap_rel(char *buf, size_t len, uint64_t gen)
 	snprintf(buf, len, "snapshots/snap.%012llu", (unsigned long long)gen);
 }
 
-int st_read_snapshot(struct rfs_repl *r, uint64_t gen, char **buf, size_t *len)
+int st_read_snapshot(struct rfs_sloop *r, uint64_t gen, char **buf, size_t *len)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_buf out = RFS_BUF_INIT;

@@ -20,8 +20,11 @@
  *    did), so a lost state directory never reuses a (node, seq) pair; the anchor is recorded
  *    only after a checkpoint holds what was read back (an anchored incarnation is never read
  *    back again);
+ *  - a failed connect ends the process once its state is reported: what a failed attempt
+ *    leaves behind (a glfs_t that must not be finished) goes with it, and the mount side
+ *    starts a fresh store side, with backoff;
  *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
- *    halting; the last ship ends at aborting; rfs_repl_stop() never waits for a hung call.
+ *    halting; the last ship ends at aborting; rfs_sloop_stop() never waits for a hung call.
  * Files: loop.c (this state machine and its API), prepare.c (connect, owner lock,
  * anchoring), ship.c, tail.c, compact.c (+ adoption), layout.c (store names); the record set
  * is asked only through include/rmtabfs/recset.h.
@@ -32,22 +35,7 @@
  */
 #include "internal.h"
 
-const char *rfs_repl_state_name(enum rfs_repl_state s)
-{
-	switch (s) {
-	case RFS_REPL_CONNECTING:
-		return "connecting";
-	case RFS_REPL_UP:
-		return "connected";
-	case RFS_REPL_DOWN:
-		return "down";
-	case RFS_REPL_REFUSED:
-		return "refused";
-	}
-	return "?";
-}
-
-void st_wake_thread(struct rfs_repl *r)
+void st_wake_thread(struct rfs_sloop *r)
 {
 	uint64_t one = 1;
 
@@ -57,7 +45,7 @@ void st_wake_thread(struct rfs_repl *r)
 }
 
 /* One log line per change of state, not per MOUNT. Called with r->lock held. */
-void st_set_state(struct rfs_repl *r, enum rfs_repl_state s, int err)
+void st_set_state(struct rfs_sloop *r, enum rfs_repl_state s, int err)
 {
 	if (err)
 		snprintf(r->last_error, sizeof(r->last_error), "%s", strerror(-err));
@@ -85,7 +73,7 @@ void st_set_state(struct rfs_repl *r, enum rfs_repl_state s, int err)
 }
 
 /* One round of work: connect, prepare, ship, confirm, tail, owner check, snapshots. */
-static int one_round(struct rfs_repl *r, double *ship_in)
+static int one_round(struct rfs_sloop *r, double *ship_in)
 {
 	int rc = 0;
 
@@ -95,6 +83,8 @@ static int one_round(struct rfs_repl *r, double *ship_in)
 		st_call_end(r);
 		if (!rc)
 			r->connected = true;
+		else
+			r->connect_failed = true;
 	}
 	if (!rc && !r->prepared && !st_stopping(r)) {
 		rc = st_prepare(r);
@@ -105,7 +95,7 @@ static int one_round(struct rfs_repl *r, double *ship_in)
 	if (!rc && r->prepared) {
 		double since = st_now_mono() - r->last_ship;
 
-		if (r->opts->sync == RFS_SYNC_STORE || since >= SHIP_BATCH_DELAY) {
+		if (r->opts->sync_store || since >= SHIP_BATCH_DELAY) {
 			uint64_t before = r->written_seq;
 
 			rc = st_ship(r);
@@ -132,7 +122,7 @@ static int one_round(struct rfs_repl *r, double *ship_in)
 }
 
 /* Go on reading other logs where the checkpoint left them. */
-static void restore_positions(struct rfs_repl *r)
+static void restore_positions(struct rfs_sloop *r)
 {
 	struct rfs_peer_pos *loaded = NULL;
 	size_t i, nloaded = 0;
@@ -153,7 +143,7 @@ static void restore_positions(struct rfs_repl *r)
 
 static void *repl_main(void *arg)
 {
-	struct rfs_repl *r = arg;
+	struct rfs_sloop *r = arg;
 	double backoff = 0.1;
 
 	restore_positions(r);
@@ -187,10 +177,17 @@ static void *repl_main(void *arg)
 			st_close_files(r);
 			pthread_mutex_lock(&r->lock);
 		}
-		if (!r->first_done) {
-			r->first_done = true;
-			pthread_cond_broadcast(&r->event);
+		r->first_done = true;
+		pthread_mutex_unlock(&r->lock);
+		if (r->on_round)
+			r->on_round(r, r->on_round_ctx);
+		if (r->connect_failed && !st_stopping(r)) {
+			/* Reported above; a new process tries again (the mount side's backoff). */
+			rfs_info("store %s: cannot connect (%s): this store side exits", r->url,
+				 r->last_error);
+			_exit(RFS_STORE_EXIT_CONNECT);
 		}
+		pthread_mutex_lock(&r->lock);
 		if (!r->stop) {
 			struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
 			uint64_t n;
@@ -212,18 +209,18 @@ static void *repl_main(void *arg)
 	return NULL;
 }
 
-struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options *opts)
+struct rfs_sloop *rfs_sloop_start(struct rfs_rs *rs, const struct rfs_sloop_opts *opts,
+				  enum rfs_repl_state initial,
+				  void (*on_round)(struct rfs_sloop *r, void *ctx), void *ctx)
 {
-	struct rfs_repl *r = calloc(1, sizeof(*r));
+	struct rfs_sloop *r = calloc(1, sizeof(*r));
 	pthread_condattr_t ca;
 
 	if (!r)
 		return NULL;
-	r->rs = rfs_rs_local(core);
-	if (!r->rs) {
-		free(r);
-		return NULL;
-	}
+	r->rs = rs;
+	r->on_round = on_round;
+	r->on_round_ctx = ctx;
 	r->opts = opts;
 	if (rfs_store_init(&r->store, &opts->spec)) {
 		rfs_err("store %s: not supported by this build", opts->store);
@@ -244,7 +241,7 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->event, &ca);
 	pthread_condattr_destroy(&ca);
-	r->state = RFS_REPL_CONNECTING;
+	r->state = initial;
 	r->state_since = st_now_mono();
 	r->crash_at = getenv("RMTABFS_TEST_CRASH");
 	snprintf(r->last_error, sizeof(r->last_error), "none");
@@ -273,50 +270,12 @@ static void deadline_in(struct timespec *ts, double secs)
 	ts->tv_nsec = (long)((secs - floor(secs)) * 1e9);
 }
 
-enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char *msg,
-					size_t msglen)
-{
-	struct timespec ts;
-	enum rfs_repl_state s;
-
-	deadline_in(&ts, timeout);
-	pthread_mutex_lock(&r->lock);
-	while (!r->first_done)
-		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
-			break;
-	s = r->state;
-	if (msg)
-		snprintf(msg, msglen, "%s", s == RFS_REPL_REFUSED ? r->refused_msg : r->last_error);
-	pthread_mutex_unlock(&r->lock);
-	return s;
-}
-
-void rfs_repl_wake(struct rfs_repl *r)
+void rfs_sloop_wake(struct rfs_sloop *r)
 {
 	st_wake_thread(r);
 }
 
-void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq)
-{
-	struct timespec ts;
-
-	rfs_repl_wake(r);
-	deadline_in(&ts, r->opts->timeout);
-	pthread_mutex_lock(&r->lock);
-	while (r->shipped_seq < seq && r->state == RFS_REPL_UP && !r->slow && !r->stop) {
-		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT) {
-			/* Safe in the journal; later requests stop waiting until progress. */
-			r->slow = true;
-			rfs_warn("store %s: no confirmation within %.1f s; acknowledging from the "
-				 "local journal until it catches up",
-				 r->url, r->opts->timeout);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
-}
-
-void rfs_repl_request_stop(struct rfs_repl *r)
+void rfs_sloop_request_stop(struct rfs_sloop *r)
 {
 	if (!r)
 		return;
@@ -329,7 +288,7 @@ void rfs_repl_request_stop(struct rfs_repl *r)
 }
 
 /* Waits (bounded) until the thread has returned; true if it has. */
-static bool wait_done(struct rfs_repl *r, double secs)
+static bool wait_done(struct rfs_sloop *r, double secs)
 {
 	struct timespec ts;
 	bool done;
@@ -345,7 +304,7 @@ static bool wait_done(struct rfs_repl *r, double secs)
 }
 
 /* Says in the log what a stop leaves behind (the next start's status shows it as backlog). */
-static void report_left(struct rfs_repl *r)
+static void report_left(struct rfs_sloop *r)
 {
 	uint64_t self, shipped;
 
@@ -364,7 +323,7 @@ static void report_left(struct rfs_repl *r)
 			   (unsigned long long)shipped);
 }
 
-int rfs_repl_stop(struct rfs_repl *r)
+int rfs_sloop_stop(struct rfs_sloop *r)
 {
 	double budget;
 	int64_t started;
@@ -372,7 +331,7 @@ int rfs_repl_stop(struct rfs_repl *r)
 
 	if (!r)
 		return 0;
-	rfs_repl_request_stop(r);
+	rfs_sloop_request_stop(r);
 	if (r->thread_started) {
 		started = atomic_load(&r->call_started_ns);
 		budget = fmin(r->opts->timeout, FINAL_SHIP_MAX);
@@ -402,7 +361,6 @@ int rfs_repl_stop(struct rfs_repl *r)
 	if (r->connected)
 		r->store.ops->disconnect(&r->store, true);
 	free(r->peers);
-	rfs_rs_free(r->rs);
 	close(r->wake_fd);
 	pthread_cond_destroy(&r->event);
 	pthread_mutex_destroy(&r->lock);
@@ -410,47 +368,48 @@ int rfs_repl_stop(struct rfs_repl *r)
 	return 0;
 }
 
-int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
+double rfs_sloop_call_secs(struct rfs_sloop *r)
 {
 	int64_t started = atomic_load(&r->call_started_ns);
-	double stuck = started ? (double)(st_now_ns() - started) / 1e9 : 0;
-	uint64_t self_seq;
+
+	return started ? (double)(st_now_ns() - started) / 1e9 : 0;
+}
+
+int rfs_sloop_state(struct rfs_sloop *r, struct rfs_buf *out)
+{
 	size_t i;
 	int rc;
 
-	self_seq = rfs_rs_self_seq(r->rs);
 	pthread_mutex_lock(&r->lock);
-	rc = rfs_buf_printf(
-		out,
-		"store: %s\n"
-		"state: %s\n"
-		"state-since: %.1f s ago\n"
-		"last-error: %s\n"
-		"last-seq: %llu\n"
-		"shipped-seq: %llu\n"
-		"backlog: %llu\n"
-		"shipped-ops: %llu\n",
-		r->url, stuck > r->opts->timeout ? "down" : rfs_repl_state_name(r->state),
-		st_now_mono() - r->state_since, r->last_error, (unsigned long long)self_seq,
-		(unsigned long long)r->shipped_seq,
-		(unsigned long long)(self_seq > r->shipped_seq ? self_seq - r->shipped_seq : 0),
-		(unsigned long long)r->shipped_ops);
+	rc = rfs_link_put_u64(out, r->state);
 	if (!rc)
-		rc = rfs_buf_printf(out, "snapshot: %llu\nlog-segment: %u\n",
-				    (unsigned long long)r->snap_newest, r->own_seg);
-	if (!rc && stuck > r->opts->timeout)
-		rc = rfs_buf_printf(out, "stuck-call: %.1f s\n", stuck);
-	if (!rc && r->state == RFS_REPL_REFUSED)
-		rc = rfs_buf_printf(out, "refused: %s\n", r->refused_msg);
+		rc = rfs_link_put_u64(out, (uint64_t)(r->state_since * 1e9));
+	if (!rc)
+		rc = rfs_link_put_u64(out, r->shipped_seq);
+	if (!rc)
+		rc = rfs_link_put_u64(out, r->shipped_ops);
+	if (!rc)
+		rc = rfs_link_put_u64(out, r->snap_newest);
+	if (!rc)
+		rc = rfs_link_put_u64(out, r->own_seg);
+	if (!rc)
+		rc = rfs_link_put_str(out, r->last_error);
+	if (!rc)
+		rc = rfs_link_put_str(out, r->refused_msg);
+	if (!rc)
+		rc = rfs_link_put_u64(out, r->npeers);
 	for (i = 0; !rc && i < r->npeers; i++) {
-		struct peer *p = &r->peers[i];
-		uint64_t seq = rfs_rs_node_applied(r->rs, p->node);
+		const struct peer *p = &r->peers[i];
 
-		rc = rfs_buf_printf(
-			out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n", p->node,
-			(unsigned long long)seq, p->seg, (unsigned long long)p->offset,
-			(unsigned long long)(p->size > p->offset ? p->size - p->offset : 0),
-			p->damaged_at != UINT64_MAX ? " damaged" : "");
+		rc = rfs_link_put_str(out, p->node);
+		if (!rc)
+			rc = rfs_link_put_u64(out, p->seg);
+		if (!rc)
+			rc = rfs_link_put_u64(out, p->offset);
+		if (!rc)
+			rc = rfs_link_put_u64(out, p->size);
+		if (!rc)
+			rc = rfs_link_put_u64(out, p->damaged_at != UINT64_MAX);
 	}
 	pthread_mutex_unlock(&r->lock);
 	return rc;

@@ -5,7 +5,7 @@
  */
 #include "internal.h"
 
-void st_close_files(struct rfs_repl *r)
+void st_close_files(struct rfs_sloop *r)
 {
 	size_t i;
 
@@ -25,7 +25,7 @@ void st_close_files(struct rfs_repl *r)
 }
 
 /* Reads the owner file of a node id held by someone else, for the refusal message. */
-void st_describe_holder(struct rfs_repl *r, const char *rel)
+void st_describe_holder(struct rfs_sloop *r, const char *rel)
 {
 	char buf[200];
 	size_t len = 0;
@@ -42,7 +42,7 @@ void st_describe_holder(struct rfs_repl *r, const char *rel)
 }
 
 /* FORMAT (written on an empty store, else checked) and nodes/. */
-static int prepare_layout(struct rfs_repl *r)
+static int prepare_layout(struct rfs_sloop *r)
 {
 	char fmt[64];
 	size_t len = 0;
@@ -66,7 +66,7 @@ static int prepare_layout(struct rfs_repl *r)
 }
 
 /* The owner lock of our node id, held for the whole connection; -EADDRINUSE if taken. */
-static int take_owner(struct rfs_repl *r)
+static int take_owner(struct rfs_sloop *r)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	char rel[128], owner_text[300], host[128];
@@ -101,7 +101,7 @@ static int take_owner(struct rfs_repl *r)
 }
 
 /* The last sequence our log holds (*last) and the size of the segment we append to. */
-static int own_log_state(struct rfs_repl *r, uint64_t *last_out, off_t *size_out)
+static int own_log_state(struct rfs_sloop *r, uint64_t *last_out, off_t *size_out)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	char rel[128];
@@ -178,7 +178,7 @@ static int own_log_state(struct rfs_repl *r, uint64_t *last_out, off_t *size_out
  * Makes the store ready for this node: FORMAT, nodes/, the owner lock, and the state of
  * our own log (cutting a torn tail, learning the last sequence it holds).
  */
-int st_prepare(struct rfs_repl *r)
+int st_prepare(struct rfs_sloop *r)
 {
 	const struct rfs_store_ops *ops = r->store.ops;
 	struct rfs_incarnation inc;
@@ -233,7 +233,7 @@ int st_prepare(struct rfs_repl *r)
  * store is read back (from the newest snapshot when there is one) before the incarnation
  * counts as anchored and its own ops are shipped above its floor.
  */
-int st_read_back(struct rfs_repl *r, const struct rfs_incarnation *inc)
+int st_read_back(struct rfs_sloop *r, const struct rfs_incarnation *inc)
 {
 	uint32_t seg;
 	int rc = 0;
@@ -267,7 +267,7 @@ int st_read_back(struct rfs_repl *r, const struct rfs_incarnation *inc)
 }
 
 /* An anchored state directory behind the store (or a new node): catch up with our own ops. */
-int st_catch_up_own(struct rfs_repl *r, uint64_t last)
+int st_catch_up_own(struct rfs_sloop *r, uint64_t last)
 {
 	uint32_t seg;
 	bool behind, fresh;
@@ -295,7 +295,7 @@ int st_catch_up_own(struct rfs_repl *r, uint64_t last)
  * The owner lock can vanish without an error (every brick restarted) and then be taken by
  * a second daemon with our node id: take it again now and then, which also tells.
  */
-int st_check_owner(struct rfs_repl *r)
+int st_check_owner(struct rfs_sloop *r)
 {
 	char rel[128];
 	int rc;

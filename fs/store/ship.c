@@ -6,7 +6,7 @@
  */
 #include "internal.h"
 
-uint64_t st_backlog_locked(struct rfs_repl *r)
+uint64_t st_backlog_locked(struct rfs_sloop *r)
 {
 	uint64_t self;
 
@@ -18,7 +18,7 @@ uint64_t st_backlog_locked(struct rfs_repl *r)
  * The whole op lines of buf[0..n) above shipped, into batch (emptied first); *top is the
  * last sequence taken, *pos the bytes of buf used.
  */
-static int collect(struct rfs_repl *r, const char *buf, size_t n, uint64_t shipped,
+static int collect(struct rfs_sloop *r, const char *buf, size_t n, uint64_t shipped,
 		   struct rfs_buf *batch, uint64_t *top, size_t *pos)
 {
 	struct rfs_op_scratch s;
@@ -45,7 +45,7 @@ static int collect(struct rfs_repl *r, const char *buf, size_t n, uint64_t shipp
 }
 
 /* Appends the journal's ops the store does not have yet. */
-int st_ship(struct rfs_repl *r)
+int st_ship(struct rfs_sloop *r)
 {
 	struct rfs_buf batch = RFS_BUF_INIT;
 	uint64_t jsize, last_seq, shipped, off;
@@ -117,7 +117,7 @@ int st_ship(struct rfs_repl *r)
 	free(buf);
 	rfs_buf_free(&batch);
 	/* sync=store: a MOUNT is waiting for exactly this confirmation. */
-	if (!rc && r->opts->sync == RFS_SYNC_STORE)
+	if (!rc && r->opts->sync_store)
 		rc = st_confirm(r);
 	return rc;
 }
@@ -128,7 +128,7 @@ int st_ship(struct rfs_repl *r)
  * failure is a store error like any other: the files are closed, and st_prepare() takes what
  * the log holds from its last line again (and syncs it) before anything more is shipped.
  */
-int st_confirm(struct rfs_repl *r)
+int st_confirm(struct rfs_sloop *r)
 {
 	uint64_t seq;
 	int rc;
@@ -146,14 +146,13 @@ int st_confirm(struct rfs_repl *r)
 	pthread_mutex_lock(&r->lock);
 	r->shipped_seq = seq;
 	rfs_rs_note_shipped(r->rs, seq);
-	r->slow = false;
 	pthread_cond_broadcast(&r->event);
 	r->unsynced_since = 0;
 	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
-uint64_t st_backlog(struct rfs_repl *r)
+uint64_t st_backlog(struct rfs_sloop *r)
 {
 	uint64_t n;
 
@@ -163,7 +162,7 @@ uint64_t st_backlog(struct rfs_repl *r)
 	return n;
 }
 
-uint64_t st_shipped_seq(struct rfs_repl *r)
+uint64_t st_shipped_seq(struct rfs_sloop *r)
 {
 	uint64_t n;
 
@@ -174,7 +173,7 @@ uint64_t st_shipped_seq(struct rfs_repl *r)
 }
 
 /* Where every log stands, ours last (npeers + 1 entries): what a snapshot covers. */
-int st_own_positions(struct rfs_repl *r, struct rfs_peer_pos *pos)
+int st_own_positions(struct rfs_sloop *r, struct rfs_peer_pos *pos)
 {
 	size_t i;
 
@@ -190,7 +189,7 @@ int st_own_positions(struct rfs_repl *r, struct rfs_peer_pos *pos)
 	return 0;
 }
 
-struct rfs_peer_pos *st_peer_positions(struct rfs_repl *r, size_t *n)
+struct rfs_peer_pos *st_peer_positions(struct rfs_sloop *r, size_t *n)
 {
 	struct rfs_peer_pos *pos;
 	size_t i;
@@ -211,7 +210,7 @@ struct rfs_peer_pos *st_peer_positions(struct rfs_repl *r, size_t *n)
 }
 
 /* A checkpoint now, whatever changed since the last one: 0 or -errno. */
-int st_checkpoint_now(struct rfs_repl *r)
+int st_checkpoint_now(struct rfs_sloop *r)
 {
 	size_t n;
 	struct rfs_peer_pos *pos = st_peer_positions(r, &n);
@@ -222,7 +221,7 @@ int st_checkpoint_now(struct rfs_repl *r)
 	return rc;
 }
 
-void st_checkpoint(struct rfs_repl *r, bool force)
+void st_checkpoint(struct rfs_sloop *r, bool force)
 {
 	size_t n;
 	struct rfs_peer_pos *pos = st_peer_positions(r, &n);
@@ -234,7 +233,7 @@ void st_checkpoint(struct rfs_repl *r, bool force)
 }
 
 /* Empties the journal once the store and a checkpoint hold all of it. */
-void st_maybe_reset_journal(struct rfs_repl *r)
+void st_maybe_reset_journal(struct rfs_sloop *r)
 {
 	struct rfs_peer_pos *pos;
 	uint64_t shipped, jsize, jlast;
@@ -258,7 +257,7 @@ void st_maybe_reset_journal(struct rfs_repl *r)
 }
 
 /* Has the journal ops not yet written to the store? */
-bool st_unshipped(struct rfs_repl *r)
+bool st_unshipped(struct rfs_sloop *r)
 {
 	uint64_t size, last, written;
 
@@ -273,7 +272,7 @@ bool st_unshipped(struct rfs_repl *r)
  * A clean stop: what was acknowledged goes to the store and is confirmed, unless the store
  * is down or the stop path gave up (then it stays in the journal and is named in the log).
  */
-void st_final_ship(struct rfs_repl *r)
+void st_final_ship(struct rfs_sloop *r)
 {
 	int rc;
 

@@ -4,7 +4,7 @@
  */
 #include "internal.h"
 
-struct peer *st_peer_get(struct rfs_repl *r, const char *node)
+struct peer *st_peer_get(struct rfs_sloop *r, const char *node)
 {
 	struct peer *p;
 	size_t i;
@@ -24,7 +24,7 @@ struct peer *st_peer_get(struct rfs_repl *r, const char *node)
 }
 
 /* Lists nodes/ (log segments of every node) and snapshots/ (the newest generation). */
-int st_list_store(struct rfs_repl *r)
+int st_list_store(struct rfs_sloop *r)
 {
 	size_t i;
 	int rc;
@@ -45,7 +45,7 @@ int st_list_store(struct rfs_repl *r)
 
 int st_list_one(void *ctx, const char *name)
 {
-	struct rfs_repl *r = ctx;
+	struct rfs_sloop *r = ctx;
 	char node[RFS_NODE_MAX + 1];
 	struct peer *p;
 	uint32_t seg;
@@ -86,7 +86,7 @@ int st_list_one(void *ctx, const char *name)
  * Opens the segment of p's log we read. Returns 0 (open), 1 (nothing to read now), 2 (the
  * segment was gone, its position moved on: try this peer again) or -errno.
  */
-static int open_peer(struct rfs_repl *r, struct peer *p)
+static int open_peer(struct rfs_sloop *r, struct peer *p)
 {
 	char rel[160];
 	int rc;
@@ -132,7 +132,7 @@ static void note_damage(struct peer *p, bool damaged, double t)
 }
 
 /* Applies p's segment from its position up to size (whole lines, never past damage). */
-static int read_peer(struct rfs_repl *r, struct peer *p, uint64_t size, char **buf, double t)
+static int read_peer(struct rfs_sloop *r, struct peer *p, uint64_t size, char **buf, double t)
 {
 	while (p->offset < size && !st_stopping(r)) {
 		size_t want = size - p->offset > CHUNK ? CHUNK : (size_t)(size - p->offset);
@@ -162,7 +162,7 @@ static int read_peer(struct rfs_repl *r, struct peer *p, uint64_t size, char **b
 }
 
 /* Reads what p appended. Returns 0, 2 (go on with p's next segment now) or -errno. */
-static int tail_one(struct rfs_repl *r, struct peer *p, char **buf, double t)
+static int tail_one(struct rfs_sloop *r, struct peer *p, char **buf, double t)
 {
 	off_t size = 0;
 	int rc;
@@ -206,7 +206,7 @@ static int tail_one(struct rfs_repl *r, struct peer *p, char **buf, double t)
 }
 
 /* Applies what other nodes appended since last time, segment after segment. */
-int st_tail_peers(struct rfs_repl *r)
+int st_tail_peers(struct rfs_sloop *r)
 {
 	double t = st_now_mono();
 	char *buf = NULL;

@@ -26,6 +26,17 @@ struct rfs_core;
 struct rfs_rs *rfs_rs_local(struct rfs_core *core);
 void rfs_rs_free(struct rfs_rs *rs);
 
+/*
+ * The store side's record set: each call is a request over the link on fd (link.h),
+ * answered by the mount side. A lost link ends the process (the mount side starts a new
+ * store side), so the calls never report it.
+ */
+struct rfs_rs *rfs_rs_remote(int fd);
+/* Sends one or more whole frames (for the store side's own messages). 0 or -errno. */
+int rfs_rs_send(struct rfs_rs *rs, const char *frames, size_t len);
+/* The reader of the link hands over an answer to the request with this id. */
+void rfs_rs_deliver(struct rfs_rs *rs, uint64_t id, const char *payload, size_t len);
+
 /* The last sequence number this node issued. */
 uint64_t rfs_rs_self_seq(struct rfs_rs *rs);
 /* The highest sequence number applied from node (0: none). */
@@ -64,7 +75,10 @@ int rfs_rs_reset_journal(struct rfs_rs *rs, uint64_t shipped, const struct rfs_p
 void rfs_rs_drop_tombstones(struct rfs_rs *rs, uint64_t horizon);
 /* About what a snapshot of the table would take, for the compaction trigger. */
 uint64_t rfs_rs_table_bytes(struct rfs_rs *rs);
-/* The log positions the state directory's checkpoint held at start (malloc'ed). */
+/*
+ * The log positions to go on reading from (malloc'ed): those of the last checkpoint written
+ * through this record set, else those the state directory held at start.
+ */
 int rfs_rs_loaded_peers(struct rfs_rs *rs, struct rfs_peer_pos **pos, size_t *n);
 
 /*
@@ -77,5 +91,13 @@ int rfs_rs_loaded_peers(struct rfs_rs *rs, struct rfs_peer_pos **pos, size_t *n)
 int rfs_rs_snapshot_encode(struct rfs_rs *rs, uint64_t shipped, const struct rfs_peer_pos *pos,
 			   size_t n, const struct rfs_cover *prev, size_t nprev, uint64_t gen,
 			   uint64_t horizon, struct rfs_buf *out, char *msg, size_t msglen);
+
+/*
+ * Mount side: answers one request frame of the store side (type, payload) by calling the
+ * local record set rs; the answer's payload (its rc first) is appended to out. 0, or
+ * -EPROTO for a request that does not parse, -ENOMEM.
+ */
+int rfs_rs_serve(struct rfs_rs *rs, uint32_t type, const char *payload, size_t len,
+		 struct rfs_buf *out);
 
 #endif
