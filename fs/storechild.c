@@ -28,7 +28,8 @@ void rfs_sc_find_exe(struct rfs_repl *r)
 		self[n] = '\0';
 		slash = strrchr(self, '/');
 		if (slash) {
-			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self), "rmtabfs-store");
+			snprintf(slash + 1, sizeof(self) - (size_t)(slash + 1 - self),
+				 "rmtabfs-store");
 			if (access(self, X_OK) == 0) {
 				snprintf(r->exe, sizeof(r->exe), "%s", self);
 				return;
@@ -154,8 +155,8 @@ void rfs_sc_child_gone(struct rfs_repl *r)
 	r->sock = -1;
 	status = reap(r, pid);
 	describe_exit(r, status, why, sizeof(why));
-	connect_failed = !r->killed && WIFEXITED(status) &&
-			 WEXITSTATUS(status) == RFS_STORE_EXIT_CONNECT;
+	connect_failed =
+		!r->killed && WIFEXITED(status) && WEXITSTATUS(status) == RFS_STORE_EXIT_CONNECT;
 	r->clean_stop = r->stop_sent && !r->killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	r->backoff = quick ? fmin(r->backoff * 2, BACKOFF_MAX) : BACKOFF_MIN;
 	r->next_spawn = rl_now() + (quick ? r->backoff : 0);
@@ -195,4 +196,3 @@ void rfs_sc_kill_child(struct rfs_repl *r, const char *fmt, double secs)
 	kill(r->pid, SIGKILL);
 	rfs_sc_child_gone(r);
 }
-

@@ -264,7 +264,7 @@ static bool tend_child(struct rfs_repl *r, bool stop, double *wait)
 	}
 	if (stop && t >= r->stop_deadline) {
 		rfs_sc_kill_child(r, "killed: did not stop within %.2f s",
-			   fmin(r->opts->timeout, FINAL_SHIP_MAX) + STOP_GRACE);
+				  fmin(r->opts->timeout, FINAL_SHIP_MAX) + STOP_GRACE);
 		return false;
 	}
 	if (!stop && t - r->last_heard > r->opts->timeout) {
@@ -331,7 +331,8 @@ static void *link_main(void *arg)
 		if (!stop && r->sock < 0 && t >= r->next_spawn) {
 			rc = rfs_sc_spawn(r);
 			if (rc) {
-				rfs_err("cannot start the store side %s: %s", r->exe, strerror(-rc));
+				rfs_err("cannot start the store side %s: %s", r->exe,
+					strerror(-rc));
 				r->backoff = fmin(r->backoff * 2, BACKOFF_MAX);
 				r->next_spawn = t + r->backoff;
 			}
@@ -482,7 +483,8 @@ int rfs_repl_stop(struct rfs_repl *r)
 		return 0;
 	rfs_repl_request_stop(r);
 	if (r->thread_started)
-		pthread_join(r->thread, NULL); /* bounded: the store side is killed at its deadline */
+		pthread_join(r->thread,
+			     NULL); /* bounded: the store side is killed at its deadline */
 	report_left(r);
 	/* The positions the store side's last checkpoint named: nothing read later is lost. */
 	if (rfs_rs_loaded_peers(r->rs, &pos, &n) == 0)
@@ -605,14 +607,13 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 		rc = status_processes(r, out);
 	pthread_mutex_unlock(&r->lock);
 	for (i = 0; !rc && i < n; i++)
-		rc = rfs_buf_printf(
-			out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n",
-			peers[i].node, (unsigned long long)seqs[i], peers[i].seg,
-			(unsigned long long)peers[i].offset,
-			(unsigned long long)(peers[i].size > peers[i].offset
-						     ? peers[i].size - peers[i].offset
-						     : 0),
-			peers[i].damaged ? " damaged" : "");
+		rc = rfs_buf_printf(out, "peer: %s seq=%llu segment=%u offset=%llu behind=%llu%s\n",
+				    peers[i].node, (unsigned long long)seqs[i], peers[i].seg,
+				    (unsigned long long)peers[i].offset,
+				    (unsigned long long)(peers[i].size > peers[i].offset
+								 ? peers[i].size - peers[i].offset
+								 : 0),
+				    peers[i].damaged ? " damaged" : "");
 	free(peers);
 	free(seqs);
 	return rc;

@@ -33,9 +33,9 @@
 #include <rmtabfs/sloop.h>
 #include <rmtabfs/store.h>
 
-#define BACKOFF_MIN 0.1
-#define BACKOFF_MAX 5.0
-#define QUICK_DEATH 2.0 /* a store side that dies sooner than this is restarted after backoff */
+#define BACKOFF_MIN    0.1
+#define BACKOFF_MAX    5.0
+#define QUICK_DEATH    2.0 /* a store side that dies sooner than this is restarted after backoff */
 #define FINAL_SHIP_MAX 0.5
 #define STOP_GRACE     0.35 /* beyond the last ship: its report, checkpoint and exit */
 #define COMPACT_WAIT   60

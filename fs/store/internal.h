@@ -35,6 +35,8 @@
 #define DAMAGE_RETRY	    10.0
 #define BACKOFF_MAX	    5.0
 #define OWNER_CHECK_EVERY   5.0
+/* A connect taking longer than this (or timeout=, if longer) counts as hung. */
+#define CONNECT_MAX 20.0
 /* A clean stop ships what is left for at most min(timeout=, this), then gives up on a hung
  * call after ABORT_GRACE more: stop stays under a second in every state. */
 #define FINAL_SHIP_MAX 0.5
@@ -105,6 +107,7 @@ struct rfs_sloop {
 	struct peer *peers;
 	size_t npeers;
 	_Atomic int64_t call_started_ns; /* 0 when no store call is running */
+	_Atomic bool connecting;	 /* that call is the connect */
 	double last_list;
 	double last_checkpoint;
 	double last_owner_check;

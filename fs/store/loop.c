@@ -78,9 +78,11 @@ static int one_round(struct rfs_sloop *r, double *ship_in)
 	int rc = 0;
 
 	if (!r->connected && !st_stopping(r)) {
+		atomic_store(&r->connecting, true);
 		st_call_begin(r);
 		rc = r->store.ops->connect(&r->store);
 		st_call_end(r);
+		atomic_store(&r->connecting, false);
 		if (!rc)
 			r->connected = true;
 		else
@@ -368,11 +370,13 @@ int rfs_sloop_stop(struct rfs_sloop *r)
 	return 0;
 }
 
-double rfs_sloop_call_secs(struct rfs_sloop *r)
+bool rfs_sloop_hung(struct rfs_sloop *r, double timeout)
 {
 	int64_t started = atomic_load(&r->call_started_ns);
+	double secs = started ? (double)(st_now_ns() - started) / 1e9 : 0;
 
-	return started ? (double)(st_now_ns() - started) / 1e9 : 0;
+	/* Setting up a connection (glfs_init) legitimately takes seconds on a busy cluster. */
+	return secs > (atomic_load(&r->connecting) ? fmax(timeout, CONNECT_MAX) : timeout);
 }
 
 int rfs_sloop_state(struct rfs_sloop *r, struct rfs_buf *out)

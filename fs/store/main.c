@@ -9,7 +9,8 @@
  * stop); the loop thread works; a compaction request and the stop each get a short-lived
  * thread, because both wait for the loop, which needs the main thread to read its answers.
  * A lost link ends the process at once. A ping is answered only while no store call has run
- * longer than timeout=: a hung call then looks like a hung process and is replaced.
+ * longer than timeout= (a connect: 20 s): a hung call then looks like a hung process and is
+ * replaced.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -121,7 +122,7 @@ static void on_frame(const struct rfs_link_hdr *h, const char *payload)
 		rfs_sloop_wake(loop);
 		break;
 	case RFS_LK_PING:
-		if (rfs_sloop_call_secs(loop) < side.opts.timeout)
+		if (!rfs_sloop_hung(loop, side.opts.timeout))
 			send_frame(RFS_LK_PONG, h->id, NULL);
 		break;
 	case RFS_LK_COMPACT:
@@ -192,10 +193,10 @@ static enum rfs_repl_state state_named(const char *name)
 static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 {
 	static const struct option lo[] = {
-		{"fd", 1, NULL, 'f'},	  {"node", 1, NULL, 'n'},    {"store", 1, NULL, 's'},
-		{"statedir", 1, NULL, 'd'}, {"sync", 1, NULL, 'y'},  {"timeout", 1, NULL, 't'},
-		{"poll", 1, NULL, 'p'},	  {"tombstones", 1, NULL, 'b'}, {"syslog", 0, NULL, 'l'},
-		{"debug", 0, NULL, 'g'},  {"state", 1, NULL, 'w'},  {NULL, 0, NULL, 0},
+		{"fd", 1, NULL, 'f'},	    {"node", 1, NULL, 'n'},	  {"store", 1, NULL, 's'},
+		{"statedir", 1, NULL, 'd'}, {"sync", 1, NULL, 'y'},	  {"timeout", 1, NULL, 't'},
+		{"poll", 1, NULL, 'p'},	    {"tombstones", 1, NULL, 'b'}, {"syslog", 0, NULL, 'l'},
+		{"debug", 0, NULL, 'g'},    {"state", 1, NULL, 'w'},	  {NULL, 0, NULL, 0},
 	};
 	struct rfs_sloop_opts *o = &side.opts;
 	char err[300];
@@ -204,18 +205,41 @@ static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 	side.fd = -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': side.fd = atoi(optarg); break;
-		case 'n': o->node = optarg; break;
-		case 's': o->store = optarg; break;
-		case 'd': o->statedir = optarg; break;
-		case 'y': o->sync_store = strcmp(optarg, "store") == 0; break;
-		case 't': o->timeout = num(optarg); break;
-		case 'p': o->poll = num(optarg); break;
-		case 'b': o->tombstones = num(optarg); break;
-		case 'l': *syslog_on = true; break;
-		case 'g': *debug = true; break;
-		case 'w': side.initial = state_named(optarg); break;
-		default: return -EINVAL;
+		case 'f':
+			side.fd = atoi(optarg);
+			break;
+		case 'n':
+			o->node = optarg;
+			break;
+		case 's':
+			o->store = optarg;
+			break;
+		case 'd':
+			o->statedir = optarg;
+			break;
+		case 'y':
+			o->sync_store = strcmp(optarg, "store") == 0;
+			break;
+		case 't':
+			o->timeout = num(optarg);
+			break;
+		case 'p':
+			o->poll = num(optarg);
+			break;
+		case 'b':
+			o->tombstones = num(optarg);
+			break;
+		case 'l':
+			*syslog_on = true;
+			break;
+		case 'g':
+			*debug = true;
+			break;
+		case 'w':
+			side.initial = state_named(optarg);
+			break;
+		default:
+			return -EINVAL;
 		}
 	}
 	if (side.fd < 0 || !o->node || !o->store || !o->statedir || o->timeout <= 0 || o->poll <= 0)
@@ -245,9 +269,10 @@ int main(int argc, char **argv)
 	pthread_t reader;
 
 	if (parse_args(argc, argv, &syslog_on, &debug)) {
-		fprintf(stderr, "usage: rmtabfs-store --fd N --node NODE --store STORE --statedir DIR "
-				"--timeout S --poll S [--sync local|store] [--tombstones S] [--syslog] "
-				"[--debug]\n(started by rmtabfs, not by hand)\n");
+		fprintf(stderr,
+			"usage: rmtabfs-store --fd N --node NODE --store STORE --statedir DIR "
+			"--timeout S --poll S [--sync local|store] [--tombstones S] [--syslog] "
+			"[--debug]\n(started by rmtabfs, not by hand)\n");
 		return 2;
 	}
 	rfs_log_init("rmtabfs-store", syslog_on, debug ? LOG_DEBUG : LOG_NOTICE);

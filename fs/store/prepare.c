@@ -89,8 +89,9 @@ static int take_owner(struct rfs_sloop *r)
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "?");
 	host[sizeof(host) - 1] = '\0';
+	/* The mount side's pid (our parent): the process an administrator knows. */
 	len = (size_t)snprintf(owner_text, sizeof(owner_text), "host %s pid %d since %lld\n", host,
-			       (int)getpid(), (long long)time(NULL));
+			       (int)getppid(), (long long)time(NULL));
 	if (ops->truncate(r->owner, 0) == 0 && ops->pwrite(r->owner, owner_text, len, 0) > 0)
 		ops->fsync(r->owner);
 

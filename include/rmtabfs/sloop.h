@@ -55,8 +55,11 @@ void rfs_sloop_request_stop(struct rfs_sloop *r);
 int rfs_sloop_stop(struct rfs_sloop *r);
 /* Writes a store snapshot now (rmtabctl compact); msg says what happened. 0 or -errno. */
 int rfs_sloop_compact(struct rfs_sloop *r, char *msg, size_t msglen);
-/* How long the store call running now has taken, in seconds (0: none runs). */
-double rfs_sloop_call_secs(struct rfs_sloop *r);
+/*
+ * Has the store call running now taken longer than timeout seconds (a connect: longer than
+ * 20 s or timeout)? Then pings go unanswered and the mount side replaces this process.
+ */
+bool rfs_sloop_hung(struct rfs_sloop *r, double timeout);
 /*
  * The state the mount side shows (a STATE frame's payload, link.h): state, since (ns of
  * CLOCK_MONOTONIC), shipped seq, shipped ops, newest snapshot, our log segment, last error,

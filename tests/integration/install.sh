@@ -38,9 +38,9 @@ run() {
 dirs=$(meson introspect --buildoptions "$RFS_BUILD" | python3 -c '
 import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-for k in ("sbindir", "sysconfdir", "mandir", "datadir"):
+for k in ("sbindir", "sysconfdir", "mandir", "datadir", "libexecdir"):
 	print(os.path.join(o["prefix"], o[k]))')
-{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; } <<<"$dirs"
+{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; read -r LIBEXECDIR; } <<<"$dirs"
 CTDB_EX=$DATADIR/doc/rmtabfs/examples/ctdb
 UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
 UNITDIR=${UNITDIR:-/lib/systemd/system}
@@ -50,14 +50,16 @@ log "sbindir $SBINDIR, sysconfdir $SYSCONFDIR, mandir $MANDIR, unit dir $UNITDIR
 run meson install -C "$RFS_BUILD" --destdir "$DEST" --no-rebuild --quiet
 check_eq "meson install --destdir succeeds" "0" "$RC"
 [[ $RC == 0 ]] || { printf '%s\n' "$ERR" >&2; die "cannot install"; }
-expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$MANDIR/man8/rmtabfs.8" \
+expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$LIBEXECDIR/rmtabfs-store" \
+	"$MANDIR/man8/rmtabfs.8" \
 	"$MANDIR/man8/rmtabctl.8" "$UNITDIR/rmtabfs.service" \
 	"$SYSCONFDIR/rmtabfs/rmtabfs.conf.example" \
 	"$CTDB_EX"/{README,ctdb.conf,nodes,public_addresses,script.options,rmtabfs.conf} \
 	"$CTDB_EX/rmtabfs-nfs-callout" | sort)
 check_eq "exactly the expected files are installed" "$expected" \
 	"$(cd "$DEST" && find . -type f -o -type l | sed 's|^\.||' | sort)"
-check "both programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl"
+check "the three programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl" \
+	-a -x "$DEST$LIBEXECDIR/rmtabfs-store"
 check "the CTDB example callout is executable" test -x "$DEST$CTDB_EX/rmtabfs-nfs-callout"
 UNIT=$DEST$UNITDIR/rmtabfs.service
 EXAMPLE=$DEST$SYSCONFDIR/rmtabfs/rmtabfs.conf.example
