@@ -79,15 +79,14 @@ struct rfs_sloop {
 	pthread_t thread;
 	bool thread_started;
 
-	/* Wakes the thread without a lock: a local commit never waits for repl.lock. */
+	/* Wakes the thread without a lock (the link's WAKE frames, stop). */
 	int wake_fd;	       /* eventfd */
 	_Atomic bool halting;  /* stop requested: leave long loops, make the last ship */
 	_Atomic bool aborting; /* stop now: not even the last ship (a store call hangs) */
 	pthread_mutex_t lock;  /* everything below */
-	pthread_cond_t event;  /* wakes waiters: first attempt done, ship progress, done */
+	pthread_cond_t event;  /* wakes waiters: compaction done, thread done */
 	bool stop;
-	bool done; /* the thread has returned (or never ran) */
-	bool first_done;
+	bool done;	     /* the thread has returned (or never ran) */
 	bool connected;	     /* backend connected (a glfs_t exists) */
 	bool connect_failed; /* the process ends after this round */
 	bool prepared;	     /* files open, owner lock held */

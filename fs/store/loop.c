@@ -1,5 +1,7 @@
 /*
- * Replication thread (see include/rmtabfs/repl.h, DESIGN §4 and §6).
+ * The store side's replication thread (include/rmtabfs/sloop.h, DESIGN §4, §6 and §9). It
+ * runs in rmtabfs-store (fs/store/main.c); the record set it works on is the mount side's,
+ * asked through include/rmtabfs/recset.h (each call a request over the link).
  *
  * Invariants:
  *  - nodes/SELF.log holds this node's ops in sequence order, each once: before shipping,
@@ -14,7 +16,7 @@
  *  - the journal is emptied only when the store has every op in it and a checkpoint that
  *    includes them is on disk, both checked under the core's commit lock (recset.c);
  *  - only this thread calls the store; a hung call (a frozen brick) therefore hangs only
- *    this thread, and the state it reports says so after timeout seconds;
+ *    this process, which stops answering pings after timeout seconds and is replaced;
  *  - this node's ops are shipped only once its incarnation is anchored: the store was read
  *    back and holds nothing of ours above the incarnation's floor (renumbered first if it
  *    did), so a lost state directory never reuses a (node, seq) pair; the anchor is recorded
@@ -23,15 +25,14 @@
  *  - a failed connect ends the process once its state is reported: what a failed attempt
  *    leaves behind (a glfs_t that must not be finished) goes with it, and the mount side
  *    starts a fresh store side, with backoff;
- *  - stop: long loops (catch-up, tailing, adoption, compaction, the probe child) end at
- *    halting; the last ship ends at aborting; rfs_sloop_stop() never waits for a hung call.
+ *  - stop: long loops (catch-up, tailing, adoption, compaction) end at halting; the last
+ *    ship ends at aborting; rfs_sloop_stop() never waits for a hung call.
  * Files: loop.c (this state machine and its API), prepare.c (connect, owner lock,
  * anchoring), ship.c, tail.c, compact.c (+ adoption), layout.c (store names); the record set
  * is asked only through include/rmtabfs/recset.h.
  * Lock order: repl.lock is a leaf; the record set's locks are taken inside its functions and
- * never held here. No lock a FUSE request may take (repl.lock: status, sync=store waits) is
- * ever held across a store call or a blocking wait; a local commit wakes the thread through
- * an eventfd, with no lock at all.
+ * never held here (they are the other process's). repl.lock guards what the state push
+ * (rfs_sloop_state) reads; it is never held across a store call, a request or a wait.
  */
 #include "internal.h"
 
@@ -179,7 +180,6 @@ static void *repl_main(void *arg)
 			st_close_files(r);
 			pthread_mutex_lock(&r->lock);
 		}
-		r->first_done = true;
 		pthread_mutex_unlock(&r->lock);
 		if (r->on_round)
 			r->on_round(r, r->on_round_ctx);
@@ -348,25 +348,14 @@ int rfs_sloop_stop(struct rfs_sloop *r)
 	report_left(r);
 	st_checkpoint(r, true);
 	if (!done) {
-		/*
-		 * A store call hangs (a frozen brick) and cannot be interrupted. Nothing is lost
-		 * (the journal has it all); the caller must end the process without freeing
-		 * what the thread may still touch when the call returns.
-		 */
+		/* A store call hangs (a frozen brick); nothing is lost: the journal has it all. */
 		rfs_warn("store %s: a call is still hanging; stopping without it", r->url);
 		return -EBUSY;
 	}
-	if (r->thread_started)
-		pthread_join(r->thread, NULL);
-	if (r->prepared)
-		st_close_files(r);
-	if (r->connected)
-		r->store.ops->disconnect(&r->store, true);
-	free(r->peers);
-	close(r->wake_fd);
-	pthread_cond_destroy(&r->event);
-	pthread_mutex_destroy(&r->lock);
-	free(r);
+	/*
+	 * Nothing is freed or closed: the process ends now (its descriptors, the owner lock
+	 * with them, go at exit), and its reader thread may still pass on a frame to r.
+	 */
 	return 0;
 }
 

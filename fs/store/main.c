@@ -147,6 +147,8 @@ static void *read_link(void *arg)
 	struct rfs_buf in = RFS_BUF_INIT;
 	size_t used = 0;
 
+	if (rfs_buf_reserve(&in, 65536))
+		_exit(1);
 	for (;;) {
 		struct rfs_link_hdr h;
 		const char *payload;

@@ -48,9 +48,8 @@ void rfs_sloop_wake(struct rfs_sloop *r);
 void rfs_sloop_request_stop(struct rfs_sloop *r);
 /*
  * Stops the thread: it ships and confirms what is left for at most min(timeout=, 0.5 s),
- * the log names what stays behind, and a last checkpoint is written. Returns 0 once the
- * thread is joined and everything freed, or -EBUSY when a store call hangs (nothing freed:
- * the process must end).
+ * the log names what stays behind, and a last checkpoint is written. Returns 0, or -EBUSY
+ * when a store call hangs. Either way nothing is freed: the caller ends the process.
  */
 int rfs_sloop_stop(struct rfs_sloop *r);
 /* Writes a store snapshot now (rmtabctl compact); msg says what happened. 0 or -errno. */
