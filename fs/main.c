@@ -9,9 +9,10 @@
  * before the mount when the store answers quickly. In the background the process forks
  * before any thread exists and the parent exits with the child's start-up result.
  * Stop: SIGTERM/SIGINT/SIGHUP or an unmount end the FUSE loop; then each part stops before
- * what it calls (control socket, notifier sends, unmount, replication thread with its last
- * ship, notifier thread), all joined; only a store call hanging in the replication thread
- * (a frozen brick) is not waited for: the process then ends with _exit, freeing nothing.
+ * what it calls (control socket, notifier sends, unmount, the store side process with its
+ * last ship and the link thread that serves it, notifier thread), all joined. No store call
+ * runs in this process (libgfapi is not even linked): a hung one is the store side's, which
+ * is killed when it does not stop in time.
  * Reload (SIGUSR2, rmtabctl restart; DESIGN §9, fs/handover.c): the FUSE loop pauses with
  * every request it read answered, replication (last ship, checkpoint) and the notifier stop,
  * the state goes into a handover image and a forked child execs the binary on disk with it.
@@ -243,7 +244,7 @@ static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
 	rfs_loop_pause(rc->loop);
 	paused = ms_since(&t0);
 	fds.ctl = rfs_ctl_fd(fs->ctl);
-	/* A hung store call (-EBUSY) is left behind: the new image has its own thread. */
+	/* Bounded: the store side is killed if it does not stop; the new image starts its own. */
 	rfs_repl_stop(fs->repl);
 	fs->repl = NULL;
 	rfs_notify_stop(fs->notify);
@@ -403,8 +404,6 @@ int main(int argc, char **argv)
 	 * buffers, rendered on every MOUNT, would then be fresh mmaps and page-fault each time.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
-	if (argc >= 2 && strcmp(argv[1], RFS_STORE_PROBE_ARG) == 0)
-		rfs_store_probe_main(argc, argv);
 	handover = handover_args(&argc, argv, &ho_pipe);
 	rctx.adopted = handover;
 	rctx.argc = argc;
@@ -555,17 +554,9 @@ out:
 		fuse_session_unmount(fs.se); /* at once for the clients */
 	if (core_open)
 		rfs_core_flush(&fs.core); /* durability=batch: a clean stop syncs */
-	if (rfs_repl_stop(fs.repl) == -EBUSY) {
-		/*
-		 * A store call hangs in the replication thread, which uses the core and the
-		 * notifier when it returns: free nothing, end here. The journal and the last
-		 * checkpoint are on disk; the mount is gone.
-		 */
-		report(&report_fd, (char)rc);
-		_exit(rc);
-	}
+	rfs_repl_stop(fs.repl);		  /* bounded: a store side that does not stop is killed */
 	fs.repl = NULL;
-	rfs_notify_stop(fs.notify); /* called by the replication thread: after it */
+	rfs_notify_stop(fs.notify); /* called by the link thread: after it */
 	fs.notify = NULL;
 	rfs_loop_free(rctx.loop);
 	if (fs.se)

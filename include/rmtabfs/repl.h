@@ -1,7 +1,9 @@
 /*
- * Replication: the one thread that talks to the store. It ships this node's journal to
- * nodes/NODE.log, tails every other node's log into the table, keeps the owner lock, writes
- * checkpoints and empties the journal when the store and a checkpoint hold everything.
+ * Replication as the mount side sees it: a supervised store side process (rmtabfs-store,
+ * include/rmtabfs/sloop.h) that ships, tails and compacts, linked by a socketpair
+ * (include/rmtabfs/link.h). This module starts it, answers its record-set requests on a
+ * link thread, replaces it at once when it exits, crashes or stops answering for timeout=
+ * (with backoff when it keeps dying quickly), and keeps what it last reported for status.
  * FUSE requests never wait for it, except with sync=store, and then at most timeout.
  */
 #ifndef RMTABFS_REPL_H
@@ -11,40 +13,34 @@
 #include <stdint.h>
 
 #include <rmtabfs/buf.h>
-#include <rmtabfs/core.h>
-#include <rmtabfs/options.h>
+#include <rmtabfs/link.h>
 
 struct rfs_repl;
+struct rfs_core;
+struct rfs_options;
 
-enum rfs_repl_state {
-	RFS_REPL_CONNECTING,
-	RFS_REPL_UP,
-	RFS_REPL_DOWN,
-	RFS_REPL_REFUSED, /* another daemon holds this node id on the store */
-};
-
-const char *rfs_repl_state_name(enum rfs_repl_state s);
-
-/* Starts the thread; the store is reached in the background. */
+/*
+ * Starts the link thread, which starts the store side; the store is reached in the
+ * background. The store side's executable: $RMTABFS_STORE_EXE, else rmtabfs-store beside
+ * this executable, else the installed one (RFS_STORE_EXE).
+ */
 struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options *opts);
 /*
- * Waits until the first attempt to reach the store has ended or timeout seconds passed.
- * Returns the state then; with REFUSED, msg says who holds the node id.
+ * Waits until the store side's first attempt to reach the store has ended or timeout
+ * seconds passed. Returns the state then; with REFUSED, msg says who holds the node id.
  */
 enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char *msg,
 					size_t msglen);
-/* Something to ship, or a reason to look at the other logs now. */
+/* Something to ship, or a reason to look at the other logs now. Never blocks. */
 void rfs_repl_wake(struct rfs_repl *r);
 /* sync=store: returns once the store has every op up to seq, or after the timeout. */
 void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq);
-/* Asks the thread to stop: its long loops end and waiters (rmtabctl compact) return. */
+/* Asks for a stop: waiters (rmtabctl compact, sync=store) return. */
 void rfs_repl_request_stop(struct rfs_repl *r);
 /*
- * Stops the thread: it ships and confirms what is left for at most min(timeout=, 0.5 s),
- * the log names what stays behind, and a last checkpoint is written. Returns 0 once the
- * thread is joined and everything freed, or -EBUSY when a store call hangs: the thread is
- * left running and nothing is freed, so the caller must end the process (_exit) without
- * freeing what the thread uses (the core, the notifier).
+ * Stops: the store side ships and confirms what is left for at most min(timeout=, 0.5 s),
+ * then exits (or is killed); a last checkpoint is written. Always returns 0 (the -EBUSY of
+ * a hung store call is gone with the store side's own process).
  */
 int rfs_repl_stop(struct rfs_repl *r);
 /* Writes a store snapshot now (rmtabctl compact); msg says what happened. 0 or -errno. */

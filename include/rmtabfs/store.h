@@ -12,7 +12,7 @@
  *   compact.lock         held by the one node writing a snapshot
  *
  * The backend is a small file API; every call may block on the network, which is why only
- * the replication thread calls it (never a FUSE request handler).
+ * the store side process (rmtabfs-store) calls it, never the mount side that serves FUSE.
  */
 #ifndef RMTABFS_STORE_H
 #define RMTABFS_STORE_H
@@ -91,14 +91,6 @@ struct rfs_store {
 /* Picks the backend for spec; -ENOTSUP if it was not built in. */
 int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec);
 void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len);
-
-/*
- * The daemon run as `rmtabfs --probe-store VOLUME LOGFILE SERVER PORT [SERVER PORT...]`:
- * tries to connect to a Gluster volume in this short-lived process and exits 0 if it could,
- * else with an errno value. See store_gluster.c for why. Never returns.
- */
-#define RFS_STORE_PROBE_ARG "--probe-store"
-void rfs_store_probe_main(int argc, char **argv) __attribute__((noreturn));
 
 extern const struct rfs_store_ops rfs_store_dir_ops;
 extern const struct rfs_store_ops rfs_store_gluster_ops;

@@ -43,6 +43,7 @@ for k in ("sbindir", "sysconfdir", "mandir", "datadir", "libexecdir"):
 	print(os.path.join(o["prefix"], o[k]))')
 { read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; read -r LIBEXECDIR; } <<<"$dirs"
 HELPER=$LIBEXECDIR/rmtabfs/rmtabfs-units
+STORE_SIDE=$LIBEXECDIR/rmtabfs/rmtabfs-store
 CTDB_EX=$DATADIR/doc/rmtabfs/examples/ctdb
 UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
 UNITDIR=${UNITDIR:-/lib/systemd/system}
@@ -52,7 +53,8 @@ log "sbindir $SBINDIR, sysconfdir $SYSCONFDIR, mandir $MANDIR, unit dir $UNITDIR
 run meson install -C "$RFS_BUILD" --destdir "$DEST" --no-rebuild --quiet
 check_eq "meson install --destdir succeeds" "0" "$RC"
 [[ $RC == 0 ]] || { printf '%s\n' "$ERR" >&2; die "cannot install"; }
-expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$MANDIR/man8/rmtabfs.8" \
+expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$STORE_SIDE" \
+	"$MANDIR/man8/rmtabfs.8" \
 	"$MANDIR/man8/rmtabctl.8" "$UNITDIR/rmtabfs.service" "$HELPER" \
 	"$UNITDIR/nfs-mountd.service.d/rmtabfs.conf" "$UNITDIR/rpc-statd.service.d/rmtabfs.conf" \
 	"$SYSCONFDIR/rmtabfs/rmtabfs.conf.example" \
@@ -60,7 +62,8 @@ expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$MANDIR/man8/rm
 	"$CTDB_EX/rmtabfs-nfs-callout" | sort)
 check_eq "exactly the expected files are installed" "$expected" \
 	"$(cd "$DEST" && find . -type f -o -type l | sed 's|^\.||' | sort)"
-check "both programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl"
+check "the three programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl" \
+	-a -x "$DEST$STORE_SIDE"
 check "the CTDB example callout is executable" test -x "$DEST$CTDB_EX/rmtabfs-nfs-callout"
 check "the unit's helper is executable" test -x "$DEST$HELPER"
 UNIT=$DEST$UNITDIR/rmtabfs.service

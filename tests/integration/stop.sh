@@ -1,11 +1,12 @@
 #!/bin/bash
 # Stop and store faults on Gluster (gluster suite only: $RFS_GLUSTER_URL, $RFS_GLUSTER_VOLUME):
-#  - stop with a brick frozen (SIGSTOP) while the replication thread is inside a store call:
-#    exit 0 in under a second, the acknowledged op is on the store after the brick is back;
-#  - stop while a probe child (rmtabfs --probe-store) is connecting: a fake volfile server on
-#    a port of our own (first it hangs up at once, so glfs_init fails and the next attempt
-#    goes to a child; then it accepts and never answers, so the child hangs): exit 0 in
-#    under a second, and the child is gone;
+#  - stop with a brick frozen (SIGSTOP) while the store side is inside a store call (or was
+#    replaced for not answering): exit 0 in under a second, the acknowledged op is on the
+#    store after the brick is back;
+#  - stop while the store side (rmtabfs-store) is connecting: a fake volfile server on a port
+#    of our own (first it hangs up at once, so glfs_init fails and that store side exits;
+#    then it accepts and never answers, so the next one hangs in glfs_init): exit 0 in under
+#    a second, and no store side is left;
 #  - a fresh node adopting a snapshot with a brick frozen: its MOUNT latency (printed) is no
 #    worse than without the freeze, give or take a loaded machine (bound: 1 s, far below the
 #    5 s ping-timeout a MOUNT would otherwise wait).
@@ -59,8 +60,8 @@ echo '10.8.0.2:/export/x' >>"$RFS_WORK/a/rmtab" # acknowledged from the journal
 sleep 2 # the thread is inside a store call that waits for the frozen brick now
 stop_timed a
 check "frozen: stop in under a second ($STOP_MS ms)" test "$STOP_MS" -lt 1000
-check "frozen: the log says a call was left hanging" \
-	grep -q "a call is still hanging" "$RFS_WORK/a.log"
+check "frozen: the log says a call was left hanging (or the store side was replaced)" \
+	grep -qE "a call is still hanging|killed: no answer|killed: did not stop" "$RFS_WORK/a.log"
 resume
 start a "$S/frozen"
 check "frozen: after the brick is back, a ships what it acknowledged" wait_for 30 settled a
@@ -70,7 +71,7 @@ check "frozen: a second node shows both records" \
 stop_timed a
 stop_timed b
 
-# --- stop during a probe (a fake volfile server: nothing of glusterd is touched)
+# --- stop while the store side connects (a fake volfile server: nothing of glusterd is touched)
 PORT=$((20000 + RANDOM % 20000))
 MODE=$RFS_WORK/fake.mode
 echo hangup >"$MODE"
@@ -90,21 +91,23 @@ PY
 FAKE=$!
 sleep 0.5
 start p "gluster://127.0.0.1:$PORT/novolume/x"
-# The first in-process attempt fails at once; after it, attempts go to a probe child.
+# The first attempt fails at once (that store side exits); the next ones hang in glfs_init.
 wait_for 20 grep -q . "$RFS_WORK/fake.log" 2>/dev/null || true
 sleep 1
 echo hold >"$MODE"
-probe_running() { pgrep -f -- "--probe-store novolume .* 127.0.0.1 $PORT" >/dev/null; }
-check "probe: a probe child is running" wait_for 20 probe_running
+store_sides() { pgrep -f -- "rmtabfs-store .*--store gluster://127.0.0.1:$PORT/novolume" >/dev/null; }
+check "connecting: a store side is running" wait_for 20 store_sides
+replaced() { status_of p | grep -q '^store-side-restarts: [1-9]'; }
+check "connecting: a failed attempt's store side was replaced" wait_for 20 replaced
 stop_timed p
-check "probe: stop in under a second ($STOP_MS ms)" test "$STOP_MS" -lt 1000
+check "connecting: stop in under a second ($STOP_MS ms)" test "$STOP_MS" -lt 1000
 sleep 0.2
-no_probe() { # pgrep: 1 is "none", anything else (a match, an error) is not
+no_store_side() { # pgrep: 1 is "none", anything else (a match, an error) is not
 	local rc=0
-	pgrep -f -- "--probe-store novolume .* 127.0.0.1 $PORT" >/dev/null || rc=$?
+	pgrep -f -- "rmtabfs-store .*--store gluster://127.0.0.1:$PORT/novolume" >/dev/null || rc=$?
 	[[ $rc == 1 ]]
 }
-check "probe: the probe child was killed" no_probe
+check "connecting: no store side is left" no_store_side
 kill "$FAKE" 2>/dev/null || true
 wait "$FAKE" 2>/dev/null || true
 

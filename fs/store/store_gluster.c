@@ -11,20 +11,18 @@
  * where upcalls miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in
  * glusterfs 10.3; every fd is fsync'ed and closed instead, so nothing is pending).
  *
- * Invariants: one glfs_t per daemon for its whole life once glfs_init succeeded; on
- * ENOTCONN the caller retries and the glfs_t reconnects by itself. While no glusterd answers,
- * no glfs_t is made at all (a TCP probe of the volfile servers first); a glfs_t whose init
- * failed anyway is finished right here, in the replication thread (libglusterfs 10.3
- * crashed in glfs_epoll when a failed glfs_t was finished in another thread while the next
- * one was being set up; its fini may take seconds, during which the store is down anyway).
+ * Invariants: one glfs_t per store side process (rmtabfs-store) for its whole life once
+ * glfs_init succeeded; on ENOTCONN the caller retries and the glfs_t reconnects by itself.
+ * While no glusterd answers, no glfs_t is made at all (a TCP probe of the volfile servers
+ * first).
  * A failed glfs_init leaks about 8 KB in libglusterfs 10.3 even after glfs_fini, and with
  * glusterd up but the volume stopped or not yet created every retry fails that way (measured:
- * ~0.5 MB of RSS a minute). So after one failure in a row the next attempts are made by a
- * child process (the daemon re-executed with RFS_STORE_PROBE_ARG), and this process makes its
- * own glfs_t only once a child could connect.
+ * ~0.5 MB of RSS a minute); its glfs_fini has crashed too. So a failed glfs_t is never
+ * finished: the store side process (rmtabfs-store) ends after a failed connect and the mount
+ * side starts a fresh one (with backoff).
  * Every fd that
  * locks has its own lock owner (gfapi keeps the owner thread-locally otherwise, see the
- * notes). No locks here: only the replication thread calls this backend.
+ * notes). No locks here: only the replication thread of the store side calls this backend.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -35,9 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,73 +92,6 @@ static void abs_path(struct rfs_store *s, const char *rel, char *out, size_t len
 		snprintf(out, len, "%s/%s", s->spec.path, rel);
 }
 
-#define PROBE_TIMEOUT_MS 20000
-
-extern char **environ;
-
-void rfs_store_probe_main(int argc, char **argv)
-{
-	glfs_t *fs;
-	int i;
-
-	if (argc < 6 || (argc - 4) % 2)
-		_exit(EINVAL);
-	fs = glfs_new(argv[2]);
-	if (!fs)
-		_exit(ENOMEM);
-	for (i = 4; i + 1 < argc; i += 2)
-		if (glfs_set_volfile_server(fs, "tcp", argv[i], atoi(argv[i + 1])) < 0)
-			_exit(errno > 0 && errno < 126 ? errno : EINVAL);
-	glfs_set_logging(fs, argv[3][0] ? argv[3] : "/dev/null", 4);
-	if (glfs_init(fs) < 0)
-		_exit(errno > 0 && errno < 126 ? errno : EIO);
-	/* No glfs_fini: it only waits, and everything ends with this process. */
-	_exit(0);
-}
-
-/* Can a fresh process connect to the volume? 0, or -errno from the child. */
-static int probe_in_child(struct rfs_store *s)
-{
-	char ports[RFS_STORE_MAX_SERVERS][16];
-	char *argv[4 + 2 * RFS_STORE_MAX_SERVERS + 1];
-	struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
-	int status, rc, waited_ms;
-	size_t i, n = 0;
-	pid_t pid, r;
-
-	argv[n++] = (char *)"rmtabfs";
-	argv[n++] = (char *)RFS_STORE_PROBE_ARG;
-	argv[n++] = s->spec.volume;
-	argv[n++] = s->logfile;
-	for (i = 0; i < s->spec.nservers; i++) {
-		snprintf(ports[i], sizeof(ports[i]), "%d", s->spec.ports[i]);
-		argv[n++] = s->spec.servers[i];
-		argv[n++] = ports[i];
-	}
-	argv[n] = NULL;
-	rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
-	if (rc)
-		return -rc;
-	for (waited_ms = 0;; waited_ms += 10) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (waited_ms >= PROBE_TIMEOUT_MS || (s->cancel && atomic_load(s->cancel))) {
-			/* Killed on a stop too: the daemon does not wait out a probe. */
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return waited_ms >= PROBE_TIMEOUT_MS ? -ETIMEDOUT : -ECANCELED;
-		}
-		nanosleep(&tick, NULL);
-	}
-	if (WIFEXITED(status))
-		return -WEXITSTATUS(status);
-	return -EIO;
-}
-
 static int gl_connect(struct rfs_store *s)
 {
 	struct gl_priv *p;
@@ -174,11 +103,6 @@ static int gl_connect(struct rfs_store *s)
 	rc = probe_servers(&s->spec);
 	if (rc)
 		return rc;
-	if (s->failed_connects) {
-		rc = probe_in_child(s);
-		if (rc)
-			return rc;
-	}
 	fs = glfs_new(s->spec.volume);
 	if (!fs)
 		return -ENOMEM;
@@ -191,8 +115,11 @@ static int gl_connect(struct rfs_store *s)
 	/* gfapi's own log: warnings and errors only, beside our state. */
 	glfs_set_logging(fs, s->logfile[0] ? s->logfile : "/dev/null", 4);
 	if (glfs_init(fs) < 0) {
+		/*
+		 * Not finished here: glfs_fini of a failed glfs_t leaks and has crashed; the
+		 * store side process ends after a failed connect and takes it along.
+		 */
 		rc = errno ? -errno : -EIO;
-		glfs_fini(fs);
 		s->failed_connects++;
 		return rc;
 	}
