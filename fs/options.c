@@ -27,6 +27,7 @@ struct raw_opts {
 	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout, *tombstones;
 	char *maxskew;
 	int noimport;
+	int nowatch;
 	char *nonopt[2]; /* [SOURCE] MOUNTPOINT (copies: fuse_opt_parse frees its input) */
 	int nnonopt;
 };
@@ -51,6 +52,8 @@ static const struct fuse_opt rfs_opts[] = {
 	ROPT("entry_timeout=%s", entry_timeout),
 	ROPT("attr_timeout=%s", attr_timeout),
 	ROPT("noimport", noimport),
+	{"watch=off", offsetof(struct raw_opts, nowatch), 1},
+	{"watch=on", offsetof(struct raw_opts, nowatch), 0},
 	FUSE_OPT_END,
 };
 
@@ -335,6 +338,7 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 	o->poll = 0.2;
 	if (raw.poll && parse_seconds("poll", raw.poll, 0.01, 60, &o->poll, err, errlen))
 		goto out;
+	o->watch = !raw.nowatch;
 	o->tombstones = 600;
 	if (raw.tombstones && parse_seconds("tombstones", raw.tombstones, 0, 365 * 86400.0,
 					    &o->tombstones, err, errlen))
@@ -448,6 +452,8 @@ void rfs_options_usage(const char *prog)
 	       "    sync=local|store            acknowledge a change once in the local journal\n"
 	       "                                (local, default) or once on the store too\n"
 	       "    poll=SECONDS                how often other nodes' logs are checked (0.2)\n"
+	       "    watch=on|off                wake up at once on the store's hint that another\n"
+	       "                                node wrote (inotify, Gluster upcalls; on)\n"
 	       "    tombstones=SECONDS          keep removals at least this long in store\n"
 	       "                                snapshots (600; never before every node's log\n"
 	       "                                has passed them)\n"

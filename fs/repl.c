@@ -1728,14 +1728,19 @@ static void *repl_main(void *arg)
 			pthread_cond_broadcast(&r->event);
 		}
 		if (!r->stop) {
-			struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
+			struct pollfd pfd[2] = {{.fd = r->wake_fd, .events = POLLIN}};
 			uint64_t n;
 
 			pthread_mutex_unlock(&r->lock);
-			if (poll(&pfd, 1, (int)ceil(wait * 1000)) > 0 &&
+			/* The store's wake-up hint: another node wrote (-1: none, poll skips it). */
+			pfd[1].fd = rc ? -1 : rfs_store_watch_fd(&r->store);
+			pfd[1].events = POLLIN;
+			if (poll(pfd, 2, (int)ceil(wait * 1000)) > 0 && pfd[0].revents &&
 			    read(r->wake_fd, &n, sizeof(n)) < 0) {
 				/* EAGAIN: someone else drained it */
 			}
+			if (pfd[1].revents)
+				rfs_store_watch_clear(&r->store);
 			pthread_mutex_lock(&r->lock);
 		}
 	}
@@ -1771,6 +1776,8 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 		return NULL;
 	}
 	r->store.cancel = &r->halting;
+	r->store.watch_on = opts->watch;
+	r->store.node = opts->node;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
