@@ -99,6 +99,14 @@ int rfs_watch_fd(const struct rfs_watch *w)
 	return w->efd;
 }
 
+void rfs_watch_get_stats(const struct rfs_watch *w, struct rfs_watch_stats *st)
+{
+	st->hints = atomic_load(&w->hints);
+	st->after_hint = w->after_hint;
+	st->by_poll = w->by_poll;
+	st->failing = w->warned;
+}
+
 void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t size)
 {
 	struct rfs_watch *w = s->watch;

@@ -26,6 +26,13 @@ struct rfs_watch_mark {
 	off_t size;
 };
 
+struct rfs_watch_stats {
+	uint64_t hints;	     /* signals so far */
+	uint64_t after_hint; /* other nodes' changes found after a hint */
+	uint64_t by_poll;    /* ... by the poll alone */
+	bool failing;	     /* RFS_WATCH_MISS_WARN of them in a row, no hint since */
+};
+
 /*
  * how: what the hint is, for the log ("inotify on nodes/"); advice: what to check when it
  * does not work. Both are copied. NULL on ENOMEM or when no eventfd can be made.
@@ -41,6 +48,8 @@ void rfs_watch_signal(struct rfs_watch *w);
 void rfs_watch_set_broken(struct rfs_watch *w);
 bool rfs_watch_broken(const struct rfs_watch *w);
 int rfs_watch_fd(const struct rfs_watch *w);
+/* Replication thread only (the counters but hints are its own). */
+void rfs_watch_get_stats(const struct rfs_watch *w, struct rfs_watch_stats *st);
 /*
  * The backend's size() of a file opened read-only (another node's log) found size: counts a
  * change, if any, as after a hint or by the poll alone. Replication thread only.
