@@ -1732,7 +1732,7 @@ static void *repl_main(void *arg)
 			uint64_t n;
 
 			pthread_mutex_unlock(&r->lock);
-			/* The store's wake-up hint: another node wrote (-1: none, poll skips it). */
+			/* The store's hint that another node wrote (-1: none, skipped). */
 			pfd[1].fd = rc ? -1 : rfs_store_watch_fd(&r->store);
 			pfd[1].events = POLLIN;
 			if (poll(pfd, 2, (int)ceil(wait * 1000)) > 0 && pfd[0].revents &&

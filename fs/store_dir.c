@@ -343,9 +343,9 @@ static const char *network_fs(int fd)
 		long magic;
 		const char *name;
 	} kinds[] = {
-		{0x6969, "NFS"},	 {0xff534d42, "CIFS"}, {0xfe534d42, "SMB2"},
-		{0x65735546, "FUSE"},	 {0x00c36400, "Ceph"}, {0x01021997, "9P"},
-		{0x5346414f, "AFS"},	 {0x7461636f, "OCFS2"}, {0x01161970, "GFS2"},
+		{0x6969, "NFS"},      {0xff534d42, "CIFS"},  {0xfe534d42, "SMB2"},
+		{0x65735546, "FUSE"}, {0x00c36400, "Ceph"},  {0x01021997, "9P"},
+		{0x5346414f, "AFS"},  {0x7461636f, "OCFS2"}, {0x01161970, "GFS2"},
 	};
 	struct statfs sf;
 	size_t i;

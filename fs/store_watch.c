@@ -33,11 +33,11 @@ struct rfs_watch {
 	char how[64];
 	char advice[256];
 	/* replication thread only */
-	uint64_t after_hint;   /* other nodes' changes found after a hint */
-	uint64_t by_poll;      /* ... found by the poll alone */
-	uint64_t run;	       /* of those, in a row with no hint at all meanwhile */
-	uint64_t run_hints;    /* hints when that run began */
-	bool warned;	       /* this run reached RFS_WATCH_MISS_WARN */
+	uint64_t after_hint; /* other nodes' changes found after a hint */
+	uint64_t by_poll;    /* ... found by the poll alone */
+	uint64_t run;	     /* of those, in a row with no hint at all meanwhile */
+	uint64_t run_hints;  /* hints when that run began */
+	bool warned;	     /* this run reached RFS_WATCH_MISS_WARN */
 };
 
 struct rfs_watch *rfs_watch_new(const char *how, const char *advice)
@@ -131,8 +131,8 @@ void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t si
 			w->by_poll++;
 			if (++w->run == RFS_WATCH_MISS_WARN) {
 				w->warned = true;
-				rfs_warn("store wake-up hint (%s): the last %d changes of other nodes "
-					 "came without a hint, found by the poll only: %s",
+				rfs_warn("store wake-up hint (%s): the last %d changes of other "
+					 "nodes came without a hint, found by the poll only: %s",
 					 w->how, RFS_WATCH_MISS_WARN, w->advice);
 			}
 		}

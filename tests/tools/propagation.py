@@ -4,7 +4,7 @@ record arrives, once, in A's order. Two rmtabfs daemons on one store are mounted
 (tests/tools/propagation-bench.sh, tests/integration/propagation.sh, scripts/bench.sh).
 
   propagation.py A_RMTAB B_RMTAB COUNT [--burst K] [--gap-ms LO HI] [--timeout S]
-                 [--prefix P] [--label L]
+                 [--prefix P] [--label L] [--store-log PATH]
 
 Writes COUNT distinct records to A_RMTAB, each with its own open(O_APPEND)/write/close (as
 rpc.mountd's MNT does), in bursts of K back to back (default 1), with a random pause of LO..HI
@@ -16,6 +16,14 @@ reads it and checks that the records of this run that B shows are exactly the fi
 (B renders in stamp order, and A stamps its records in the order written): a record shown
 before an earlier one, or an earlier one gone again, counts as "reordered". A record's delay
 is the time from its close() on A to the first read of B that showed it.
+
+--store-log PATH: A's log on the store as a file this machine can read (a dir: store's
+nodes/A.log, or that file on a glusterfs FUSE mount of the volume). A third thread follows it
+and splits each delay into A -> store (close() on A until A's op line is in the file: A's
+replication thread shipped it) and store -> B (until B showed it); adds ship_p50_ms ship_p99_ms
+pickup_p50_ms pickup_p99_ms to the summary (where the time goes). Through a FUSE mount the
+op shows later than it does to B's libgfapi client (the mount's own latency, large on a loaded
+machine): ship is then an upper bound and pickup a lower one (clamped at 0).
 
 Prints one summary line
   prop label=L n=.. lost=.. reordered=.. p50_ms=.. p90_ms=.. p99_ms=.. max_ms=.. same=0|1
@@ -39,6 +47,17 @@ def pct(sorted_vals, p):
     return sorted_vals[max(r - 1, 0)]
 
 
+def split_delays(closed, shipped, seen):
+    ship = sorted((s - c) * 1000.0 for s, c in zip(shipped, closed) if s is not None)
+    pick = sorted(
+        max(0.0, (v - s) * 1000.0) for s, v in zip(shipped, seen) if s is not None and v is not None
+    )
+    return (
+        f" ship_p50_ms={pct(ship, 50):.1f} ship_p99_ms={pct(ship, 99):.1f}"
+        f" pickup_p50_ms={pct(pick, 50):.1f} pickup_p99_ms={pct(pick, 99):.1f}"
+    )
+
+
 def main(argv):
     ap = argparse.ArgumentParser(prog="propagation.py")
     ap.add_argument("a")
@@ -50,6 +69,7 @@ def main(argv):
     ap.add_argument("--prefix", default="10.78")
     ap.add_argument("--label", default="-")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--store-log")
     a = ap.parse_args(argv)
     if a.count < 1 or a.burst < 1 or a.gap_ms[0] < 0 or a.gap_ms[1] < a.gap_ms[0]:
         ap.error("COUNT and --burst must be positive, --gap-ms LO <= HI")
@@ -105,9 +125,40 @@ def main(argv):
                 break
             time.sleep(0.0002)
 
+    shipped = [None] * a.count
+    keys = {(line.split(b":")[0], line.split(b":")[1]): i for i, line in enumerate(lines)}
+
+    def shipper():
+        """Follows A's store log: when did each record's op line get there?"""
+        off, rest, left = 0, b"", a.count
+        while left > 0:
+            try:
+                with open(a.store_log, "rb") as f:
+                    f.seek(off)
+                    data = f.read()
+            except OSError:
+                data = b""
+            t = time.monotonic()
+            off += len(data)
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            rest = data[cut:]
+            for op in data[:cut].split(b"\n"):
+                fields = op.split(b" ")
+                i = keys.get((fields[7], fields[8])) if len(fields) > 9 else None
+                if i is not None and shipped[i] is None:
+                    shipped[i] = t
+                    left -= 1
+            if writer_done.is_set() and time.monotonic() > state["deadline"]:
+                break
+            time.sleep(0.0002)
+
     look()  # records of an earlier run with this prefix would count as reordered
     th = threading.Thread(target=observer, daemon=True)
     th.start()
+    if a.store_log:
+        sh = threading.Thread(target=shipper, daemon=True)
+        sh.start()
     i = 0
     while i < a.count:
         for _ in range(min(a.burst, a.count - i)):
@@ -122,6 +173,8 @@ def main(argv):
     state["deadline"] = time.monotonic() + a.timeout
     writer_done.set()
     th.join()
+    if a.store_log:
+        sh.join()
     look()  # the final state too (order, and anything shown after the observer stopped)
 
     delays = sorted((s - c) * 1000.0 for s, c in zip(seen, closed) if s is not None)
@@ -136,6 +189,7 @@ def main(argv):
         f"p50_ms={pct(delays, 50):.1f} p90_ms={pct(delays, 90):.1f} "
         f"p99_ms={pct(delays, 99):.1f} max_ms={(delays[-1] if delays else float('nan')):.1f} "
         f"same={same}"
+        + (split_delays(closed, shipped, seen) if a.store_log else "")
     )
     if state["first_bad"] is not None:
         print(f"first out-of-order view (indices of this run's records): {state['first_bad']}",

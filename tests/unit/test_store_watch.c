@@ -132,8 +132,8 @@ static void store_append(struct rfs_store *s, const char *name)
 /* A hint for each of these, and none for our own files. */
 static void expect_hints(struct fixture *f, int fd)
 {
-	static const char *const others[] = {"n2.log", "n2.log.3", "n1.log.log", "n1x.log",
-					     "n1.log.2.log", "n2.owner"};
+	static const char *const others[] = {"n2.log",	"n2.log.3",	"n1.log.log",
+					     "n1x.log", "n1.log.2.log", "n2.owner"};
 	static const char *const own[] = {"n1.log", "n1.log.1", "n1.log.17", "n1.owner"};
 	char from[4200], to[4200];
 	size_t i;
