@@ -132,7 +132,7 @@ static int dir_open(struct rfs_store *s, const char *rel, int flags, struct rfs_
 	(*f)->fd = fd;
 	(*f)->s = s;
 	(*f)->reader = (flags & O_ACCMODE) == O_RDONLY;
-	(*f)->mark.w = NULL;
+	(*f)->mark.watch_id = 0;
 	return 0;
 }
 

@@ -26,7 +26,11 @@
 /* Starting the hint again after a failure: at most this often (s). */
 #define WATCH_RETRY 1.0
 
+/* Hint ids: a mark names the hint it was taken under (an address may be reused). */
+static _Atomic uint64_t last_id;
+
 struct rfs_watch {
+	uint64_t id; /* never 0 */
 	int efd;
 	_Atomic uint64_t hints; /* signals so far */
 	_Atomic bool broken;
@@ -51,6 +55,7 @@ struct rfs_watch *rfs_watch_new(const char *how, const char *advice)
 		free(w);
 		return NULL;
 	}
+	w->id = atomic_fetch_add(&last_id, 1) + 1;
 	snprintf(w->how, sizeof(w->how), "%s", how);
 	snprintf(w->advice, sizeof(w->advice), "%s", advice);
 	return w;
@@ -113,7 +118,7 @@ void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t si
 	uint64_t hints;
 
 	if (!w) {
-		m->w = NULL;
+		m->watch_id = 0;
 		return;
 	}
 	hints = atomic_load(&w->hints);
@@ -124,7 +129,7 @@ void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t si
 		w->run = 0;
 		w->run_hints = hints;
 	}
-	if (m->w == w && size != m->size) {
+	if (m->watch_id == w->id && size != m->size) {
 		if (hints != m->hints) {
 			w->after_hint++;
 		} else {
@@ -137,7 +142,7 @@ void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t si
 			}
 		}
 	}
-	m->w = w;
+	m->watch_id = w->id;
 	m->hints = hints;
 	m->size = size;
 }

@@ -21,8 +21,8 @@
 
 /* What a backend keeps per file opened read-only, for rfs_watch_note_size. */
 struct rfs_watch_mark {
-	const struct rfs_watch *w; /* the hint of the last look; NULL: not looked at yet */
-	uint64_t hints;		   /* its count of hints then */
+	uint64_t watch_id; /* the hint of the last look; 0: not looked at yet */
+	uint64_t hints;	   /* its count of hints then */
 	off_t size;
 };
 
