@@ -30,11 +30,19 @@
 
 #define MAGIC "rmtabfs-view 1\n"
 
+static int encode_record(struct rfs_buf *out, const struct rfs_record *r)
+{
+	struct rfs_op op;
+
+	rfs_record_as_op(r, &op);
+	return rfs_op_encode(out, &op);
+}
+
 int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool imported,
 			  const struct rfs_peer_pos *peers, size_t npeers)
 {
 	const struct rfs_record *r;
-	size_t i;
+	size_t i, n = 0, mark;
 	int rc;
 
 	rc = rfs_buf_printf(out, MAGIC "node %s\nseq %llu\nhlc %llu\nmtime %lld\nimported %d\n",
@@ -47,14 +55,32 @@ int rfs_checkpoint_encode(struct rfs_buf *out, const struct rfs_table *t, bool i
 				    (unsigned long long)peers[i].skip);
 	if (!rc)
 		rc = rfs_buf_printf(out, "records %zu\n", t->nrecords);
+	/*
+	 * Live records in first-seen order, so that loading appends each at the tail of the
+	 * list (hash order made every insert walk the list: 1.2 s at 10 000 records, a minute
+	 * at 100 000); then the tombstones, which are in no list. Hash order for everything if
+	 * the list and the table ever disagree (the load then still checks the count).
+	 */
+	mark = out->len;
+	for (r = t->head; r && !rc; r = r->next, n++)
+		rc = encode_record(out, r);
 	rfs_table_for_each(t, i, r)
 	{
-		struct rfs_op op;
-
 		if (rc)
 			break;
-		rfs_record_as_op(r, &op);
-		rc = rfs_op_encode(out, &op);
+		if (!r->count) {
+			rc = encode_record(out, r);
+			n++;
+		}
+	}
+	if (!rc && n != t->nrecords) {
+		out->len = mark;
+		rfs_table_for_each(t, i, r)
+		{
+			if (rc)
+				break;
+			rc = encode_record(out, r);
+		}
 	}
 	if (!rc)
 		rc = rfs_buf_printf(out, "end %08x\n", rfs_crc32c(0, out->data, out->len));

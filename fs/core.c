@@ -2,16 +2,24 @@
  * The record set in the daemon (see include/rmtabfs/core.h).
  *
  * Invariants:
- *  - an op is in the journal (fdatasync'ed) before it is applied to the table, so whatever
- *    a reader has seen survives kill -9; a failed journal write changes nothing;
+ *  - an op is written to the journal before it is applied to the table, so whatever a reader
+ *    has seen survives kill -9 (the page cache keeps it); a failed journal write changes
+ *    nothing. Its commit is acknowledged only after the journal's sync covers it (with
+ *    durability=fsync), which runs outside commit_lock so that concurrent commits share it
+ *    (group commit); until then the op is neither shipped (the journal publishes only synced
+ *    lines) nor in a checkpoint (a checkpoint first syncs the journal up to its table);
  *  - cur, when set, is the snapshot of table.gen; snapshots never change after creation;
  *  - the mtime a snapshot carries was reported through rfs_table_mtime(), so a file handle
  *    that shows it (fstat) obeys the same never-repeat rule as a stat by name;
  *  - this node's sequence numbers never repeat: a state directory without a checkpoint
  *    starts a new incarnation above the clock, and one not yet anchored is renumbered above
  *    whatever the store holds before it ships (fs/incarnation.c).
- * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock is a
- * leaf. No lock is held across a call into the store or the on_change/wait_shipped hooks.
+ * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock and the
+ * journal's own lock are leaves. No lock is held across a call into the store or the
+ * on_change/wait_shipped hooks, nor across a commit's journal sync (a checkpoint's sync may
+ * hold commit_lock, as a reset always has). With durability=batch (a timer syncs) a journal
+ * whose last run was cut by a machine restart starts a new incarnation: what it shipped may
+ * be missing from the journal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -104,6 +112,40 @@ const char *rfs_snap_gnfs(struct rfs_snap *s, size_t *len)
 	pthread_mutex_unlock(&s->lazy_lock);
 	*len = s->gnfs_len;
 	return s->gnfs;
+}
+
+struct rfs_snap *rfs_snap_new(uint64_t gen, int64_t mtime, const char *text, size_t len)
+{
+	struct rfs_snap *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->text = malloc(len + 1))) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->text, text, len);
+	s->text[len] = '\0';
+	s->len = len;
+	s->gen = gen;
+	s->mtime = mtime;
+	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->lazy_lock, NULL);
+	return s;
+}
+
+int rfs_core_statedir_lock(struct rfs_core *c, bool take)
+{
+	char pid[24];
+	int n;
+
+	if (flock(c->lock_fd, take ? LOCK_EX | LOCK_NB : LOCK_UN) < 0)
+		return -errno;
+	if (take) {
+		/* A new image that failed may have written its pid there. */
+		n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+		if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)n, 0) != n)
+			rfs_warn("cannot write our pid into the state directory's lock file");
+	}
+	return 0;
 }
 
 void rfs_base_set_snap(struct rfs_base *b, struct rfs_snap *s)
@@ -213,15 +255,17 @@ static int by_line(const void *a, const void *b)
 }
 
 /*
- * Journals and applies the changes as ops of this node. Holds commit_lock throughout so
- * journal order is sequence order; the table lock only while computing and applying.
+ * Journals and applies the changes as ops of this node. Holds commit_lock while computing,
+ * writing and applying, so journal order is sequence order and the next commit computes
+ * against this one's result; the table lock only while computing and applying. The sync
+ * that acknowledges it comes after commit_lock, shared with whoever commits meanwhile.
  */
 static int commit_changes(struct rfs_core *c, struct rfs_entries *changes, const char *who)
 {
 	struct rfs_buf lines = RFS_BUF_INIT;
 	struct rfs_op *ops = NULL;
 	struct rfs_table *t = &c->table;
-	uint64_t seq_before, last_seq = 0;
+	uint64_t seq_before, last_seq = 0, lsn = 0;
 	size_t i, nops = 0, live;
 	int rc = 0, changed = 0;
 
@@ -267,7 +311,7 @@ static int commit_changes(struct rfs_core *c, struct rfs_entries *changes, const
 	if (rc || nops == 0)
 		goto out;
 
-	rc = rfs_journal_append(&c->journal, lines.data, lines.len, last_seq, nops);
+	rc = rfs_journal_write(&c->journal, lines.data, lines.len, last_seq, nops, &lsn);
 	if (rc) {
 		rfs_err("%s: journal write failed, nothing changed: %s", who, strerror(-rc));
 		pthread_mutex_lock(&c->table_lock);
@@ -296,11 +340,21 @@ out:
 	free(ops);
 	rfs_buf_free(&lines);
 	if (nops && !rc) {
-		rfs_debug("%s: committed %zu op(s), last seq %llu", who, nops,
-			  (unsigned long long)last_seq);
+		rc = rfs_journal_wait(&c->journal, lsn);
+		if (rc) {
+			rfs_err("%s: journal sync failed: the change shows here but is not "
+				"acknowledged: %s",
+				who, strerror(-rc));
+		} else {
+			pthread_mutex_lock(&c->commit_lock);
+			rfs_journal_publish(&c->journal);
+			pthread_mutex_unlock(&c->commit_lock);
+			rfs_debug("%s: committed %zu op(s), last seq %llu", who, nops,
+				  (unsigned long long)last_seq);
+		}
 		if (changed && c->on_change)
 			c->on_change(c->on_change_ctx, true);
-		if (c->wait_shipped)
+		if (!rc && c->wait_shipped)
 			c->wait_shipped(c->wait_shipped_ctx, last_seq);
 	}
 	return rc;
@@ -454,7 +508,7 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 			bool force)
 {
 	struct rfs_buf buf = RFS_BUF_INIT;
-	uint64_t gen;
+	uint64_t gen, lsn;
 	int rc;
 
 	/* Two writers (the replication thread, the stop path) would share view.tmp. */
@@ -466,8 +520,13 @@ int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, si
 		return 0;
 	}
 	gen = c->table.gen;
+	/* Every op in the table is written by now (write, then apply). */
+	lsn = rfs_journal_lsn(&c->journal);
 	rc = rfs_checkpoint_encode(&buf, &c->table, c->imported, peers, npeers);
 	pthread_mutex_unlock(&c->table_lock);
+	/* No op in a checkpoint that a power cut could take from the journal. */
+	if (!rc)
+		rc = rfs_journal_sync(&c->journal, lsn);
 	if (!rc)
 		rc = rfs_checkpoint_write(c->statedir_fd, buf.data, buf.len);
 	if (rc)
@@ -532,11 +591,17 @@ static uint64_t realtime_ns(void)
 static int renumber_journal(struct rfs_core *c, uint64_t floor)
 {
 	struct rfs_buf out = RFS_BUF_INIT;
-	size_t len = (size_t)c->journal.size;
-	char *text = malloc(len + 1);
+	size_t len;
+	char *text;
 	long n = 0;
-	int rc = 0;
+	/* Every written line, synced and published. */
+	int rc = rfs_journal_sync(&c->journal, rfs_journal_lsn(&c->journal));
 
+	if (rc)
+		return rc;
+	rfs_journal_publish(&c->journal);
+	len = (size_t)c->journal.size;
+	text = malloc(len + 1);
 	if (!text)
 		return -ENOMEM;
 	if (len && rfs_journal_read(&c->journal, 0, text, len) != (ssize_t)len)
@@ -546,14 +611,9 @@ static int renumber_journal(struct rfs_core *c, uint64_t floor)
 		if (n < 0)
 			rc = (int)n;
 	}
-	if (!rc && len) {
-		rc = rfs_write_atomic(c->statedir_fd, "journal", out.data ? out.data : "", out.len);
-		if (!rc) {
-			rfs_journal_close(&c->journal);
-			rc = rfs_journal_open(&c->journal, c->statedir_fd, c->table.self->name,
-					      NULL, NULL);
-		}
-	}
+	if (!rc && len)
+		rc = rfs_journal_replace(&c->journal, out.data ? out.data : "", out.len,
+					 n ? floor + (uint64_t)n : 0, (uint64_t)n);
 	free(text);
 	rfs_buf_free(&out);
 	if (rc)
@@ -758,7 +818,14 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	if (c->journal.last_seq > c->table.self_seq)
 		c->table.self_seq = c->journal.last_seq;
 	c->checkpoint_gen = 0;
-	rc = open_incarnation(c, statedir, ck_ok);
+	if (c->journal.unclean_batch)
+		rfs_warn("%s: a run with durability=batch did not stop cleanly before a restart of "
+			 "the machine: its last changes may be missing here; starting a new "
+			 "incarnation (they are read back from the store)",
+			 statedir);
+	rc = open_incarnation(c, statedir, ck_ok && !c->journal.unclean_batch);
+	if (!rc && c->journal.unclean_batch)
+		rc = rfs_journal_clean(&c->journal);
 	if (rc)
 		goto fail;
 	rfs_info("state: %zu live record(s), %zu tombstone(s), journal %llu op(s), last seq %llu",
@@ -767,6 +834,30 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	return 0;
 fail:
 	rfs_core_close(c);
+	return rc;
+}
+
+int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms)
+{
+	int rc = rfs_journal_set_batch(&c->journal, batch_ms);
+
+	if (rc)
+		rfs_err("cannot start the journal's sync timer: %s", strerror(-rc));
+	else if (batch_ms)
+		rfs_info("durability=batch:%u: changes are on this node's disk within %u ms",
+			 batch_ms, batch_ms);
+	return rc;
+}
+
+int rfs_core_flush(struct rfs_core *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->commit_lock);
+	rc = rfs_journal_clean(&c->journal);
+	pthread_mutex_unlock(&c->commit_lock);
+	if (rc)
+		rfs_err("cannot sync the journal: %s", strerror(-rc));
 	return rc;
 }
 
@@ -906,7 +997,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	struct adopt_ctx a;
 	struct rfs_record *r;
 	char *journal = NULL;
-	size_t i, bad = 0;
+	size_t i, bad = 0, jlen;
 	long used;
 	int rc;
 
@@ -930,19 +1021,20 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 
 	/* No local commit while the journal's ops are folded in and the tables swap. */
 	pthread_mutex_lock(&c->commit_lock);
-	journal = malloc((size_t)c->journal.size + 1);
+	/* Every written line: the table holds those not yet synced too. */
+	jlen = (size_t)rfs_journal_end(&c->journal);
+	journal = malloc(jlen + 1);
 	if (!journal) {
 		pthread_mutex_unlock(&c->commit_lock);
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (rfs_journal_read(&c->journal, 0, journal, (size_t)c->journal.size) !=
-	    (ssize_t)c->journal.size) {
+	if (rfs_journal_read(&c->journal, 0, journal, jlen) != (ssize_t)jlen) {
 		pthread_mutex_unlock(&c->commit_lock);
 		rc = -EIO;
 		goto out;
 	}
-	rfs_ops_scan(journal, (size_t)c->journal.size, adopt_own, &a, NULL, NULL);
+	rfs_ops_scan(journal, jlen, adopt_own, &a, NULL, NULL);
 
 	pthread_mutex_lock(&c->table_lock);
 	for (i = 0; i < snap->ncovers; i++) {

@@ -6,6 +6,9 @@
  * daemon's state free of another concurrency source. Only root may connect (SO_PEERCRED),
  * and the socket is created mode 0600. Changes go through the same commit path as writes
  * to rmtab (journal, table, store): rmtabctl never writes the store behind the daemon.
+ * While a reload hands the daemon over (loop.h), nothing is accepted: the listening socket
+ * goes to the new image with its queue; after a restart another image took over, the thread
+ * ends without being joined (the process exits).
  * Lock: none of its own; it calls the core, which locks.
  */
 #include <errno.h>
@@ -21,7 +24,9 @@
 
 #include <config.h>
 #include <rmtabfs/ctl.h>
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
+#include <rmtabfs/loop.h>
 #include <rmtabfs/notify.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
@@ -117,10 +122,10 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    "ops-remote: %llu\n"
 			    "refused-writes: %llu\n"
 			    "gnfs-view: %s\n",
-			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir, RFS_VERSION,
-			    live, all - live, jops, (unsigned long long)st.commits,
-			    (unsigned long long)st.ops_local, (unsigned long long)st.ops_remote,
-			    (unsigned long long)st.refused,
+			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir,
+			    rfs_daemon_version(), live, all - live, jops,
+			    (unsigned long long)st.commits, (unsigned long long)st.ops_local,
+			    (unsigned long long)st.ops_remote, (unsigned long long)st.refused,
 			    fs->opts->gnfs ? fs->opts->gnfs : "off");
 	if (!rc)
 		rc = status_clock(c, out);
@@ -264,14 +269,40 @@ out:
 	return rc;
 }
 
+static int execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
+		   struct rfs_buf *out, char *msg, size_t msglen);
+
 int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
 		    struct rfs_buf *out, char *msg, size_t msglen)
+{
+	int rc;
+
+	msg[0] = '\0';
+	if (argc == 1 && strcmp(argv[0], "restart") == 0) {
+		rc = rfs_loop_request_reload(msg, msglen);
+		if (rc == 0) {
+			rc = rfs_buf_printf(out, "restarted: pid %s\n", msg);
+			msg[0] = '\0';
+		}
+		return rc;
+	}
+	/* A reload waits for a command under way; none starts while it runs. */
+	rfs_loop_command_begin();
+	if (rfs_loop_reloading())
+		rc = msgf(msg, msglen, -EAGAIN, "the daemon is restarting: try again");
+	else
+		rc = execute(fs, argc, argv, body, body_len, out, msg, msglen);
+	rfs_loop_command_end();
+	return rc;
+}
+
+static int execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
+		   struct rfs_buf *out, char *msg, size_t msglen)
 {
 	const char *cmd = argc > 0 ? argv[0] : "";
 	struct rfs_entries e = {0};
 	int rc;
 
-	msg[0] = '\0';
 	if (strcmp(cmd, "status") == 0 && argc == 1)
 		return cmd_status(fs, out);
 	if (strcmp(cmd, "list") == 0 && argc <= 3) {
@@ -397,7 +428,8 @@ static int read_request(int fd, struct rfs_buf *in, size_t *args_end)
 	}
 }
 
-static void serve(struct rfs_ctl *ctl, int fd)
+/* Returns true after a restart that another image took over: accept no more. */
+static bool serve(struct rfs_ctl *ctl, int fd)
 {
 	struct rfs_buf in = RFS_BUF_INIT, out = RFS_BUF_INIT;
 	struct timeval tv = {.tv_sec = 10};
@@ -406,6 +438,7 @@ static void serve(struct rfs_ctl *ctl, int fd)
 	socklen_t len = sizeof(cred);
 	size_t args_end = 0, pos = 0;
 	int argc = 0, rc;
+	bool restart;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -457,8 +490,12 @@ reply : {
 			done += (size_t)w;
 		}
 }
+	restart = argc > 0 && strcmp(argv[0], "restart") == 0; /* argv lives in in */
 	rfs_buf_free(&in);
 	rfs_buf_free(&out);
+	if (restart)
+		rfs_loop_reload_replied();
+	return restart && rc == 0;
 }
 
 static void *ctl_main(void *arg)
@@ -468,6 +505,7 @@ static void *ctl_main(void *arg)
 			      {.fd = ctl->wake_pipe[0], .events = POLLIN}};
 
 	for (;;) {
+		bool stop;
 		int fd;
 
 		if (poll(p, 2, -1) < 0) {
@@ -477,16 +515,36 @@ static void *ctl_main(void *arg)
 		}
 		if (p[1].revents)
 			break;
+		if (rfs_loop_reloading()) {
+			/* Handed over with its queue: leave connections to the new image. */
+			usleep(5000);
+			continue;
+		}
 		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		serve(ctl, fd);
+		stop = serve(ctl, fd);
 		close(fd);
+		if (stop) {
+			/* Another image serves: nobody joins us, the process is about to end. */
+			pthread_detach(pthread_self());
+			break;
+		}
 	}
 	return NULL;
 }
 
 struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
+{
+	return rfs_ctl_start_fd(fs, path, -1);
+}
+
+int rfs_ctl_fd(const struct rfs_ctl *ctl)
+{
+	return ctl ? ctl->listen_fd : -1;
+}
+
+struct rfs_ctl *rfs_ctl_start_fd(struct rfs *fs, const char *path, int listen_fd)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct rfs_ctl *ctl = calloc(1, sizeof(*ctl));
@@ -510,6 +568,11 @@ struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
 	}
 	strcpy(addr.sun_path, path);
 	strcpy(ctl->path, path);
+	if (listen_fd >= 0) {
+		/* Handed over by the image we replace: bound and listening, same path. */
+		ctl->listen_fd = listen_fd;
+		goto listening;
+	}
 	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl->listen_fd < 0)
 		goto fail;
@@ -523,7 +586,10 @@ struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path)
 		goto fail;
 	}
 	umask(old);
-	if (listen(ctl->listen_fd, 16) < 0 || pipe2(ctl->wake_pipe, O_CLOEXEC) < 0)
+	if (listen(ctl->listen_fd, 16) < 0)
+		goto fail;
+listening:
+	if (pipe2(ctl->wake_pipe, O_CLOEXEC) < 0)
 		goto fail;
 	if (pthread_create(&ctl->thread, NULL, ctl_main, ctl))
 		goto fail;

@@ -3,8 +3,9 @@
  * that the kernel knows is one struct rfs_inode holding an O_PATH fd, keyed by (dev, ino),
  * counted by the kernel's lookups and freed at the FORGET that brings the count to 0.
  *
- * Invariants: the FUSE node id of a passed-through inode is its address and its st_ino is
- * the one underneath (rpc.mountd notices a new etab by its inode number); the root is
+ * Invariants: the FUSE node id of a passed-through inode is its address (after a handover:
+ * the address it had in the image that gave it to the kernel, see handover.c) and its st_ino
+ * is the one underneath (rpc.mountd notices a new etab by its inode number); the root is
  * FUSE_ROOT_ID and never freed; views are static inodes (view != NULL) outside the table.
  * An O_PATH fd follows its object across renames, so nothing here holds a path.
  * Lock order: inodes.lock is a leaf (no other lock is taken while holding it).
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/rfs.h>
 
@@ -41,6 +43,7 @@ int rfs_inodes_init(struct rfs *fs, int root_fd)
 
 static void inode_free(struct rfs_inode *inode)
 {
+	rfs_ho_unmap(inode);
 	if (inode->fd >= 0)
 		close(inode->fd);
 	rfs_base_clear(&inode->base);
@@ -69,7 +72,7 @@ struct rfs_inode *rfs_inode_of(struct rfs *fs, fuse_ino_t ino)
 {
 	if (ino == FUSE_ROOT_ID)
 		return &fs->root;
-	return (struct rfs_inode *)(uintptr_t)ino;
+	return rfs_ho_ptr(ino);
 }
 
 static size_t bucket(const struct rfs_inodes *t, dev_t dev, ino_t ino)
@@ -134,7 +137,7 @@ int rfs_inode_lookup(struct rfs *fs, struct rfs_inode *parent, const char *name,
 		close(fd);
 	} else {
 		pthread_mutex_unlock(&fs->inodes.lock);
-		fresh = calloc(1, sizeof(*fresh));
+		fresh = rfs_ho_calloc(sizeof(*fresh));
 		if (!fresh) {
 			close(fd);
 			return -ENOMEM;
@@ -165,7 +168,7 @@ int rfs_inode_lookup(struct rfs *fs, struct rfs_inode *parent, const char *name,
 		if (fresh)
 			inode_free(fresh);
 	}
-	e->ino = inode == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)inode;
+	e->ino = inode == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)rfs_ho_id(inode);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
 	return 0;
@@ -223,4 +226,93 @@ unsigned rfs_inode_writers(struct rfs *fs, dev_t dev, ino_t ino)
 		}
 	pthread_mutex_unlock(&fs->inodes.lock);
 	return n;
+}
+
+static int64_t view_index(struct rfs *fs, const struct rfs_view *v)
+{
+	size_t i;
+
+	for (i = 0; v && i < fs->nviews; i++)
+		if (fs->views[i] == v)
+			return (int64_t)i;
+	return -1;
+}
+
+static struct rfs_view *view_at(struct rfs *fs, uint64_t i, struct rfs_ho_in *in)
+{
+	if ((int64_t)i == -1)
+		return NULL;
+	if (i >= fs->nviews) {
+		in->err = -EINVAL;
+		return NULL;
+	}
+	return fs->views[i];
+}
+
+/* The handover (FUSE paused): every inode the kernel knows, with its write session. */
+int rfs_inodes_save(struct rfs *fs, struct rfs_ho_out *o)
+{
+	size_t i;
+
+	pthread_mutex_lock(&fs->inodes.lock);
+	rfs_ho_put_u64(o, fs->inodes.count);
+	for (i = 0; i < fs->inodes.nbuckets; i++) {
+		struct rfs_inode *n;
+
+		for (n = fs->inodes.buckets[i]; n; n = n->hnext) {
+			rfs_ho_put_u64(o, rfs_ho_id(n));
+			rfs_ho_put_fd(o, n->fd);
+			rfs_ho_put_u64(o, n->dev);
+			rfs_ho_put_u64(o, n->ino);
+			rfs_ho_put_u64(o, n->type);
+			rfs_ho_put_u64(o, n->top);
+			rfs_ho_put_u64(o, n->nlookup);
+			rfs_ho_put_u64(o, (uint64_t)view_index(fs, n->alias));
+			pthread_mutex_lock(&n->lock);
+			rfs_ho_put_u64(o, (uint64_t)view_index(fs, n->pending));
+			rfs_ho_put_u64(o, n->writers);
+			rfs_ho_put_u64(o, n->dirty);
+			rfs_ho_put_base(o, &n->base);
+			pthread_mutex_unlock(&n->lock);
+		}
+	}
+	pthread_mutex_unlock(&fs->inodes.lock);
+	return o->err;
+}
+
+int rfs_inodes_restore(struct rfs *fs, struct rfs_ho_in *in)
+{
+	uint64_t n = rfs_ho_get_u64(in), k;
+
+	for (k = 0; k < n && !in->err; k++) {
+		struct rfs_inode *x = calloc(1, sizeof(*x));
+		uint64_t id = rfs_ho_get_u64(in);
+		size_t b;
+
+		if (!x)
+			return -ENOMEM;
+		pthread_mutex_init(&x->lock, NULL);
+		x->fd = rfs_ho_get_fd(in);
+		x->dev = (dev_t)rfs_ho_get_u64(in);
+		x->ino = (ino_t)rfs_ho_get_u64(in);
+		x->type = (mode_t)rfs_ho_get_u64(in);
+		x->top = rfs_ho_get_u64(in) != 0;
+		x->nlookup = rfs_ho_get_u64(in);
+		x->alias = view_at(fs, rfs_ho_get_u64(in), in);
+		x->pending = view_at(fs, rfs_ho_get_u64(in), in);
+		x->writers = (unsigned)rfs_ho_get_u64(in);
+		x->dirty = rfs_ho_get_u64(in) != 0;
+		rfs_ho_get_base(in, &x->base);
+		if (in->err || !id) {
+			inode_free(x);
+			return in->err ? in->err : -EINVAL;
+		}
+		rfs_ho_map(id, x);
+		b = bucket(&fs->inodes, x->dev, x->ino);
+		x->hnext = fs->inodes.buckets[b];
+		fs->inodes.buckets[b] = x;
+		if (++fs->inodes.count > fs->inodes.nbuckets)
+			grow(&fs->inodes);
+	}
+	return in->err;
 }

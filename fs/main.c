@@ -12,6 +12,12 @@
  * what it calls (control socket, notifier sends, unmount, replication thread with its last
  * ship, notifier thread), all joined; only a store call hanging in the replication thread
  * (a frozen brick) is not waited for: the process then ends with _exit, freeing nothing.
+ * Reload (SIGUSR2, rmtabctl restart; DESIGN §9, fs/handover.c): the FUSE loop pauses with
+ * every request it read answered, replication (last ship, checkpoint) and the notifier stop,
+ * the state goes into a handover image and a forked child execs the binary on disk with it.
+ * Once the child says it serves, this image exits without unmounting; if it cannot, this one
+ * takes its locks back, restarts what it stopped and serves on. An image started by a
+ * handover adopts the mount (/dev/fd/N) instead of mounting, and unmounts itself at stop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,16 +36,19 @@
 
 #include <config.h>
 #include <rmtabfs/ctl.h>
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
+#include <rmtabfs/loop.h>
 #include <rmtabfs/notify.h>
+#include <rmtabfs/reload.h>
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
 #include <rmtabfs/stage.h>
 #include <rmtabfs/store.h>
 #include <rmtabfs/view.h>
 
-/* systemd Type=notify readiness, without linking libsystemd. */
-static void sd_notify_ready(void)
+/* systemd Type=notify messages (READY=1, MAINPID=N), without linking libsystemd. */
+static void sd_notify_msg(const char *msg)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -53,7 +64,7 @@ static void sd_notify_ready(void)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&addr, len) < 0)
+	if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&addr, len) < 0)
 		rfs_warn("cannot notify systemd: %s", strerror(errno));
 	close(fd);
 }
@@ -159,16 +170,229 @@ static bool inside(const char *dir, const char *mountpoint)
 	return strncmp(a, b, n) == 0 && (a[n] == '/' || a[n] == '\0' || n == 1);
 }
 
+/* What a reload needs besides struct rfs. */
+struct reload_ctx {
+	char exe[PATH_MAX]; /* the binary on disk, as this image was started from */
+	int argc;
+	char **argv; /* our command line without the handover arguments */
+	struct rfs_loop *loop;
+	struct rfs_init_req init;
+	bool adopted;  /* this image adopted the mount from an earlier one */
+	pid_t new_pid; /* the image that took over */
+};
+
+static void find_exe(struct reload_ctx *rc, const char *argv0)
+{
+	ssize_t n = readlink("/proc/self/exe", rc->exe, sizeof(rc->exe) - 1);
+	char *del;
+
+	if (n <= 0) {
+		snprintf(rc->exe, sizeof(rc->exe), "%s", argv0);
+		return;
+	}
+	rc->exe[n] = '\0';
+	del = strstr(rc->exe, " (deleted)");
+	if (del && del[10] == '\0')
+		*del = '\0'; /* replaced on disk since: the new file at that path */
+}
+
+static void start_helpers(struct rfs *fs)
+{
+	fs->repl = rfs_repl_start(&fs->core, fs->opts);
+	if (!fs->repl)
+		rfs_err("replication did not start again: this node's changes wait in the journal");
+	fs->notify = rfs_notify_start(fs);
+}
+
+/*
+ * Hands this mount to a new image of the binary on disk. Returns 0 once it took over (the
+ * caller exits at once), or -errno with everything running again as before.
+ */
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int reload(struct rfs *fs, struct reload_ctx *rc, char *msg, size_t len)
+{
+	struct rfs_reload_fds fds = {.fuse = fuse_session_fd(fs->se), .root = fs->root.fd};
+	struct rfs_ho_out o = {.memfd = -1};
+	struct rfs_reload_child child;
+	struct timespec t0;
+	double paused, stopped, written;
+	int r;
+
+	/* The new image execs and loads while we serve: refused here, nothing stopped. */
+	r = access(rc->exe, X_OK) < 0 ? -errno : 0;
+	if (r)
+		snprintf(msg, len, "the binary %s cannot be executed: %s", rc->exe, strerror(-r));
+	else
+		r = rfs_reload_start(rc->exe, rc->argc, rc->argv, &child, msg, len);
+	if (r) {
+		rfs_err("reload refused, this image (%s) keeps serving: %s", rfs_daemon_version(),
+			msg);
+		return r;
+	}
+	rfs_notice("reload: handing over to pid %d (%s)", (int)child.pid, rc->exe);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rfs_loop_set_reloading(1);
+	rfs_loop_wait_commands(); /* an rmtabctl add under way finishes first */
+	rfs_loop_pause(rc->loop);
+	paused = ms_since(&t0);
+	fds.ctl = rfs_ctl_fd(fs->ctl);
+	/* A hung store call (-EBUSY) is left behind: the new image has its own thread. */
+	rfs_repl_stop(fs->repl);
+	fs->repl = NULL;
+	rfs_notify_stop(fs->notify);
+	fs->notify = NULL;
+	stopped = ms_since(&t0);
+	r = rfs_core_statedir_lock(&fs->core, false);
+	if (!r)
+		r = rfs_reload_write(fs, &fds, &rc->init, &o);
+	written = ms_since(&t0);
+	if (r) {
+		snprintf(msg, len, "cannot write the handover image: %s", strerror(-r));
+		rfs_reload_abort(&child);
+	} else {
+		r = rfs_reload_handover(&child, &o, msg, len);
+	}
+	if (r == 0) {
+		char m[32];
+		size_t l = strlen(msg);
+
+		snprintf(msg + l, len - l,
+			 " took over in %.0f ms (requests waited that long: %.0f ms for those "
+			 "in progress, %.0f ms to stop replication, %.0f ms for the %zu KiB "
+			 "image, the rest for the new image to read it and restore)",
+			 ms_since(&t0), paused, stopped - paused, written - stopped,
+			 o.buf.len / 1024);
+		rc->new_pid = child.pid;
+		snprintf(m, sizeof(m), "MAINPID=%d", (int)child.pid);
+		sd_notify_msg(m);
+		/*
+		 * systemd must read the new main pid before it sees this one exit (a main pid
+		 * that exits during a reload fails the unit): the datagram is queued now, the
+		 * exit comes later than any reasonable manager loop takes to read it.
+		 */
+		if (getenv("NOTIFY_SOCKET"))
+			usleep(100 * 1000);
+		rfs_notice("reload: pid %s", msg);
+		return 0;
+	}
+	rfs_reload_unwrite(&o);
+	if (rfs_core_statedir_lock(&fs->core, true))
+		rfs_err("reload: cannot take the state directory's lock back: %s", strerror(errno));
+	start_helpers(fs);
+	if (rfs_loop_start(rc->loop))
+		rfs_err("reload: cannot restart the request loop");
+	rfs_loop_set_reloading(0);
+	rfs_err("reload refused, this image (%s) keeps serving: %s", rfs_daemon_version(), msg);
+	return r;
+}
+
+/* An adopted mount has no mount point in libfuse's session: unmount it ourselves. */
+static void unmount_adopted(struct rfs *fs)
+{
+	struct pollfd p = {.fd = fuse_session_fd(fs->se), .events = 0};
+
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLERR))
+		return; /* unmounted already */
+	if (umount2(fs->opts->mountpoint, MNT_DETACH) < 0)
+		rfs_warn("cannot unmount %s: %s", fs->opts->mountpoint, strerror(errno));
+}
+
+/* The FUSE loop and its events until a stop; a reload that succeeds ends the process. */
+static int serve(struct rfs *fs, struct reload_ctx *rc)
+{
+	enum rfs_loop_event ev;
+	char msg[512];
+	int err, r;
+
+	if (rfs_loop_start(rc->loop))
+		return 1;
+	for (;;) {
+		ev = rfs_loop_wait(rc->loop, &err);
+		if (ev == RFS_EV_STOP) {
+			if (err && err != -ENODEV)
+				rfs_err("reading /dev/fuse: %s", strerror(-err));
+			break;
+		}
+		msg[0] = '\0';
+		r = reload(fs, rc, msg, sizeof(msg));
+		if (ev == RFS_EV_RELOAD_CTL)
+			rfs_loop_reload_done(rc->loop, r, msg);
+		if (r == 0) {
+			if (ev == RFS_EV_RELOAD_CTL)
+				rfs_loop_wait_replied(2000);
+			if (rfs_loop_stop_pending(rc->loop)) {
+				rfs_notice("a stop came during the reload: passed on to pid %d",
+					   (int)rc->new_pid);
+				kill(rc->new_pid, SIGTERM);
+			}
+			_exit(0); /* the new image owns everything now: touch nothing */
+		}
+	}
+	rfs_loop_pause(rc->loop);
+	return err && err != -ENODEV && err != -EINTR ? 1 : 0;
+}
+
+/*
+ * A fresh start: the directory underneath, opened before the mount (afterwards its path leads
+ * into ourselves), then into the background unless -f. 0, or -1 with a log line.
+ */
+static int open_underneath(const struct rfs_options *opts, int *root_fd, int *report_fd)
+{
+	if (inside(opts->statedir, opts->mountpoint)) {
+		rfs_err("statedir %s is inside the mount point %s", opts->statedir,
+			opts->mountpoint);
+		return -1;
+	}
+	if (opts->spec.kind == RFS_STORE_DIR && inside(opts->spec.path, opts->mountpoint)) {
+		rfs_err("store %s is inside the mount point %s", opts->store, opts->mountpoint);
+		return -1;
+	}
+	*root_fd = open(opts->mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*root_fd < 0) {
+		rfs_err("cannot open mount point %s: %s", opts->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!opts->foreground && daemonize(report_fd)) {
+		rfs_err("cannot go to the background: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* "--rmtabfs-handover SOCK": an image started by a handover; argv without them. */
+static bool handover_args(int *argc, char **argv, int *sock)
+{
+	int i;
+
+	if (*argc < 3 || strcmp(argv[1], RFS_HANDOVER_ARG) != 0)
+		return false;
+	*sock = atoi(argv[2]);
+	fcntl(*sock, F_SETFD, FD_CLOEXEC);
+	for (i = 3; i <= *argc; i++)
+		argv[i - 2] = argv[i];
+	*argc -= 2;
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config *loop_cfg = NULL;
 	struct fuse_lowlevel_ops ops;
 	struct rfs_options opts;
 	struct rfs fs;
-	char err[512], msg[300];
-	int report_fd = -1, root_fd = -1, rc = 1, loop_rc;
-	bool core_open = false, mounted = false, sighandlers = false;
+	struct reload_ctx rctx = {0};
+	struct rfs_ho_in hin = {0};
+	struct rfs_reload_fds hfds = {-1, -1, -1};
+	char err[512], msg[300], devfd[32];
+	int report_fd = -1, root_fd = -1, rc = 1, ho_pipe = -1, r;
+	bool core_open = false, mounted = false, handover;
 	enum rfs_repl_state st;
 
 	/*
@@ -181,10 +405,16 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
 	if (argc >= 2 && strcmp(argv[1], RFS_STORE_PROBE_ARG) == 0)
 		rfs_store_probe_main(argc, argv);
+	handover = handover_args(&argc, argv, &ho_pipe);
+	rctx.adopted = handover;
+	rctx.argc = argc;
+	rctx.argv = argv;
+	find_exe(&rctx, argv[0]);
 	memset(&fs, 0, sizeof(fs));
 	fs.proc_self_fd = -1;
 	if (rfs_options_parse(argc, argv, &opts, &args, err, sizeof(err))) {
 		fprintf(stderr, "rmtabfs: %s\n", err);
+		rfs_reload_tell(ho_pipe, "error: bad options");
 		return 2;
 	}
 	if (opts.show_help) {
@@ -193,7 +423,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (opts.show_version) {
-		printf("rmtabfs %s (libfuse %s)\n", RFS_VERSION, fuse_pkgversion());
+		printf("rmtabfs %s (libfuse %s)\n", rfs_daemon_version(), fuse_pkgversion());
 		rfs_options_free(&opts);
 		return 0;
 	}
@@ -202,22 +432,15 @@ int main(int argc, char **argv)
 	fs.attr_timeout = opts.attr_timeout;
 	rfs_log_init("rmtabfs", !opts.foreground && !background_log_file(),
 		     opts.debug ? LOG_DEBUG : LOG_NOTICE);
-	if (inside(opts.statedir, opts.mountpoint)) {
-		rfs_err("statedir %s is inside the mount point %s", opts.statedir, opts.mountpoint);
-		goto out;
-	}
-	if (opts.spec.kind == RFS_STORE_DIR && inside(opts.spec.path, opts.mountpoint)) {
-		rfs_err("store %s is inside the mount point %s", opts.store, opts.mountpoint);
-		goto out;
-	}
-	/* Before the mount: afterwards this path leads into ourselves. */
-	root_fd = open(opts.mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0) {
-		rfs_err("cannot open mount point %s: %s", opts.mountpoint, strerror(errno));
-		goto out;
-	}
-	if (!opts.foreground && daemonize(&report_fd)) {
-		rfs_err("cannot go to the background: %s", strerror(errno));
+	if (handover) {
+		msg[0] = '\0';
+		rfs_reload_ready(ho_pipe);
+		if (rfs_reload_receive(ho_pipe, &hin, &hfds, &rctx.init, msg, sizeof(msg))) {
+			rfs_err("cannot take over: %s", msg);
+			goto out;
+		}
+		root_fd = hfds.root;
+	} else if (open_underneath(&opts, &root_fd, &report_fd)) {
 		goto out;
 	}
 	/* After the fork: opened before it, this would name the exited parent's fd table. */
@@ -230,13 +453,26 @@ int main(int argc, char **argv)
 		goto out;
 	core_open = true;
 	rfs_core_set_max_skew(&fs.core, opts.maxskew);
-	if (opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
+	if (rfs_core_set_durability(&fs.core, opts.batch_ms))
 		goto out;
-	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs) || rfs_stages_init(&fs)) {
+	if (!handover && opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
+		goto out;
+	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs)) {
 		rfs_err("out of memory");
 		goto out;
 	}
 	root_fd = -1; /* owned by the root inode now */
+	if (handover && (r = rfs_reload_restore(&fs, &hin))) {
+		snprintf(msg, sizeof(msg),
+			 "cannot restore the handover image: %s (a changed gnfs= is refused)",
+			 strerror(-r));
+		rfs_err("cannot take over: %s", msg);
+		goto out;
+	}
+	if (!handover && rfs_stages_init(&fs)) {
+		rfs_err("out of memory");
+		goto out;
+	}
 	fs.core.on_change = on_change;
 	fs.core.on_change_ctx = &fs;
 	if (opts.sync == RFS_SYNC_STORE) {
@@ -247,13 +483,14 @@ int main(int argc, char **argv)
 	if (!fs.repl)
 		goto out;
 	/* A quick store tells now whether our node id is taken; a slow one does not delay us. */
-	st = rfs_repl_wait_first(fs.repl, opts.timeout < 0.1 ? opts.timeout : 0.1, msg,
-				 sizeof(msg));
+	st = handover ? RFS_REPL_CONNECTING
+		      : rfs_repl_wait_first(fs.repl, opts.timeout < 0.1 ? opts.timeout : 0.1, msg,
+					    sizeof(msg));
 	if (st == RFS_REPL_REFUSED) {
 		rfs_err("refusing to start: %s", msg);
 		goto out;
 	}
-	if (st != RFS_REPL_UP)
+	if (st != RFS_REPL_UP && !handover)
 		rfs_notice("starting without the store for now (%s): serving the local state",
 			   st == RFS_REPL_CONNECTING ? "still connecting" : msg);
 
@@ -261,46 +498,63 @@ int main(int argc, char **argv)
 	fs.se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
 	if (!fs.se)
 		goto out;
-	if (fuse_set_signal_handlers(fs.se))
+	rctx.loop = rfs_loop_new(fs.se, opts.singlethread ? 1 : 16);
+	if (!rctx.loop)
 		goto out;
-	sighandlers = true;
-	if (fuse_session_mount(fs.se, opts.mountpoint)) {
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", hfds.fuse);
+	if (fuse_session_mount(fs.se, handover ? devfd : opts.mountpoint)) {
 		rfs_err("cannot mount on %s", opts.mountpoint);
 		goto out;
 	}
 	mounted = true;
+	if (handover ? rfs_reload_prime(fs.se, &rctx.init)
+		     : rfs_reload_capture_init(fs.se, &rctx.init)) {
+		rfs_err("no FUSE INIT request to %s", handover ? "replay" : "keep");
+		goto out;
+	}
 	fs.notify = rfs_notify_start(&fs);
 	if (!fs.notify)
 		goto out;
-	fs.ctl = rfs_ctl_start(&fs, opts.ctl);
+	fs.ctl = rfs_ctl_start_fd(&fs, opts.ctl, hfds.ctl);
 	if (!fs.ctl)
 		rfs_warn("no control socket: rmtabctl will not reach this daemon");
-	rfs_notice("mounted on %s: node %s, store %s, %zu record(s)", opts.mountpoint, opts.node,
-		   opts.store, fs.core.table.nlive);
-	report(&report_fd, 0);
-	sd_notify_ready();
-
-	if (opts.singlethread) {
-		loop_rc = fuse_session_loop(fs.se);
+	if (handover) {
+		snprintf(err, sizeof(err), "ok %d (version %s)", (int)getpid(),
+			 rfs_daemon_version());
+		rfs_reload_close(&hin);
+		rfs_notice("took over %s: node %s, store %s, %zu record(s), version %s",
+			   opts.mountpoint, opts.node, opts.store, fs.core.table.nlive,
+			   rfs_daemon_version());
+		rfs_reload_tell(ho_pipe, err);
+		ho_pipe = -1;
 	} else {
-		loop_cfg = fuse_loop_cfg_create();
-		if (!loop_cfg)
-			goto out;
-		fuse_loop_cfg_set_max_threads(loop_cfg, 16);
-		fuse_loop_cfg_set_idle_threads(loop_cfg, 4);
-		loop_rc = fuse_session_loop_mt(fs.se, loop_cfg);
+		rfs_notice("mounted on %s: node %s, store %s, %zu record(s)", opts.mountpoint,
+			   opts.node, opts.store, fs.core.table.nlive);
+		report(&report_fd, 0);
+		sd_notify_msg("READY=1");
 	}
-	rc = loop_rc < 0 && loop_rc != -EINTR && loop_rc != -ENODEV ? 1 : 0;
+	rc = serve(&fs, &rctx);
 	rfs_notice("stopping");
 out:
+	if (ho_pipe >= 0) {
+		/* A handover that failed here: the old image serves on. */
+		snprintf(err, sizeof(err), "error: %s",
+			 msg[0] ? msg : "the new image failed to start (see its log)");
+		rfs_reload_tell(ho_pipe, err);
+		_exit(1); /* nothing of the mount is ours: touch nothing */
+	}
 	/* Dependency order: each part stops before what it calls. */
 	rfs_repl_request_stop(fs.repl); /* ends a control request waiting for compaction */
 	rfs_ctl_stop(fs.ctl);		/* calls core and repl */
 	fs.ctl = NULL;
 	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
 	rfs_notify_quiesce(fs.notify, 200);
-	if (mounted)
+	if (mounted && rctx.adopted)
+		unmount_adopted(&fs);
+	else if (mounted)
 		fuse_session_unmount(fs.se); /* at once for the clients */
+	if (core_open)
+		rfs_core_flush(&fs.core); /* durability=batch: a clean stop syncs */
 	if (rfs_repl_stop(fs.repl) == -EBUSY) {
 		/*
 		 * A store call hangs in the replication thread, which uses the core and the
@@ -313,12 +567,10 @@ out:
 	fs.repl = NULL;
 	rfs_notify_stop(fs.notify); /* called by the replication thread: after it */
 	fs.notify = NULL;
-	if (sighandlers)
-		fuse_remove_signal_handlers(fs.se);
+	rfs_loop_free(rctx.loop);
 	if (fs.se)
 		fuse_session_destroy(fs.se);
-	if (loop_cfg)
-		fuse_loop_cfg_destroy(loop_cfg);
+	free(rctx.init.data);
 	rfs_stages_destroy(&fs);
 	if (fs.nviews)
 		rfs_views_destroy(&fs);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <rmtabfs/caller.h>
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
 #include <rmtabfs/stage.h>
@@ -28,7 +29,7 @@ static struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
 
 static struct rfs_handle *handle_of(struct fuse_file_info *fi)
 {
-	return fi ? (struct rfs_handle *)(uintptr_t)fi->fh : NULL;
+	return fi ? rfs_ho_ptr(fi->fh) : NULL;
 }
 
 static void refuse(fuse_req_t req, struct rfs_view *v, const char *what, int err)

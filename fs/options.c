@@ -1,7 +1,7 @@
 /*
  * Option parsing for the daemon: our -o options (store=, statedir=, node=, gnfs=, timeout=,
- * sync=, poll=, ctl=, config=, entry_timeout=, attr_timeout=, noimport), the usual FUSE
- * command line (-f, -d, -s, MOUNTPOINT) and a config file of the same options.
+ * sync=, durability=, poll=, ctl=, config=, entry_timeout=, attr_timeout=, noimport), the usual
+ * FUSE command line (-f, -d, -s, MOUNTPOINT) and a config file of the same options.
  *
  * Invariant: after a successful parse every field is set and valid, and fuse_args holds
  * only options libfuse accepts (checked by letting libfuse parse them once), so a typo
@@ -19,12 +19,14 @@
 
 #include <config.h>
 #include <rmtabfs/oplog.h>
+#include <rmtabfs/journal.h>
 #include <rmtabfs/options.h>
 #include <rmtabfs/table.h>
 
 struct raw_opts {
 	char *store, *statedir, *node, *gnfs, *ctl, *config;
 	char *timeout, *poll, *sync, *entry_timeout, *attr_timeout, *tombstones;
+	char *durability;
 	char *maxskew;
 	int noimport;
 	int nowatch;
@@ -49,6 +51,7 @@ static const struct fuse_opt rfs_opts[] = {
 	ROPT("tombstones=%s", tombstones),
 	ROPT("maxskew=%s", maxskew),
 	ROPT("sync=%s", sync),
+	ROPT("durability=%s", durability),
 	ROPT("entry_timeout=%s", entry_timeout),
 	ROPT("attr_timeout=%s", attr_timeout),
 	ROPT("noimport", noimport),
@@ -75,6 +78,29 @@ static int keep_rest(void *data, const char *arg, int key, struct fuse_args *out
 	}
 	raw->nonopt[raw->nnonopt] = strdup(arg);
 	return raw->nonopt[raw->nnonopt++] ? 0 : -1;
+}
+
+/* fsync (0) or batch:MS (1 .. RFS_JOURNAL_BATCH_MAX_MS milliseconds). */
+static int parse_durability(const char *text, unsigned *batch_ms, char *err, size_t errlen)
+{
+	unsigned long ms;
+	char *end;
+
+	*batch_ms = 0;
+	if (strcmp(text, "fsync") == 0)
+		return 0;
+	if (strncmp(text, "batch:", 6) == 0 && text[6] >= '0' && text[6] <= '9') {
+		errno = 0;
+		ms = strtoul(text + 6, &end, 10);
+		if (!errno && !*end && ms >= 1 && ms <= RFS_JOURNAL_BATCH_MAX_MS) {
+			*batch_ms = (unsigned)ms;
+			return 0;
+		}
+	}
+	snprintf(err, errlen,
+		 "bad durability=%s: expected fsync or batch:MS (MS: milliseconds, 1 to %u)", text,
+		 RFS_JOURNAL_BATCH_MAX_MS);
+	return -EINVAL;
 }
 
 static int parse_seconds(const char *name, const char *text, double min, double max, double *v,
@@ -242,6 +268,7 @@ static void free_raw(struct raw_opts *r)
 	free(r->tombstones);
 	free(r->maxskew);
 	free(r->sync);
+	free(r->durability);
 	free(r->entry_timeout);
 	free(r->attr_timeout);
 	free(r->nonopt[0]);
@@ -366,6 +393,8 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 			goto out;
 		}
 	}
+	if (raw.durability && parse_durability(raw.durability, &o->batch_ms, err, errlen))
+		goto out;
 	o->import_rmtab = !raw.noimport;
 	o->ctl = raw.ctl ? strdup(raw.ctl) : rfs_ctl_default_path(o->mountpoint);
 	if (!o->ctl)
@@ -451,6 +480,9 @@ void rfs_options_usage(const char *prog)
 	       "    timeout=SECONDS             longest a store call may hold a request (2)\n"
 	       "    sync=local|store            acknowledge a change once in the local journal\n"
 	       "                                (local, default) or once on the store too\n"
+	       "    durability=fsync|batch:MS   a change is on this node's disk when it is\n"
+	       "                                acknowledged (fsync, default) or within MS\n"
+	       "                                milliseconds (batch; kill -9 loses nothing)\n"
 	       "    poll=SECONDS                how often other nodes' logs are checked (0.2)\n"
 	       "    watch=on|off                wake up at once on the store's hint that another\n"
 	       "                                node wrote (inotify, Gluster upcalls; on)\n"

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <rmtabfs/caller.h>
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
 #include <rmtabfs/stage.h>
@@ -127,7 +128,7 @@ static bool kernel_kills_priv(fuse_req_t req, struct rfs_inode *inode, const str
 void pt_setattr(fuse_req_t req, struct rfs_inode *inode, struct stat *attr, int valid,
 		struct fuse_file_info *fi)
 {
-	struct rfs_handle *h = fi ? (struct rfs_handle *)(uintptr_t)fi->fh : NULL;
+	struct rfs_handle *h = fi ? rfs_ho_ptr(fi->fh) : NULL;
 	int fd = h && h->kind == RFS_H_FILE ? h->fd : -1;
 	struct rfs_caller as;
 	int rc;
@@ -349,7 +350,7 @@ void pt_rename(fuse_req_t req, struct rfs_inode *parent, const char *name,
 
 static struct rfs_handle *file_handle(struct rfs_inode *inode, int fd, int flags)
 {
-	struct rfs_handle *h = calloc(1, sizeof(*h));
+	struct rfs_handle *h = rfs_ho_calloc(sizeof(*h));
 
 	if (!h)
 		return NULL;
@@ -357,6 +358,7 @@ static struct rfs_handle *file_handle(struct rfs_inode *inode, int fd, int flags
 	h->inode = inode;
 	h->fd = fd;
 	h->writable = (flags & O_ACCMODE) != O_RDONLY;
+	rfs_ho_track(h);
 	return h;
 }
 
@@ -407,6 +409,7 @@ int pt_create(fuse_req_t req, struct rfs_inode *parent, const char *name, mode_t
 		if (inode->top)
 			vf_file_released(fs, h);
 		close(fd);
+		rfs_ho_untrack(h);
 		free(h);
 		rfs_inode_forget(fs, inode, 1);
 		return -EINTR;
@@ -444,6 +447,7 @@ void pt_open(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
 		if (inode->top && inode->type == S_IFREG)
 			vf_file_released(fs, h);
 		close(fd);
+		rfs_ho_untrack(h);
 		free(h);
 	}
 }
@@ -519,6 +523,7 @@ void pt_release(fuse_req_t req, struct rfs_handle *h)
 	if (h->inode->top && h->inode->type == S_IFREG)
 		vf_file_released(fs, h);
 	close(h->fd);
+	rfs_ho_untrack(h);
 	free(h);
 	fuse_reply_err(req, 0);
 }
@@ -640,7 +645,7 @@ static int load_listing(struct rfs *fs, struct rfs_handle *h)
 
 void pt_opendir(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi)
 {
-	struct rfs_handle *h = calloc(1, sizeof(*h));
+	struct rfs_handle *h = rfs_ho_calloc(sizeof(*h));
 
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
@@ -650,9 +655,11 @@ void pt_opendir(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *
 	h->inode = inode;
 	h->fd = -1;
 	pthread_mutex_init(&h->dir_lock, NULL);
+	rfs_ho_track(h);
 	fi->fh = (uintptr_t)h;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		pthread_mutex_destroy(&h->dir_lock);
+		rfs_ho_untrack(h);
 		free(h);
 	}
 }
@@ -733,6 +740,7 @@ void pt_releasedir(fuse_req_t req, struct rfs_handle *h)
 {
 	free_listing(h);
 	pthread_mutex_destroy(&h->dir_lock);
+	rfs_ho_untrack(h);
 	free(h);
 	fuse_reply_err(req, 0);
 }
@@ -802,4 +810,66 @@ int pt_read_whole(int fd, struct rfs_buf *out)
 	if (out->data)
 		out->data[out->len] = '\0';
 	return 0;
+}
+
+/* The handover: a file handle's descriptor, or a directory handle's listing. */
+int pt_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o)
+{
+	size_t i, v;
+
+	rfs_ho_put_u64(o, h->writable);
+	rfs_ho_put_fd(o, h->kind == RFS_H_FILE ? h->fd : -1);
+	if (h->kind != RFS_H_DIR)
+		return o->err;
+	pthread_mutex_lock(&h->dir_lock);
+	rfs_ho_put_u64(o, h->nentries);
+	for (i = 0; i < h->nentries; i++) {
+		for (v = 0; v < fs->nviews && fs->views[v] != h->entries[i].view; v++)
+			;
+		rfs_ho_put_str(o, h->entries[i].name);
+		rfs_ho_put_u64(o, h->entries[i].ino);
+		rfs_ho_put_u64(o, h->entries[i].type);
+		rfs_ho_put_u64(o, h->entries[i].view ? v : UINT64_MAX);
+	}
+	pthread_mutex_unlock(&h->dir_lock);
+	return o->err;
+}
+
+struct rfs_handle *pt_handle_restore(struct rfs *fs, enum rfs_handle_kind kind,
+				     struct rfs_ho_in *in)
+{
+	struct rfs_handle *h = calloc(1, sizeof(*h));
+	uint64_t n, i, v;
+
+	if (!h) {
+		in->err = -ENOMEM;
+		return NULL;
+	}
+	h->kind = kind;
+	h->writable = rfs_ho_get_u64(in) != 0;
+	h->fd = rfs_ho_get_fd(in);
+	if (kind == RFS_H_DIR) {
+		pthread_mutex_init(&h->dir_lock, NULL);
+		n = rfs_ho_get_u64(in);
+		h->entries = n && !in->err && n < in->len ? calloc(n, sizeof(*h->entries)) : NULL;
+		if (n && !h->entries)
+			in->err = in->err ? in->err : -ENOMEM;
+		for (i = 0; i < n && !in->err; i++, h->nentries++) {
+			h->entries[i].name = rfs_ho_get_str(in);
+			h->entries[i].ino = (ino_t)rfs_ho_get_u64(in);
+			h->entries[i].type = (unsigned char)rfs_ho_get_u64(in);
+			v = rfs_ho_get_u64(in);
+			h->entries[i].view = v < fs->nviews ? fs->views[v] : NULL;
+			if (!h->entries[i].name)
+				in->err = -EINVAL;
+		}
+	}
+	if (in->err) {
+		if (h->fd >= 0)
+			close(h->fd);
+		free_listing(h);
+		free(h);
+		return NULL;
+	}
+	return h;
 }

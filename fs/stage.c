@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/passthrough.h>
 #include <rmtabfs/stage.h>
@@ -321,4 +322,69 @@ void stage_unlink(fuse_req_t req, struct rfs_view *v)
 	rc = unlinkat(fs->root.fd, s->under, 0) < 0 ? errno : 0;
 	free(s);
 	fuse_reply_err(req, rc);
+}
+
+/* The handover: the staging files in use (a new image must not remove them as leftovers). */
+int rfs_stages_save(struct rfs *fs, struct rfs_ho_out *o)
+{
+	struct stage *s;
+	uint64_t n = 0;
+	size_t v;
+
+	pthread_mutex_lock(&fs->stages->lock);
+	for (s = fs->stages->list; s; s = s->next)
+		n++;
+	rfs_ho_put_u64(o, n);
+	rfs_ho_put_u64(o, fs->stages->seq);
+	for (s = fs->stages->list; s; s = s->next) {
+		for (v = 0; v < fs->nviews && fs->views[v] != s->view; v++)
+			;
+		rfs_ho_put_u64(o, v);
+		rfs_ho_put_u64(o, (uint64_t)s->tid);
+		rfs_ho_put_u64(o, s->dev);
+		rfs_ho_put_u64(o, s->ino);
+		rfs_ho_put_u64(o, (uint64_t)s->created);
+		rfs_ho_put_str(o, s->under);
+	}
+	pthread_mutex_unlock(&fs->stages->lock);
+	return o->err;
+}
+
+/* In place of rfs_stages_init in an image started by a handover. */
+int rfs_stages_restore(struct rfs *fs, struct rfs_ho_in *in)
+{
+	struct stage **tail;
+	uint64_t n, i;
+
+	fs->stages = calloc(1, sizeof(*fs->stages));
+	if (!fs->stages)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->stages->lock, NULL);
+	tail = &fs->stages->list;
+	n = rfs_ho_get_u64(in);
+	fs->stages->seq = (unsigned long)rfs_ho_get_u64(in);
+	for (i = 0; i < n && !in->err; i++) {
+		struct stage *s = calloc(1, sizeof(*s));
+		uint64_t v = rfs_ho_get_u64(in);
+		char *under;
+
+		if (!s)
+			return -ENOMEM;
+		s->tid = (pid_t)rfs_ho_get_u64(in);
+		s->dev = (dev_t)rfs_ho_get_u64(in);
+		s->ino = (ino_t)rfs_ho_get_u64(in);
+		s->created = (time_t)rfs_ho_get_u64(in);
+		under = rfs_ho_get_str(in);
+		if (in->err || v >= fs->nviews || !under || strlen(under) > NAME_MAX) {
+			free(under);
+			free(s);
+			return in->err ? in->err : -EINVAL;
+		}
+		s->view = fs->views[v];
+		snprintf(s->under, sizeof(s->under), "%s", under);
+		free(under);
+		*tail = s;
+		tail = &s->next;
+	}
+	return in->err;
 }

@@ -249,13 +249,32 @@ cmd_stop_glusterd() {
     log "glusterd $G_GLUSTERD_PID stopped"
 }
 
+# The mount namespace a restarted glusterd belongs in: the one the first glusterd ran in
+# (RMTABFS_GLUSTERD_MNTNS, e.g. /proc/PID/ns/mnt of a process that stays there; else that
+# of a running brick, which the first glusterd started). A fault test runs in a mount
+# namespace of its own: a glusterd started there, and every brick it starts, would keep
+# that namespace and every mount it copied alive after the test (an rmtabfs on
+# /var/lib/nfs among them could then never see its unmount).
+glusterd_mntns() {
+    local ns=${RMTABFS_GLUSTERD_MNTNS:-} pid
+    if [[ -z $ns ]]; then
+        pid=$(pgrep -x glusterfsd | head -n 1 || true)
+        [[ -n $pid ]] && ns=/proc/$pid/ns/mnt
+    fi
+    [[ -n $ns && -e $ns && $(readlink "$ns") != "$(readlink /proc/self/ns/mnt)" ]] || return 0
+    echo "$ns"
+}
+
 cmd_start_glusterd() {
     load_global
     [[ -n $G_GLUSTERD_PID ]] || die "no glusterd was started by '$PROG up'"
     glusterd_answers && { log "glusterd already answers"; return 0; }
-    local pidfile="$STATE_DIR/glusterd.pid" i
+    local pidfile="$STATE_DIR/glusterd.pid" i ns
+    local -a enter=()
     rm -f "$pidfile"
-    glusterd -p "$pidfile" </dev/null >>"$STATE_DIR/glusterd.out" 2>&1 9>&- ||
+    ns=$(glusterd_mntns)
+    [[ -n $ns ]] && enter=(nsenter "--mount=$ns" --)
+    "${enter[@]}" glusterd -p "$pidfile" </dev/null >>"$STATE_DIR/glusterd.out" 2>&1 9>&- ||
         die "glusterd failed to start"
     for ((i = 0; i < 50; i++)); do
         [[ -s $pidfile ]] && break

@@ -30,6 +30,8 @@ packages=(
 	iproute2 procps psmisc util-linux e2fsprogs strace python3 bc
 	# the SQLite test (nfsdcld keeps a database under /var/lib/nfs)
 	sqlite3
+	# tests/integration/systemd.sh boots a systemd in a container (systemd-nspawn)
+	systemd-container
 )
 if [[ $(id -u) != 0 ]]; then
 	echo "setup.sh: run as root (it installs packages)" >&2

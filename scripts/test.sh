@@ -29,10 +29,24 @@ nfs_mounts() {
 		/proc/self/mountinfo
 }
 
+# sentinel_holders DEV SPID: processes in a mount namespace other than ours whose mount
+# table holds the file system DEV (major:minor), one "pid command" line each.
+sentinel_holders() {
+	local dev=$1 spid=$2 me p pid
+	me=$(readlink /proc/self/ns/mnt)
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[[ $pid == "$spid" || $pid == "$$" ]] && continue
+		[[ $(readlink "$p/ns/mnt" 2>/dev/null) != "$me" ]] || continue
+		awk -v d="$dev" '$3 == d { f = 1 } END { exit !f }' "$p/mountinfo" 2>/dev/null || continue
+		echo "  $pid $(tr '\0' ' ' <"$p/cmdline" | cut -c 1-160)"
+	done
+}
+
 # ---- inside the tests' mount namespace (slave: the host's later mounts still show here,
 # nothing mounted here shows on the host) ----
 run_suites() {
-	local status=0 S id rec='192.0.2.254:/rmtabfs-ci-sentinel' reaper spid rc=0 i
+	local status=0 S id rec='192.0.2.254:/rmtabfs-ci-sentinel' reaper spid rc=0 i holders
 	[[ -d /var/lib/nfs ]] || { echo "test.sh: /var/lib/nfs missing (nfs-common)" >&2; return 1; }
 	# This namespace's /var/lib/nfs: a tmpfs, then the sentinel rmtabfs over it.
 	mount -t tmpfs -o mode=0755 rfs-ci-nfs /var/lib/nfs
@@ -72,6 +86,16 @@ run_suites() {
 		--print-errorlogs --timeout-multiplier 3 multinode || status=1
 	unset TSAN_OPTIONS
 
+	# A process a test left behind in a mount namespace of its own keeps that namespace's
+	# copy of the sentinel's mount, and with it the FUSE connection, alive: the sentinel
+	# would never see its unmount, as an administrator's rmtabfs would not.
+	holders=$(sentinel_holders "$(awk '$5 == "/var/lib/nfs" { d = $3 } END { print d }' \
+		/proc/self/mountinfo)" "$spid")
+	if [[ -n $holders ]]; then
+		echo "test.sh: FAIL: processes left in other mount namespaces hold the sentinel's mount:" >&2
+		echo "$holders" >&2
+		status=1
+	fi
 	# The sentinel: the same mount, its daemon alive, its record there.
 	if [[ $(nfs_mounts | tail -n 1) != "$id" ]]; then
 		echo "test.sh: FAIL: the sentinel rmtabfs on /var/lib/nfs is gone: $(nfs_mounts | tr '\n' ';')" >&2
@@ -125,6 +149,8 @@ RFS_GLUSTER_URL=$(bash scripts/gluster-volume.sh up "$volume")
 export RFS_GLUSTER_URL RFS_GLUSTER_VOLUME=$volume
 echo "test.sh: gluster store $RFS_GLUSTER_URL" >&2
 
+# A glusterd a fault test restarts belongs here, not in the test's own namespace.
+export RMTABFS_GLUSTERD_MNTNS=/proc/$$/ns/mnt
 unshare -m --propagation slave -- bash "$top/scripts/test.sh" --suites || status=1
 bash scripts/fuzz.sh "$FUZZ_TIME" || status=1
 

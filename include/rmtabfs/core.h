@@ -33,6 +33,8 @@ struct rfs_snap {
 };
 
 struct rfs_snap *rfs_snap_get(struct rfs_snap *s);
+/* A snapshot of this rmtab text (a handover restores handles' snapshots); one reference. */
+struct rfs_snap *rfs_snap_new(uint64_t gen, int64_t mtime, const char *text, size_t len);
 void rfs_snap_put(struct rfs_snap *s);
 /* The gNFS rendering of the same records; NULL on ENOMEM. */
 const char *rfs_snap_gnfs(struct rfs_snap *s, size_t *len);
@@ -96,7 +98,13 @@ struct rfs_core {
  * loads the checkpoint and replays the journal. Returns 0, or -errno with a log line.
  */
 int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node);
+/* Gives the state directory's lock up for a handover, or takes it back: 0 or -errno. */
+int rfs_core_statedir_lock(struct rfs_core *c, bool take);
 void rfs_core_close(struct rfs_core *c);
+/* durability=batch:batch_ms (0: fsync), before the first commit. 0 or -errno. */
+int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms);
+/* Syncs the journal (a clean stop with batch: everything acknowledged on disk). */
+int rfs_core_flush(struct rfs_core *c);
 
 /*
  * First start over an existing directory: the records of the underlying rmtab (and gNFS

@@ -17,6 +17,9 @@ struct rfs_ctl;
 
 struct rfs_ctl *rfs_ctl_start(struct rfs *fs, const char *path);
 void rfs_ctl_stop(struct rfs_ctl *c);
+/* Planned restart: start on the listening socket of the image we replace; that socket. */
+struct rfs_ctl *rfs_ctl_start_fd(struct rfs *fs, const char *path, int listen_fd);
+int rfs_ctl_fd(const struct rfs_ctl *c);
 
 /* Runs one request (argv) and writes the reply body to out; 0 or -errno with msg set.
  * body/body_len: the records of "import". Exposed for unit tests. */

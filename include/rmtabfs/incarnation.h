@@ -4,7 +4,7 @@
  * A state directory whose last sequence number is not known for certain (new, lost, or its
  * checkpoint gone) starts a new incarnation: its sequence numbers begin above a floor taken
  * from the real-time clock in nanoseconds. Issuing one op takes far longer than a
- * nanosecond (it is encoded, journaled and fdatasync'ed), so no earlier incarnation of the
+ * nanosecond (it is encoded, journaled and written), so no earlier incarnation of the
  * node id can have reached the clock's value at our start, unless the clock was set back
  * across the loss. That case is caught when the store answers: until an incarnation is
  * "anchored" (the store was seen to hold nothing of ours above the floor), nothing of it

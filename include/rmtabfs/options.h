@@ -28,6 +28,7 @@ struct rfs_options {
 	double entry_timeout;
 	double attr_timeout;
 	enum rfs_sync_mode sync;
+	unsigned batch_ms; /* durability=batch:MS; 0 for durability=fsync (default) */
 	int foreground;
 	int debug;
 	int show_help;

@@ -39,6 +39,14 @@ void pt_fsyncdir(fuse_req_t req, struct rfs_handle *h, int datasync);
 void pt_statfs(fuse_req_t req, struct rfs_inode *inode);
 void pt_lseek(fuse_req_t req, struct rfs_handle *h, off_t off, int whence);
 
+/* The handover of a planned restart (handover.c): file and directory handles. */
+struct rfs_ho_out;
+struct rfs_ho_in;
+int pt_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o);
+/* Restored (h->inode left to the caller; not yet tracked or mapped), or NULL, in->err set. */
+struct rfs_handle *pt_handle_restore(struct rfs *fs, enum rfs_handle_kind kind,
+				     struct rfs_ho_in *in);
+
 /* pt_xattr.c */
 void pt_getxattr(fuse_req_t req, struct rfs_inode *inode, const char *name, size_t size);
 void pt_listxattr(fuse_req_t req, struct rfs_inode *inode, size_t size);

@@ -129,6 +129,12 @@ unsigned rfs_inode_writers(struct rfs *fs, dev_t dev, ino_t ino);
 /* Opens an O_PATH inode for I/O through /proc/self/fd. */
 int rfs_inode_reopen(struct rfs *fs, struct rfs_inode *inode, int flags);
 
+/* The handover of a planned restart (handover.c): every inode, with its write session. */
+struct rfs_ho_out;
+struct rfs_ho_in;
+int rfs_inodes_save(struct rfs *fs, struct rfs_ho_out *o);
+int rfs_inodes_restore(struct rfs *fs, struct rfs_ho_in *in);
+
 /* ops.c: the low-level operations table */
 void rfs_fuse_ops(struct fuse_lowlevel_ops *ops);
 

@@ -9,6 +9,11 @@
 
 int rfs_stages_init(struct rfs *fs);
 void rfs_stages_destroy(struct rfs *fs);
+/* The handover of a planned restart (handover.c); restore replaces rfs_stages_init. */
+struct rfs_ho_out;
+struct rfs_ho_in;
+int rfs_stages_save(struct rfs *fs, struct rfs_ho_out *o);
+int rfs_stages_restore(struct rfs *fs, struct rfs_ho_in *in);
 /* The view whose staging name "VIEW.tmp" this is (top directory only), or NULL. */
 struct rfs_view *rfs_stage_view(struct rfs *fs, struct rfs_inode *parent, const char *name);
 /* Underlying names of staging files, hidden from listings. */

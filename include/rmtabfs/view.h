@@ -50,6 +50,15 @@ void vf_file_written(struct rfs_inode *inode);
 int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req);
 void vf_file_released(struct rfs *fs, struct rfs_handle *h);
 
+/* The handover of a planned restart (handover.c). */
+struct rfs_ho_out;
+struct rfs_ho_in;
+int rfs_views_save(struct rfs *fs, struct rfs_ho_out *o);
+int rfs_views_restore(struct rfs *fs, struct rfs_ho_in *in);
+int vf_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o);
+/* A restored view handle (not yet tracked or mapped), or NULL with in->err set. */
+struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in);
+
 /* Names the process behind a request, for log lines: "pid 123 (rpc.mountd)". */
 void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len);
 

@@ -1,10 +1,13 @@
 #!/bin/bash
 # rmtabctl against real rmtabfs daemons on temporary mount points (store dir:, state in the
-# work directory): every command and its output (status, the list table and --json, add,
+# work directory): every command and its output (status and status --json, the list table and
+# --json, add,
 # remove, prune, import, export), each change as it shows in the mounted rmtab (here and on a
 # second node sharing the store), the socket found from -m, and the errors: no daemon (exit 1,
 # one clear line), bad arguments (exit 2, nothing sent), a bad import file (exit 1, naming the
-# line), an unknown record, a non-root caller, a daemon that never answers, a full stdout.
+# line), an unknown record, a non-root caller, a daemon that never answers, a full stdout;
+# status --json in each of those (valid JSON, typed members, every line the daemon sends and
+# everything the text status shows, an error object when the daemon cannot be reached).
 # Also --help and --version of both programs.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -53,12 +56,120 @@ rmtab() { cat "$MNT/rmtab"; }
 json() { # PYTHON-EXPRESSION over d (the parsed JSON of $OUT)
 	python3 -c "import json, sys; d = json.loads(sys.stdin.read()); print($1)" <<<"$OUT"
 }
+# status_json_error KIND ERRNO...: $OUT is the --json document of a failed status: the error
+# object names KIND and one of the ERRNOs and carries stderr's message, status is null.
+status_json_error() {
+	python3 "$W/status_err.py" "$ERR" "$@" <<<"$OUT"
+}
+cat >"$W/status_err.py" <<'EOF'
+import json, sys
+err, kind, errnos = sys.argv[1], sys.argv[2], sys.argv[3:]
+d = json.load(sys.stdin)
+assert d["schema_version"] == 1 and d["ok"] is False and d["status"] is None, d
+e = d["error"]
+assert e["kind"] == kind and e["errno"] in errnos, e
+assert "rmtabctl: " + e["message"] == err, (e, err)
+assert isinstance(d["socket"], str) and d["socket"], d
+EOF
+# raw_status SOCKET: the daemon's own status lines, straight from the control socket.
+raw_status() {
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"status\n\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+head, _, body = data.decode().partition("\n")
+assert head == "ok", head
+sys.stdout.write(body)' "$1"
+}
+# status_json_complete JSON-FILE RAW-FILE TEXT-FILE: every key the daemon sent is in the JSON
+# (with '-' as '_'), known keys have their documented types, and every line of the text status
+# comes from a member of the JSON whose value it shows.
+status_json_complete() {
+	python3 "$W/status_check.py" "$@"
+}
+cat >"$W/status_check.py" <<'EOF'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+raw = open(sys.argv[2]).read().splitlines()
+text = open(sys.argv[3]).read().splitlines()
+assert d["schema_version"] == 1 and d["ok"] is True and d["error"] is None, d
+st = d["status"]
+ints = ["records", "tombstones", "journal_ops", "commits", "ops_local", "ops_remote",
+        "refused_writes", "last_seq", "shipped_seq", "backlog", "shipped_ops", "snapshot",
+        "log_segment"]
+strs = ["node", "mountpoint", "statedir", "version", "gnfs_view", "store", "state",
+        "last_error"]
+secs = ["state_since", "stuck_call", "clock_hlc_ahead"]
+stable = ["records", "tombstones"]
+for line in raw:
+    k, sep, v = line.partition(": ")
+    if not sep:
+        continue
+    key = k.replace("-", "_")
+    assert key in st, ("daemon key missing from the JSON", k)
+    val = st[key]
+    # (the three were taken one after the other: counters and ages may have moved)
+    if key in ints:
+        assert type(val) is int and (str(val) == v or key not in stable), (key, val, v)
+    elif key in strs:
+        assert val == v, (key, val, v)
+    elif key in secs:
+        assert type(val) in (int, float) and abs(val - float(v.split()[0])) < 30, (key, val, v)
+    elif key in ("peer", "clock_skew"):
+        assert isinstance(val, list) and any(p["node"] == v.split()[0] for p in val), (key, val)
+    else:
+        assert val is not None, (key, val)
+for p in st["peer"]:
+    for f in ("seq", "segment", "offset", "behind"):
+        assert type(p[f]) is int, p
+    assert type(p["damaged"]) is bool, p
+# the text status: which members each of its lines shows
+label = {"node": ["node"], "mount point": ["mountpoint"], "store": ["store", "state"],
+         "backlog": ["backlog"], "last error": ["last_error"],
+         "records": ["records", "tombstones"], "journal": ["journal_ops"],
+         "gNFS view": ["gnfs_view"], "state dir": ["statedir"], "version": ["version"],
+         "warning": ["stuck_call"], "refused": ["refused"], "clock skew": ["clock_skew"],
+         "counters": ["commits", "ops_local", "ops_remote", "refused_writes", "shipped_ops"]}
+in_nodes = False
+shown = 0
+for line in text:
+    if line == "nodes:":
+        in_nodes = True
+        continue
+    if in_nodes and line.startswith("  "):
+        name, seq = line.split()[:2]
+        if name == "NODE":
+            continue
+        if "(this node)" in line:
+            assert name == st["node"] and seq == str(st["last_seq"]), line
+        else:
+            assert any(p["node"] == name and str(p["seq"]) == seq for p in st["peer"]), line
+        shown += 1
+        continue
+    in_nodes = False
+    m = re.match(r"^([A-Za-z][A-Za-z -]*): +(.*)$", line)
+    assert m, ("a text status line of unknown shape", line)
+    keys = label.get(m.group(1), [m.group(1).replace("-", "_")])
+    for key in keys:
+        assert st.get(key) is not None, ("text status line without its member", line, key)
+    if m.group(1) == "counters":
+        for key in keys:
+            assert "%s %d" % (key.replace("_", "-"), st[key]) in line, (line, key)
+    shown += 1
+assert shown >= 10, ("too few status lines compared", shown)
+EOF
 
 # ---- help and version of both programs ----
 expect_ok "rmtabctl --help" "$CTL" --help
 check "rmtabctl --help names every command" \
 	bash -c 'for c in status list add remove prune import export; do
 		grep -q "^  $c" <<<"$1" || exit 1; done' _ "$OUT"
+check "rmtabctl --help names status --json" grep -q "^  status \[--json\]" "$W/out"
 expect_ok "rmtabctl -h" "$CTL" -h
 expect_ok "rmtabctl list --help" "$CTL" list --help
 check "rmtabctl list --help prints the usage" grep -q "^usage: rmtabctl" "$W/out"
@@ -81,6 +192,12 @@ sock2=/run/rmtabfs/$(systemd-escape --path "$MNT2").sock
 expect_fail "status without a daemon (-m)" 1 \
 	"^rmtabctl: cannot reach the rmtabfs daemon at ${sock2//\\/\\\\}: No such file or directory \(is rmtabfs mounted on $MNT2\?\)$" \
 	"$CTL" -m "$MNT2" status
+run "$CTL" -s "$W/n1.sock" status --json
+check_eq "status --json without a daemon: exit status 1" 1 "$RC"
+check "status --json without a daemon: one line on stderr" one_line_matching \
+	"^rmtabctl: cannot reach the rmtabfs daemon at $W/n1.sock: No such file or directory"
+check "status --json without a daemon: an error object (unreachable, ENOENT)" \
+	status_json_error unreachable ENOENT
 run "$CTL" status
 check "status without -m or -s looks for /run/rmtabfs/var-lib-nfs.sock" \
 	bash -c '[[ $1 == 0 ]] || grep -q "at /run/rmtabfs/var-lib-nfs.sock: .*(is rmtabfs mounted on /var/lib/nfs?)" "$2"' \
@@ -95,6 +212,10 @@ expect_fail "-m and -s together" 2 "exclude each other" "$CTL" -m /x -s /y statu
 expect_fail "-s without a value" 2 "needs a value" "$CTL" -s
 expect_fail "bad timeout" 2 "bad timeout 'soon'" "$CTL" -t soon status
 expect_fail "status with an argument" 2 "status: takes no arguments" "$CTL" "${S[@]}" status x
+expect_fail "status --json with an argument" 2 "status: takes no arguments" \
+	"$CTL" "${S[@]}" status --json x
+expect_fail "status with an option of another command" 2 "status: option '--client' does not apply" \
+	"$CTL" "${S[@]}" status --client x
 expect_fail "list with an unknown option" 2 "list: unknown option '--bogus'" \
 	"$CTL" "${S[@]}" list --bogus
 expect_fail "list with an option of another command" 2 "list: option '--format' does not apply" \
@@ -150,6 +271,21 @@ check "status: the backlog" grep -Eq '^backlog: +0 op\(s\)' "$W/out"
 check "status: the last error" grep -Eq '^last error: +none$' "$W/out"
 check "status: the record count" grep -Eq '^records: +0 ' "$W/out"
 check "status: this node in the nodes table" grep -Eq '^  n1 +[0-9]+ +\(this node\)' "$W/out"
+# (n1 sees n2 first: the three views compared below are taken one after the other)
+check "n1 reads n2's log" wait_for 10 bash -c '"$1" -s "$2" status | grep -q "^  n2 "' _ "$CTL" \
+	"$W/n1.sock"
+raw_status "$W/n1.sock" >"$W/status.raw"
+expect_ok "status --json" ctl1 status --json
+cp "$W/out" "$W/status.json"
+check_eq "status --json: the node, the store state, counts as numbers" \
+	"n1 connected 0 0 True" \
+	"$(json '" ".join(str(x) for x in (d["status"]["node"], d["status"]["state"],
+		d["status"]["records"], d["status"]["backlog"],
+		type(d["status"]["state_since"]) in (int, float)))')"
+ctl1 status >"$W/status.txt"
+check "status --json: every line the daemon sends and all the text status shows, typed" \
+	status_json_complete "$W/status.json" "$W/status.raw" "$W/status.txt"
+check "the daemon sent status lines to compare with" grep -q '^records: ' "$W/status.raw"
 expect_ok "status through -m (the default socket of a mount point)" "$CTL" -m "$MNT2" status
 check "status -m: node n2" grep -Eq '^node: +n2$' "$W/out"
 expect_ok "status through -m with a trailing slash" "$CTL" -m "$MNT2/" status
@@ -323,6 +459,15 @@ check "status: n2 in the nodes table, with its sequence" grep -Eq '^  n2 +[0-9]+
 expect_ok "status on n2" "$CTL" -m "$MNT2" status
 check "status on n2: n1 in its nodes table" grep -Eq '^  n1 +[0-9]+ +(up to date|[0-9]+ byte)' \
 	"$W/out"
+raw_status "$sock2" >"$W/status.raw"
+"$CTL" -m "$MNT2" status --json >"$W/status.json"
+"$CTL" -m "$MNT2" status >"$W/status.txt"
+check "status --json on n2: its peer n1, typed, and everything the text shows" \
+	status_json_complete "$W/status.json" "$W/status.raw" "$W/status.txt"
+check_eq "status --json on n2: n1 is a peer object with a numeric seq and damaged false" \
+	"n1 int False" "$(python3 -c 'import json, sys
+p = [p for p in json.load(open(sys.argv[1]))["status"]["peer"] if p["node"] == "n1"][0]
+print(p["node"], type(p["seq"]).__name__, p["damaged"])' "$W/status.json")"
 sleep 1.1
 ctl1 prune --older-than 0 >/dev/null
 check_eq "prune --older-than 0 removes everything (changed before this second)" "" "$(rmtab)"
@@ -348,6 +493,10 @@ check_eq "prune 1m: nothing" "removed 0" "$OUT"
 expect_fail "a caller that is not root" 1 \
 	"cannot reach the rmtabfs daemon at $W/n1.sock: Permission denied \(rmtabctl must run as root\)" \
 	setpriv --reuid 65534 --regid 65534 --clear-groups "$CTL" -s "$W/n1.sock" status
+run setpriv --reuid 65534 --regid 65534 --clear-groups "$CTL" -s "$W/n1.sock" status --json
+check_eq "status --json as a caller that is not root: exit status 1" 1 "$RC"
+check "status --json as a caller that is not root: unreachable, EACCES" \
+	status_json_error unreachable EACCES
 expect_fail "output to a full device" 1 "^rmtabctl: cannot write the output: No space left" \
 	bash -c '"$1" -s "$2" list >/dev/full' _ "$CTL" "$W/n1.sock"
 # A socket that accepts and never answers: -t bounds the wait.
@@ -363,6 +512,10 @@ expect_fail "a daemon that never answers" 1 \
 	"^rmtabctl: no answer from the rmtabfs daemon at $W/mute.sock within 0.5 s$" \
 	"$CTL" -s "$W/mute.sock" -t 0.5 status
 check "-t 0.5 gave up within seconds" test $((SECONDS - t0)) -le 3
+run "$CTL" -s "$W/mute.sock" -t 0.5 status --json
+check_eq "status --json of a daemon that never answers: exit status 1" 1 "$RC"
+check "status --json of a daemon that never answers: a timeout error object" \
+	status_json_error timeout ETIMEDOUT
 kill "${RFS_PIDS[mute]}" && wait "${RFS_PIDS[mute]}" 2>/dev/null || true
 unset 'RFS_PIDS[mute]'
 
@@ -382,5 +535,9 @@ check "n2's default socket is gone with it" rfs_gone "$sock2"
 [[ -z ${RUNDIR_MADE:-} ]] || rmdir /run/rmtabfs 2>/dev/null || true
 expect_fail "status after the daemon stopped" 1 "cannot reach the rmtabfs daemon at $W/n1.sock" \
 	ctl1 status
+run ctl1 status --json
+check_eq "status --json after the daemon stopped: exit status 1" 1 "$RC"
+check "status --json after the daemon stopped: unreachable (no socket, or refused)" \
+	status_json_error unreachable ENOENT ECONNREFUSED
 
 rfs_finish

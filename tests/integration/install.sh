@@ -1,12 +1,13 @@
 #!/bin/bash
 # What "meson install" puts where, and that the installed pieces work together:
-#  - meson install --destdir lists exactly the expected files (binaries, man pages, unit,
-#    example config), with the build's prefix, sbindir, sysconfdir, mandir and systemd's
-#    unit directory;
+#  - meson install --destdir lists exactly the expected files (binaries, man pages, unit, its
+#    helper and drop-ins, example config), with the build's prefix, sbindir, sysconfdir,
+#    mandir, libexecdir and systemd's unit directory;
 #  - the man pages format without warnings and document every option and command;
 #  - the unit: its ExecStart names the installed binary and config, its ordering, no option
 #    that would give it a private mount namespace; "systemctl --root enable" makes the NFS
-#    units require it; systemd-analyze verify passes on the unit and finds no ordering cycle
+#    units require it, or only want it where a restart would reach nfs-server; its helper and
+#    the drop-ins' check; systemd-analyze verify passes on the unit and finds no ordering cycle
 #    among the NFS units once it is enabled (skipped, and said so, if systemd-analyze is
 #    missing); its Type=notify contract: READY=1 comes once the mount is there;
 #  - the installed example config is valid as it is (the daemon reads it);
@@ -38,9 +39,10 @@ run() {
 dirs=$(meson introspect --buildoptions "$RFS_BUILD" | python3 -c '
 import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-for k in ("sbindir", "sysconfdir", "mandir", "datadir"):
+for k in ("sbindir", "sysconfdir", "mandir", "datadir", "libexecdir"):
 	print(os.path.join(o["prefix"], o[k]))')
-{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; } <<<"$dirs"
+{ read -r SBINDIR; read -r SYSCONFDIR; read -r MANDIR; read -r DATADIR; read -r LIBEXECDIR; } <<<"$dirs"
+HELPER=$LIBEXECDIR/rmtabfs/rmtabfs-units
 CTDB_EX=$DATADIR/doc/rmtabfs/examples/ctdb
 UNITDIR=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)
 UNITDIR=${UNITDIR:-/lib/systemd/system}
@@ -51,7 +53,8 @@ run meson install -C "$RFS_BUILD" --destdir "$DEST" --no-rebuild --quiet
 check_eq "meson install --destdir succeeds" "0" "$RC"
 [[ $RC == 0 ]] || { printf '%s\n' "$ERR" >&2; die "cannot install"; }
 expected=$(printf '%s\n' "$SBINDIR/rmtabfs" "$SBINDIR/rmtabctl" "$MANDIR/man8/rmtabfs.8" \
-	"$MANDIR/man8/rmtabctl.8" "$UNITDIR/rmtabfs.service" \
+	"$MANDIR/man8/rmtabctl.8" "$UNITDIR/rmtabfs.service" "$HELPER" \
+	"$UNITDIR/nfs-mountd.service.d/rmtabfs.conf" "$UNITDIR/rpc-statd.service.d/rmtabfs.conf" \
 	"$SYSCONFDIR/rmtabfs/rmtabfs.conf.example" \
 	"$CTDB_EX"/{README,ctdb.conf,nodes,public_addresses,script.options,rmtabfs.conf} \
 	"$CTDB_EX/rmtabfs-nfs-callout" | sort)
@@ -59,6 +62,7 @@ check_eq "exactly the expected files are installed" "$expected" \
 	"$(cd "$DEST" && find . -type f -o -type l | sed 's|^\.||' | sort)"
 check "both programs are executable" test -x "$DEST$SBINDIR/rmtabfs" -a -x "$DEST$SBINDIR/rmtabctl"
 check "the CTDB example callout is executable" test -x "$DEST$CTDB_EX/rmtabfs-nfs-callout"
+check "the unit's helper is executable" test -x "$DEST$HELPER"
 UNIT=$DEST$UNITDIR/rmtabfs.service
 EXAMPLE=$DEST$SYSCONFDIR/rmtabfs/rmtabfs.conf.example
 PAGE_FS=$DEST$MANDIR/man8/rmtabfs.8
@@ -108,11 +112,26 @@ check "the unit is Type=notify and stops with SIGTERM" bash -c \
 unit_words() { # KEY: every value of KEY= in the unit, one per line
 	sed -n "s/^$1=//p" "$UNIT" | tr ' ' '\n' | sort -u
 }
-for u in nfs-server.service nfs-mountd.service rpc-statd.service rpc-statd-notify.service \
-	nfsdcld.service var-lib-nfs-rpc_pipefs.mount; do
+for u in rpc-statd.service nfsdcld.service var-lib-nfs-rpc_pipefs.mount; do
 	check "the unit is ordered before and required by $u" bash -c \
 		'grep -qx "$1" <<<"$2" && grep -qx "$1" <<<"$3"' _ "$u" "$(unit_words Before)" \
 		"$(unit_words RequiredBy)"
+done
+# Never a Requires=/BindsTo=/PartOf= on these: a restart of rmtabfs (after a crash too) would
+# restart nfs-server ("rpc.nfsd 0": locks dropped, a grace period). Wanted, ordered after.
+for u in nfs-server.service nfs-mountd.service rpc-statd-notify.service; do
+	check "the unit is ordered before and only wanted by $u" bash -c \
+		'grep -qx "$1" <<<"$2" && grep -qx "$1" <<<"$3" && ! grep -qx "$1" <<<"$4"' _ "$u" \
+		"$(unit_words Before)" "$(unit_words WantedBy)" "$(unit_words RequiredBy)"
+done
+check "the unit restarts itself quickly after a crash (Restart=on-failure, RestartSec<=1s)" bash -c \
+	'grep -qx "Restart=on-failure" "$1" && grep -Eqx "RestartSec=([0-9]{1,3}ms|1s?|0)" "$1"' _ "$UNIT"
+check_eq "the unit runs the installed helper before, after start and at stop" \
+	"ExecStartPre=-+$HELPER pre-start ExecStartPost=-+$HELPER post-start ExecStop=-+$HELPER stop" \
+	"$(grep -E '^Exec(StartPre|StartPost|Stop)=' "$UNIT" | xargs)"
+for u in nfs-mountd rpc-statd; do
+	check "the $u drop-in runs the installed helper's check before the daemon" grep -qx \
+		"ExecStartPre=$HELPER check" "$DEST$UNITDIR/$u.service.d/rmtabfs.conf"
 done
 check "the unit comes after the network and glusterd, and wants the network" bash -c \
 	'grep -qx network-online.target <<<"$1" && grep -qx glusterd.service <<<"$1" &&
@@ -124,10 +143,10 @@ ENROOT=$W/enabled
 cp -a "$DEST" "$ENROOT"
 run systemctl --root="$ENROOT" enable rmtabfs.service
 check_eq "systemctl --root enable rmtabfs.service" 0 "$RC"
-check_eq "enabling makes the NFS units require it and multi-user want it" \
-	"$(printf '%s\n' multi-user.target.wants nfs-server.service.requires \
-		nfs-mountd.service.requires rpc-statd.service.requires \
-		rpc-statd-notify.service.requires nfsdcld.service.requires \
+check_eq "enabling makes the NFS units require or want it and multi-user want it" \
+	"$(printf '%s\n' multi-user.target.wants nfs-server.service.wants \
+		nfs-mountd.service.wants rpc-statd.service.requires \
+		rpc-statd-notify.service.wants nfsdcld.service.requires \
 		var-lib-nfs-rpc_pipefs.mount.requires | sort)" \
 	"$(cd "$ENROOT/etc/systemd/system" && find . -name rmtabfs.service -type l |
 		sed 's|^\./||; s|/rmtabfs.service$||' | sort)"
@@ -178,18 +197,19 @@ unset 'RFS_PIDS[notify-listener]'
 check_eq "with the example config, READY=1 comes once the mount is there" "READY=1 mounted" \
 	"$(cat "$W/notify.out")"
 check "the daemon serves rmtab" test -f "$W/nmnt/rmtab"
-# A crash leaves a dead FUSE mount; the unit's ExecStopPost clears it (and only ours).
+# A crash leaves a dead FUSE mount; the restart clears it (and only ours).
 kill -9 "${RFS_PIDS[notify]}"
 wait "${RFS_PIDS[notify]}" 2>/dev/null || true
 unset 'RFS_PIDS[notify]'
 check "after kill -9 the mount is dead but still there" rfs_is_mounted "$W/nmnt"
-stop_post=$(sed -n 's/^ExecStopPost=-//p' "$UNIT")
-run eval "${stop_post//\/var\/lib\/nfs/$W/nmnt}"
-check_eq "the unit's ExecStopPost runs" "0:" "$RC:$ERR"
+# The unit's helper (pre-start, right before mounting again) clears it, and only a dead one.
 not_mounted() { ! rfs_is_mounted "$1"; }
-check "the unit's ExecStopPost clears the dead mount" not_mounted "$W/nmnt"
-run eval "${stop_post//\/var\/lib\/nfs/$W/nmnt}"
-check_eq "the unit's ExecStopPost is a no-op without a mount" "0:" "$RC:$ERR"
+pre_start() { sed "s|^mnt=/var/lib/nfs\$|mnt=$W/nmnt|" "$DEST$HELPER" | sh -s pre-start; }
+run pre_start
+check_eq "the helper's pre-start runs" 0 "$RC"
+check "the helper's pre-start clears the dead mount" not_mounted "$W/nmnt"
+run pre_start
+check_eq "the helper's pre-start is a no-op without a mount" "0:" "$RC:$ERR"
 
 # ---- /etc/fstab ----
 fstab_line=$(render "$PAGE_FS" | sed -n 's/^ *\(rmtabfs \/var\/lib\/nfs fuse\.rmtabfs .*\)$/\1/p')

@@ -21,8 +21,31 @@
       the arrivals) until COUNT lines or until STOPFILE exists.
   bench_helper.py stamp
       Copies stdin to stdout, each line prefixed by the wall-clock time (ns) it arrived.
-  bench_helper.py pct [LABEL]
-      Reads numbers from stdin; prints "n= p50= p99= max= median=" (nearest rank).
+  bench_helper.py pct [--pairs]
+      Reads numbers from stdin (--pairs: "T0 T1" wall-clock seconds per line, the value is
+      (T1 - T0) in ms); prints "n= p50= p99= max= median=" (nearest rank).
+  bench_helper.py elapsed T0 T1 [--ms] [--digits D]
+      T1 - T0 (wall-clock seconds, e.g. bash's EPOCHREALTIME) in s (--ms: in ms), D decimals.
+  bench_helper.py mnt3stats
+      Turns mnt3's "stats KIND count=N ops/s=R p50=Xus ..." lines (stdin) into "KIND_count N",
+      "KIND_ops/s R", "KIND_p50 X" ... lines (units dropped: us, s).
+  bench_helper.py hostres RESULT CLK_TCK
+      The derived numbers of one MNT/UMNT host run, from its raw result file: for mnt and umnt
+      the rate and latencies as mnt3 measured them, the wall time (from KIND_t0/KIND_t1), CPU
+      seconds of mountd, of the daemon and of the bricks (from clock ticks); "key value" lines.
+  bench_helper.py down LATFILE T_STOP T_START
+      Classifies the stamped MNT replies of the volume-down run (stamp's output) into before /
+      down / after the outage window and prints per window "W n= errors= p50= p99= max=" (ms).
+  bench_helper.py caughtup RMTABCTL SOCKET TIMEOUT
+      Polls `RMTABCTL -s SOCKET status --json` every 0.1 s until the store is connected and
+      has every op the daemon had made at the first answer (shipped_seq >= that last_seq: under
+      a steady load a backlog of 0 may never be seen); prints the seconds that took, or
+      "timeout" (exit status 1) after TIMEOUT seconds.
+  bench_helper.py table RESULTS.tsv [--header FILE] [--append]
+      Prints the whole table from the TSV (every number of the run is there, so a TSV kept
+      from an earlier run can be laid out again): the measurements side by side, the ratios of
+      rates, RSS per record, and issue 18's targets as "met", "missed" or "n/a" lines with their
+      numbers. --append: also append those derived numbers to RESULTS.tsv.
 """
 import os
 import random
@@ -167,11 +190,14 @@ def cmd_stamp(argv):
 
 
 def cmd_pct(argv):
+    pairs = "--pairs" in argv
     vals = []
     for line in sys.stdin:
-        line = line.strip()
-        if line:
-            vals.append(float(line))
+        w = line.split()
+        if pairs and len(w) == 2:
+            vals.append((float(w[1]) - float(w[0])) * 1000.0)
+        elif not pairs and w:
+            vals.append(float(w[0]))
     vals.sort()
     med = float("nan")
     if vals:
@@ -184,6 +210,427 @@ def cmd_pct(argv):
     return 0
 
 
+def cmd_elapsed(argv):
+    t0, t1 = float(argv[0]), float(argv[1])
+    ms = "--ms" in argv
+    digits = int(argv[argv.index("--digits") + 1]) if "--digits" in argv else (0 if ms else 2)
+    print(f"{(t1 - t0) * (1000.0 if ms else 1.0):.{digits}f}")
+    return 0
+
+
+def cmd_mnt3stats(argv):
+    for line in sys.stdin:
+        w = line.split()
+        if len(w) < 2 or w[0] != "stats":
+            continue
+        for kv in w[2:]:
+            k, _, v = kv.partition("=")
+            for unit in ("us", "s"):
+                if v.endswith(unit):
+                    v = v[: -len(unit)]
+                    break
+            print(f"{w[1]}_{k} {v}")
+    return 0
+
+
+def read_kv(path):
+    d = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                w = line.split(None, 1)
+                if len(w) == 2:
+                    d[w[0]] = w[1].strip()
+    except OSError:
+        pass
+    return d
+
+
+def cmd_hostres(argv):
+    r, tck = read_kv(argv[0]), float(argv[1])
+    for kind in ("mnt", "umnt"):
+        for k in ("ops/s", "p50", "p99", "count"):
+            if f"{kind}_{k}" in r:
+                print(f"{kind}_{k} {r[kind + '_' + k]}")
+        if f"{kind}_t0" in r and f"{kind}_t1" in r:
+            print(f"{kind}_wall_s {float(r[kind + '_t1']) - float(r[kind + '_t0']):.3f}")
+        for who in ("mountd", "daemon", "bricks"):
+            ticks = r.get(f"{kind}_{who}_ticks")
+            if ticks is not None:
+                print(f"{kind}_{who}_cpu_s {int(ticks) / tck:.1f}")
+    return 0
+
+
+def cmd_caughtup(argv):
+    import json
+
+    ctl, sock, timeout = argv[0], argv[1], float(argv[2])
+    t0 = time.monotonic()
+    target = None
+    while time.monotonic() - t0 < timeout:
+        r = subprocess.run([ctl, "-s", sock, "-t", "5", "status", "--json"],
+                           capture_output=True, text=True)
+        try:
+            st = json.loads(r.stdout).get("status") or {}
+        except ValueError:
+            st = {}
+        if target is None and isinstance(st.get("last_seq"), int):
+            target = st["last_seq"]
+        shipped = st.get("shipped_seq")
+        if (target is not None and st.get("state") == "connected" and isinstance(shipped, int)
+                and shipped >= target):
+            print(f"{time.monotonic() - t0:.2f}")
+            return 0
+        time.sleep(0.1)
+    print("timeout")
+    return 1
+
+
+def cmd_down(argv):
+    f, a, b = argv[0], float(argv[1]) * 1e9, float(argv[2]) * 1e9
+    win = {"before": [], "down": [], "after": []}
+    errors = {"before": 0, "down": 0, "after": 0}
+    for line in open(f):
+        w = line.split()
+        if len(w) < 3 or w[1] != "mnt":
+            continue
+        t = int(w[0])
+        k = "before" if t < a else ("down" if t <= b else "after")
+        if len(w) >= 5 and w[3] == "ok" and w[4].endswith("us"):
+            win[k].append(int(w[4][:-2]) / 1000.0)
+        else:
+            errors[k] += 1
+    for k, v in win.items():
+        v.sort()
+        print(f"{k} n={len(v)} errors={errors[k]} p50={pct(v, 50):.2f} p99={pct(v, 99):.2f} "
+              f"max={(v[-1] if v else float('nan')):.2f}")
+    return 0
+
+
+# ---- the table: everything below reads the TSV only ----
+
+CNAME = {
+    "a": "(a) ext4",
+    "b": "(b) gluster FUSE",
+    "c": "(c) rmtabfs dir:",
+    "d": "(d) rmtabfs gluster://",
+    "cb": "(c) dir: batch:1000",
+    "db": "(d) gluster:// batch:1000",
+}
+NO_DURABILITY = "n/a (daemon has no durability=)"
+# issue 18's targets; "today" = the numbers the issue measured before the work
+RATE_N = 5000
+RSS_TODAY = {"dir": 215, "gluster": 253}
+
+
+class Tsv:
+    def __init__(self, path):
+        self.rows = {}
+        self.problems = []
+        with open(path) as f:
+            for line in f:
+                w = line.rstrip("\n").split("\t")
+                if len(w) < 6 or w[0].startswith("#"):
+                    continue
+                if w[0] == "problem":
+                    self.problems.append(w[4])
+                elif w[0] not in ("ratio", "target"):
+                    self.rows[(w[0], w[1], w[2], w[3])] = w[4]
+
+    def get(self, phase, cfg, n, metric):
+        v = self.rows.get((phase, cfg, str(n), metric))
+        return None if v in (None, "", "-") else v
+
+    def num(self, phase, cfg, n, metric):
+        v = self.get(phase, cfg, n, metric)
+        try:
+            return float(v) if v is not None else None
+        except ValueError:
+            return None
+
+    def run(self, key, default=""):
+        v = self.rows.get(("run", "-", "-", key))
+        return default if v is None else v
+
+
+def fmt(v, digits=2, scale=1.0):
+    return "-" if v is None else f"{v / scale:.{digits}f}"
+
+
+def ratio(x, y):
+    return None if x is None or y is None or y == 0 else x / y
+
+
+class Table:
+    def __init__(self, t):
+        self.t = t
+        self.out = []
+        self.derived = []  # TSV rows computed here
+        self.ns = t.run("ns").split()
+        self.configs = t.run("configs", "a b c d").split()
+        self.phases = t.run("phases").split()
+        self.batch_ok = t.run("durability") == "batch:1000"
+
+    def p(self, line=""):
+        self.out.append(line)
+
+    def rate(self, cfg, n, kind):
+        return self.t.num("mntumnt", cfg, n, kind + "_rate")
+
+    # -- MNT/UMNT --
+    def mntumnt(self):
+        t = self.t
+        self.p("== MNT / UMNT throughput and latency (latency in ms; cpu = CPU seconds in the "
+               "MNT + UMNT phases; batch:1000 = -o durability=batch:1000)")
+        hdr = "%-28s %6s | %8s %7s %7s | %8s %7s %7s | %11s %-21s"
+        self.p(hdr % ("config", "N", "MNT/s", "p50", "p99", "UMNT/s", "p50", "p99",
+                      "mountd cpu", "backend cpu"))
+        for n in self.ns:
+            for cfg in self.configs:
+                if cfg in ("cb", "db") and not self.batch_ok:
+                    self.p("%-28s %6s | %s" % (CNAME[cfg], n, NO_DURABILITY))
+                    continue
+                g = lambda m: t.get("mntumnt", cfg, n, m) or "-"  # noqa: E731
+                cpu = lambda who: f"{g('mnt_' + who + '_cpu')}+{g('umnt_' + who + '_cpu')}"  # noqa: E731
+                backend = {"a": "-", "b": f"glusterfs {cpu('daemon')}, bricks {cpu('bricks')}",
+                           "c": f"rmtabfs {cpu('daemon')}", "cb": f"rmtabfs {cpu('daemon')}"}.get(
+                    cfg, f"rmtabfs {cpu('daemon')}, bricks {cpu('bricks')}")
+                self.p(hdr % (CNAME[cfg], n, fmt(self.rate(cfg, n, "mnt"), 0),
+                              fmt(t.num("mntumnt", cfg, n, "mnt_p50"), 2, 1000),
+                              fmt(t.num("mntumnt", cfg, n, "mnt_p99"), 2, 1000),
+                              fmt(self.rate(cfg, n, "umnt"), 0),
+                              fmt(t.num("mntumnt", cfg, n, "umnt_p50"), 2, 1000),
+                              fmt(t.num("mntumnt", cfg, n, "umnt_p99"), 2, 1000),
+                              cpu("mountd"), backend))
+            self.ratios(n)
+
+    def ratios(self, n):
+        sets = [("fsync", ["c/a", "d/a", "d/b"])]  # the default durability
+        if any(c in self.configs for c in ("cb", "db")):
+            sets.append(("batch:1000", ["cb/a", "db/a", "db/b"]))
+        for label, pairs in sets:
+            name = f"  ratios of rates {label}"
+            if label != "fsync" and not self.batch_ok:
+                self.p("%-28s %6s | %s" % (name, n, NO_DURABILITY))
+                continue
+            cells = {}
+            for kind in ("mnt", "umnt"):
+                for pair in pairs:
+                    x, y = pair.split("/")
+                    r = ratio(self.rate(x, n, kind), self.rate(y, n, kind))
+                    cells[(kind, pair)] = fmt(r)
+                    if r is not None:
+                        self.derived.append(("ratio", pair, n, kind + "_rate", f"{r:.2f}", "x"))
+            short = [pr.replace("cb", "c").replace("db", "d") for pr in pairs]
+            self.p("%-28s %6s | MNT   %s | UMNT  %s" % (
+                name, n,
+                "  ".join(f"{s_} {cells[('mnt', pr)]:>5}" for s_, pr in zip(short, pairs)),
+                "  ".join(f"{s_} {cells[('umnt', pr)]:>5}" for s_, pr in zip(short, pairs))))
+
+    # -- the side phases --
+    def steps(self):
+        t = self.t
+        n_steps = t.run("steps_n")
+        self.p()
+        self.p("== where an MNT's time goes: mountd's file system calls for one new client, 5000 "
+               f"records (tests/tools/mnt_steps, mean us of {n_steps})")
+        self.p("%-16s %10s %14s %18s" % ("step", "(a) ext4", "(c) rmtabfs dir:",
+                                         "(d) rmtabfs gluster"))
+        for k in ("lock", "open+read", "close(r+)", "open(a)+write", "close(a)", "unlock",
+                  "mnt_total", "read-no-ftell"):
+            self.p("%-16s %10s %14s %18s" % (k, *(t.get("steps", c, 5000, k) or "-"
+                                                  for c in ("a", "c", "d"))))
+
+    def bpr(self, st):
+        t, nrec = self.t, self.t.run("nrec", "100000")
+        a, b = t.num("records", st, nrec, "rss_empty"), t.num("records", st, nrec, "rss_after_cat")
+        if a is None or b is None:
+            return None
+        v = (b - a) * 1024 / float(nrec)
+        self.derived.append(("records", st, nrec, "rss_per_record", f"{v:.0f}", "bytes"))
+        return v
+
+    def records(self):
+        t, nrec = self.t, self.t.run("nrec", "100000")
+        self.p()
+        self.p(f"== {nrec} records (loaded with one cp into rmtab)")
+        row = "%-22s %9s %9s %11s %10s %11s %10s %10s"
+        self.p(row % ("store", "cp ms", "shipped s", "cat ms(med)", "RSS empty", "RSS loaded",
+                      "+9 cats", "B/record"))
+        for st in ("dir", "gluster"):
+            g = lambda m: t.get("records", st, nrec, m) or "-"  # noqa: E731
+            self.p(row % (f"rmtabfs {st}", g("load_cp"), g("shipped_after_load"),
+                          g("cat_median"), g("rss_empty") + "K", g("rss_loaded") + "K",
+                          g("rss_after_cat") + "K", fmt(self.bpr(st), 0)))
+        self.p("%-22s %9s %9s %11s" % ("plain ext4 file", "-", "-",
+                                       t.get("records", "plain", nrec, "cat_median") or "-"))
+
+    def prop(self):
+        t, n = self.t, self.t.run("prop_n")
+        self.p()
+        self.p("== propagation: flush on node A (close() returned) -> node B's rmtab shows the "
+               f"record ({n} records)")
+        row = "%-22s %9s %9s %9s %6s %6s"
+        self.p(row % ("store", "p50 ms", "p99 ms", "max ms", "lost", "same"))
+        for st in self.prop_stores():
+            self.p(row % (st, *(t.get("propagation", st, n, k) or "-"
+                                for k in ("p50_ms", "p99_ms", "max_ms", "lost", "same"))))
+
+    def prop_stores(self):
+        """The stores the propagation phase measured (a variant adds its own config name)."""
+        seen = []
+        for (ph, cfg, _n, _m) in self.t.rows:
+            if ph == "propagation" and cfg not in seen:
+                seen.append(cfg)
+        return seen or ["gluster", "dir"]
+
+    def start(self):
+        t, runs = self.t, self.t.run("start_runs")
+        self.p()
+        self.p(f"== start of rmtabfs -> first successful read of rmtab (median of {runs})")
+        row = "%-34s %9s %9s"
+        self.p(row % ("store", "median ms", "max ms"))
+        for case, label in (("dir", "dir:"), ("gluster", "gluster:// reachable"),
+                            ("gluster-unreachable", "gluster://127.0.0.1:1/x unreachable")):
+            self.p(row % (label, t.get("firstread", case, runs, "median") or "-",
+                          t.get("firstread", case, runs, "max") or "-"))
+
+    def down(self):
+        t = self.t
+        self.p()
+        self.p(f"== (d) MNT while the volume is stopped (open loop {t.run('down_rate')} MNT/s; "
+               f"outage window {t.get('volume_down', '-', '-', 'window') or '-'} s = stop-volume "
+               "start .. start-volume end)")
+        row = "%-22s %7s %7s %9s %9s %9s"
+        self.p(row % ("window", "MNTs", "errors", "p50 ms", "p99 ms", "max ms"))
+        for w in ("before", "down", "after"):
+            self.p(row % (w, *(t.get("volume_down", w, "-", "mnt_" + k) or "-"
+                               for k in ("n", "errors", "p50", "p99", "max"))))
+        self.p("every op made until start-volume returned was on the store "
+               f"{t.get('volume_down', '-', '-', 'catchup_after_start') or '-'} s later "
+               "(the MNT load going on)")
+
+    # -- targets --
+    def target(self, tid, value, op, limit, text, unit="", na=None, digits=2):
+        if na:
+            word, shown = "n/a", na
+        elif value is None:
+            word, shown = "n/a", "not measured"
+        else:
+            ok = value >= limit if op == ">=" else value <= limit
+            word, shown = ("met" if ok else "missed"), f"{value:.{digits}f}{unit}"
+        self.p(f"  {word:<7}{text}: {shown}")
+        self.derived.append(("target", tid, "-", text, word, shown))
+
+    def rate_targets(self):
+        n = str(RATE_N)
+        fallback = self.ns[-1] if self.ns else None
+        for pair, limit, what in (("db/a", 0.9, "(d, batch:1000)/(a)"),
+                                  ("d/a", 0.6, "(d, fsync)/(a)"),
+                                  ("d/b", 4, "(d, fsync)/(b)")):
+            for kind, label in (("mnt", "MNT"), ("umnt", "UMNT")):
+                x, y = pair.split("/")
+                text = f"{what} {label} rate at N={RATE_N} >= {limit}x"
+                tid = f"{pair}.{kind}"
+                if x == "db" and not self.batch_ok:
+                    self.target(tid, None, ">=", limit, text, na=NO_DURABILITY)
+                elif n in self.ns:
+                    self.target(tid, ratio(self.rate(x, n, kind), self.rate(y, n, kind)), ">=",
+                                limit, text, "x")
+                else:
+                    r = ratio(self.rate(x, fallback, kind), self.rate(y, fallback, kind))
+                    self.target(tid, None, ">=", limit, text,
+                                na=f"not measured at N={RATE_N} (N={fallback}: {fmt(r)}x)")
+
+    def targets(self):
+        t, nrec, pn = self.t, self.t.run("nrec", "100000"), self.t.run("prop_n")
+        self.p()
+        self.p("== targets (issue 18; a benchmark never fails on a time)")
+        if "mntumnt" in self.phases:
+            self.rate_targets()
+        if "records" in self.phases:
+            plain = t.num("records", "plain", nrec, "cat_median")
+            for st in ("dir", "gluster"):
+                self.target(f"cat.{st}", ratio(t.num("records", st, nrec, "cat_median"), plain),
+                            "<=", 1.2, f"cat of {nrec} records <= 1.2x a plain file ({st} store)",
+                            "x")
+            self.target("cat.noread", None, "<=", 0, "a second cat of an unchanged view sends "
+                        "no READ", na="not measured (the daemon counts no READ requests)")
+            for st in ("dir", "gluster"):
+                self.target(f"rss.{st}", self.bpr(st), "<=", RSS_TODAY[st],
+                            f"RSS per record at {nrec} <= {RSS_TODAY[st]} B, as before "
+                            f"({st} store)", " B", digits=0)
+        if "prop" in self.phases:
+            for st in ("gluster", "dir"):
+                self.target(f"prop.{st}", t.num("propagation", st, pn, "p99_ms"), "<=", 50,
+                            f"propagation p99 <= 50 ms ({st} store)", " ms", digits=1)
+                lost = t.get("propagation", st, pn, "lost")
+                same = t.get("propagation", st, pn, "same")
+                text = f"no lost or reordered record ({st} store)"
+                if lost is None or same is None:
+                    self.target(f"prop.{st}.order", None, "<=", 0, text)
+                else:
+                    word = "met" if lost == "0" and same == "1" else "missed"
+                    shown = f"{lost} lost, A's and B's rmtab {'identical' if same == '1' else 'differ'}"
+                    self.p(f"  {word:<7}{text}: {shown}")
+                    self.derived.append(("target", f"prop.{st}.order", "-", text, word, shown))
+        if "start" in self.phases:
+            for case, label in (("gluster", "store reachable (gluster)"),
+                                ("gluster-unreachable", "store unreachable"),
+                                ("dir", "dir: store")):
+                self.target(f"start.{case}", t.num("firstread", case, t.run("start_runs"),
+                                                   "median"),
+                            "<=", 100, f"first read <= 100 ms after start, {label}", " ms",
+                            digits=1)
+
+    def render(self, header):
+        self.out.extend(header)
+        self.p("mountd:   /usr/sbin/rpc.mountd -F (no -d), fakenfsd shim, own rpcbind, private "
+               "mount+net namespace;")
+        self.p("          mnt3 over one TCP connection: N MNT of distinct /export/a/dNNNNN, then "
+               "N UMNT; empty rmtab each time")
+        self.p()
+        if "mntumnt" in self.phases:
+            self.mntumnt()
+        if "steps" in self.phases:
+            self.steps()
+        if "records" in self.phases:
+            self.records()
+        if "prop" in self.phases:
+            self.prop()
+        if "start" in self.phases:
+            self.start()
+        if "down" in self.phases:
+            self.down()
+        self.targets()
+        self.p()
+        if self.t.problems:
+            self.p(f"== problems (the daemon or the set-up misbehaved; logs in "
+                   f"{self.t.run('work')})")
+            self.out.extend(f"  - {x}" for x in self.t.problems)
+        else:
+            self.p("== problems: none")
+
+
+def cmd_table(argv):
+    path = argv[0]
+    header = []
+    if "--header" in argv:
+        with open(argv[argv.index("--header") + 1]) as f:
+            header = f.read().splitlines()
+    tb = Table(Tsv(path))
+    tb.render(header)
+    print("\n".join(tb.out))
+    if "--append" in argv:
+        seen = set()
+        with open(path, "a") as f:
+            for row in tb.derived:
+                if row[:4] not in seen:
+                    seen.add(row[:4])
+                    f.write("\t".join(str(x) for x in row) + "\n")
+    return 0
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -193,6 +640,12 @@ def main():
         "feed": cmd_feed,
         "stamp": cmd_stamp,
         "pct": cmd_pct,
+        "elapsed": cmd_elapsed,
+        "mnt3stats": cmd_mnt3stats,
+        "hostres": cmd_hostres,
+        "down": cmd_down,
+        "caughtup": cmd_caughtup,
+        "table": cmd_table,
     }
     f = cmds.get(sys.argv[1])
     if not f:

@@ -4,9 +4,16 @@
  * gives exactly the ops before it, the tail is cut, a new append reopens cleanly); a damaged
  * middle line skipped and counted; another node's ops refused; sequence numbers continuing
  * after reopen and reset; a journal larger than the replay buffer; rfs_journal_read; a
- * failed append leaving the file as it was; rfs_ops_scan directly.
+ * failed append leaving the file as it was; rfs_ops_scan directly. The preallocated layout:
+ * lines then zeros in whole segments, overwritten in place; a crash at every byte of it (and
+ * of a journal of the previous version, without zeros); a write torn out of order; write,
+ * sync and publish apart (group commit: one sync covers every write before it; threads
+ * committing as the daemon does); durability=batch (published at once, synced by the timer,
+ * the unclean-run marker); replace.
  */
 #include "test.h"
+
+#include <pthread.h>
 
 #include <rmtabfs/buf.h>
 #include <rmtabfs/journal.h>
@@ -116,6 +123,32 @@ static void expect_range(const struct collect *c, uint64_t first, uint64_t last)
 		assert_int_equal(c->seqs[i], first + i);
 }
 
+/* The preallocated layout: the file goes on past size, and only zeros follow the lines. */
+static void expect_zeros_after(int dirfd, off_t size)
+{
+	size_t len;
+	char *content = test_read_file(dirfd, "journal", &len);
+
+	assert_true(len >= (size_t)size);
+	for (size_t i = (size_t)size; i < len; i++)
+		if (content[i])
+			fail_msg("byte %zu of %zu after the lines (%lld) is %#x, not 0", i, len,
+				 (long long)size, (unsigned char)content[i]);
+	free(content);
+}
+
+/* The same, and the lines are exactly data. */
+static void expect_file(int dirfd, const void *data, size_t size)
+{
+	size_t len;
+	char *content = test_read_file(dirfd, "journal", &len);
+
+	assert_true(len >= size);
+	assert_memory_equal(content, data, size);
+	free(content);
+	expect_zeros_after(dirfd, (off_t)size);
+}
+
 static void test_append_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -139,12 +172,15 @@ static void test_append_reopen(void **state)
 	assert_int_equal(rfs_journal_append(&j, b.data, b.len, 5, 2), 0);
 	assert_int_equal(j.last_seq, 5);
 	assert_int_equal(j.ops, 5);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), j.size);
+	expect_zeros_after(f->dirfd, j.size);
 
 	/* What was written reads back from any offset. */
 	assert_int_equal(rfs_journal_read(&j, 0, buf, 2), 2);
 	assert_memory_equal(buf, "s ", 2);
-	assert_int_equal(rfs_journal_read(&j, j.size, buf, sizeof(buf)), 0);
+	/* Past the lines: the preallocated zeros. */
+	assert_int_equal(rfs_journal_read(&j, j.size, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	for (size_t i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 0);
 	rfs_journal_close(&j);
 	assert_int_equal(j.fd, -1);
 	rfs_journal_close(&j); /* twice is harmless */
@@ -153,7 +189,7 @@ static void test_append_reopen(void **state)
 	expect_range(c, 1, 5);
 	assert_int_equal(j.last_seq, 5);
 	assert_int_equal(j.ops, 5);
-	assert_int_equal(j.size, test_file_size(f->dirfd, "journal"));
+	expect_zeros_after(f->dirfd, j.size);
 	rfs_journal_close(&j);
 
 	/* No callback: still counts. */
@@ -192,16 +228,15 @@ static void test_torn_tail(void **state)
 		assert_int_equal(j.last_seq, 5);
 		assert_int_equal(j.ops, 5);
 		assert_int_equal(j.size, (off_t)last_start);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)last_start);
+		expect_file(f->dirfd, b.data, last_start);
 
 		/* The op is written again (it was never acknowledged) and all reopens cleanly. */
 		encode_ops(&more, "n1", 6, 6, NULL);
 		assert_int_equal(rfs_journal_append(&j, more.data, more.len, 6, 1), 0);
 		rfs_journal_close(&j);
+		expect_file(f->dirfd, b.data, b.len);
 		content = test_read_file(f->dirfd, "journal", &len);
-		assert_int_equal(len, b.len);
-		assert_memory_equal(content, b.data, len);
-		assert_int_equal(rfs_ops_scan(content, len, NULL, NULL, &bad, NULL), (long)len);
+		assert_int_equal(rfs_ops_scan(content, len, NULL, NULL, &bad, NULL), (long)b.len);
 		assert_int_equal(bad, 0);
 		free(content);
 		c->n = 0;
@@ -238,7 +273,7 @@ static void test_damaged_middle(void **state)
 	assert_int_equal(j.last_seq, 5);
 	/* The damaged line stays (it is evidence), the file is not cut. */
 	assert_int_equal(j.size, (off_t)b.len);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)b.len);
+	expect_file(f->dirfd, b.data, b.len);
 	rfs_journal_close(&j);
 	rfs_buf_free(&b);
 	free(c);
@@ -305,7 +340,8 @@ static void test_seq_continues(void **state)
 	assert_int_equal(j.size, 0);
 	assert_int_equal(j.ops, 0);
 	assert_int_equal(j.last_seq, 8);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), 0);
+	expect_zeros_after(f->dirfd, 0);
+	assert_int_equal(test_file_size(f->dirfd, "journal"), RFS_JOURNAL_SEGMENT);
 	b.len = 0;
 	encode_ops(&b, "n1", 9, 10, NULL);
 	assert_int_equal(rfs_journal_append(&j, b.data, b.len, 10, 2), 0);
@@ -383,7 +419,7 @@ static void test_long_damaged_run(void **state)
 		expect_range(c, 1, 5);
 		assert_int_equal(j.last_seq, 5);
 		assert_int_equal(j.size, (off_t)file.len);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)file.len);
+		expect_file(f->dirfd, file.data, file.len);
 		rfs_journal_close(&j);
 
 		/* A and the run up to the end of the file: a torn tail, cut where it starts. */
@@ -392,7 +428,7 @@ static void test_long_damaged_run(void **state)
 		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
 		expect_range(c, 1, 3);
 		assert_int_equal(j.size, (off_t)a.len);
-		assert_int_equal(test_file_size(f->dirfd, "journal"), (off_t)a.len);
+		expect_file(f->dirfd, a.data, a.len);
 		/* And the next append lands cleanly after A. */
 		assert_int_equal(rfs_journal_append(&j, b.data, b.len, 5, 2), 0);
 		rfs_journal_close(&j);
@@ -432,7 +468,7 @@ static void test_failed_append(void **state)
 	assert_int_equal(j.size, size);
 	assert_int_equal(j.last_seq, 2);
 	assert_int_equal(j.ops, 2);
-	assert_int_equal(test_file_size(f->dirfd, "journal"), size);
+	expect_zeros_after(f->dirfd, size);
 	close(j.fd);
 	j.fd = rw;
 	/* The good descriptor appends at the same place. */
@@ -442,6 +478,367 @@ static void test_failed_append(void **state)
 
 	/* A state directory that cannot be opened at all. */
 	assert_int_equal(rfs_journal_open(&j, -1, "n1", NULL, NULL), -EBADF);
+}
+
+/* Number of complete lines (ends[]) at or before cut. */
+static size_t lines_before(const size_t *ends, size_t n, size_t cut)
+{
+	size_t k = 0;
+
+	while (k < n && ends[k] <= cut)
+		k++;
+	return k;
+}
+
+/*
+ * Layout: a new journal is one zeroed segment; commits overwrite it in place (the size does
+ * not change) until a commit needs more, then it grows by whole zeroed segments.
+ */
+static void test_prealloc_layout(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT, all = RFS_BUF_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+	struct rfs_journal j;
+	uint64_t seq = 0;
+
+	assert_non_null(c);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	assert_int_equal(test_file_size(f->dirfd, "journal"), RFS_JOURNAL_SEGMENT);
+	expect_zeros_after(f->dirfd, 0);
+	for (int i = 0; i < 10; i++) {
+		b.len = 0;
+		encode_ops(&b, "n1", seq + 1, seq + 3, NULL);
+		seq += 3;
+		assert_int_equal(rfs_journal_append(&j, b.data, b.len, seq, 3), 0);
+		assert_int_equal(rfs_buf_append(&all, b.data, b.len), 0);
+		assert_int_equal(test_file_size(f->dirfd, "journal"), RFS_JOURNAL_SEGMENT);
+	}
+	expect_file(f->dirfd, all.data, all.len);
+	/* Past the first segment: whole segments, lines then zeros. */
+	while (all.len < RFS_JOURNAL_SEGMENT + 1000) {
+		b.len = 0;
+		encode_ops(&b, "n1", seq + 1, seq + 50, NULL);
+		seq += 50;
+		assert_int_equal(rfs_journal_append(&j, b.data, b.len, seq, 50), 0);
+		assert_int_equal(rfs_buf_append(&all, b.data, b.len), 0);
+	}
+	assert_int_equal(test_file_size(f->dirfd, "journal") % RFS_JOURNAL_SEGMENT, 0);
+	assert_true(test_file_size(f->dirfd, "journal") > (off_t)all.len);
+	expect_file(f->dirfd, all.data, all.len);
+	assert_int_equal(j.size, (off_t)all.len);
+	rfs_journal_close(&j);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+	expect_range(c, 1, seq);
+	assert_int_equal(j.size, (off_t)all.len);
+	rfs_journal_close(&j);
+	rfs_buf_free(&b);
+	rfs_buf_free(&all);
+	free(c);
+}
+
+/*
+ * A crash at any byte of a journal written in place: the file has the lines up to the cut,
+ * then zeros (what was never written). Replay gives exactly the complete lines before the
+ * cut; the zeros are free space, not damage; a piece of a line is zeroed; the next append
+ * lands after the last complete line and everything reopens cleanly. The same for a journal
+ * of the previous version (cut by the file's end, no zeros): it is read the same and is
+ * preallocated from then on.
+ */
+static void test_cut_every_byte(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT, file = RFS_BUF_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+	size_t ends[6];
+
+	assert_non_null(c);
+	encode_ops(&b, "n1", 1, 6, ends);
+	rfs_log_set_level(LOG_CRIT); /* the torn-tail warning would repeat once per cut */
+	for (int old = 0; old < 2; old++) {
+		for (size_t cut = 0; cut <= b.len; cut++) {
+			size_t k = lines_before(ends, 6, cut), at = k ? ends[k - 1] : 0;
+			struct rfs_buf more = RFS_BUF_INIT;
+			struct rfs_journal j;
+
+			file.len = 0;
+			assert_int_equal(rfs_buf_append(&file, b.data, cut), 0);
+			if (!old)
+				assert_int_equal(rfs_buf_resize(&file, RFS_JOURNAL_SEGMENT), 0);
+			test_write_file(f->dirfd, "journal", file.data, file.len);
+			c->n = 0;
+			assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+			if (c->n != k)
+				fail_msg("%s layout, cut at %zu: %zu ops, want %zu",
+					 old ? "old" : "preallocated", cut, c->n, k);
+			if (k)
+				expect_range(c, 1, k);
+			assert_int_equal(j.size, (off_t)at);
+			assert_int_equal(j.ops, k);
+			assert_int_equal(j.last_seq, k);
+			expect_file(f->dirfd, b.data, at);
+			assert_true(test_file_size(f->dirfd, "journal") >=
+				    (off_t)(at + RFS_JOURNAL_SEGMENT / 2));
+			/* The lost ops again (never acknowledged), then a clean reopen. */
+			if (k < 6) {
+				encode_ops(&more, "n1", k + 1, 6, NULL);
+				assert_int_equal(
+					rfs_journal_append(&j, more.data, more.len, 6, 6 - k), 0);
+			}
+			rfs_journal_close(&j);
+			expect_file(f->dirfd, b.data, b.len);
+			c->n = 0;
+			assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+			expect_range(c, 1, 6);
+			rfs_journal_close(&j);
+			rfs_buf_free(&more);
+		}
+	}
+	rfs_log_set_level(LOG_NOTICE);
+	rfs_buf_free(&b);
+	rfs_buf_free(&file);
+	free(c);
+}
+
+/*
+ * A write in place torn out of order (a later sector on disk, an earlier one not): the last
+ * line has zeros inside. It was never acknowledged: zeroed, not replayed, not counted as
+ * damage of acknowledged data; the lines before it stay.
+ */
+static void test_torn_out_of_order(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT, file = RFS_BUF_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+	size_t ends[4];
+
+	assert_non_null(c);
+	encode_ops(&b, "n1", 1, 4, ends);
+	rfs_log_set_level(LOG_CRIT);
+	for (size_t hole = ends[2]; hole < b.len - 1; hole += 7) {
+		struct rfs_journal j;
+
+		file.len = 0;
+		assert_int_equal(rfs_buf_append(&file, b.data, b.len), 0);
+		assert_int_equal(rfs_buf_resize(&file, RFS_JOURNAL_SEGMENT), 0);
+		memset(file.data + ends[2], 0, hole - ends[2] + 1);
+		test_write_file(f->dirfd, "journal", file.data, file.len);
+		c->n = 0;
+		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+		expect_range(c, 1, 3);
+		assert_int_equal(j.size, (off_t)ends[2]);
+		expect_file(f->dirfd, b.data, ends[2]);
+		rfs_journal_close(&j);
+	}
+	rfs_log_set_level(LOG_NOTICE);
+	rfs_buf_free(&b);
+	rfs_buf_free(&file);
+	free(c);
+}
+
+/* Written and not yet synced: not published (fsync), reset refuses; a sync covers it. */
+static void test_write_sync_publish(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT;
+	struct rfs_journal j;
+	uint64_t lsn1, lsn2, syncs;
+
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	encode_ops(&b, "n1", 1, 2, NULL);
+	assert_int_equal(rfs_journal_write(&j, b.data, b.len, 2, 2, &lsn1), 0);
+	assert_int_equal(j.size, 0);
+	assert_int_equal(rfs_journal_end(&j), (off_t)b.len);
+	assert_int_equal(rfs_journal_reset(&j), -EBUSY);
+	b.len = 0;
+	encode_ops(&b, "n1", 3, 3, NULL);
+	assert_int_equal(rfs_journal_write(&j, b.data, b.len, 3, 1, &lsn2), 0);
+	assert_true(lsn2 > lsn1);
+	/* One sync for both (group commit): the first one's wait needs no other. */
+	syncs = rfs_journal_syncs(&j);
+	assert_int_equal(rfs_journal_sync(&j, lsn2), 0);
+	assert_int_equal(rfs_journal_syncs(&j), syncs + 1);
+	assert_int_equal(rfs_journal_wait(&j, lsn1), 0);
+	assert_int_equal(rfs_journal_syncs(&j), syncs + 1);
+	assert_int_equal(j.size, 0); /* until published */
+	rfs_journal_publish(&j);
+	assert_int_equal(j.size, rfs_journal_end(&j));
+	assert_int_equal(j.last_seq, 3);
+	assert_int_equal(j.ops, 3);
+	assert_int_equal(rfs_journal_reset(&j), 0);
+	assert_int_equal(j.size, 0);
+	assert_int_equal(j.last_seq, 3);
+	rfs_journal_close(&j);
+	rfs_buf_free(&b);
+}
+
+#define GC_THREADS 6
+#define GC_COMMITS 40
+
+struct gc_shared {
+	struct rfs_journal *j;
+	pthread_mutex_t commit_lock; /* as the daemon's */
+	uint64_t seq;
+	int failed;
+};
+
+/* A committer as the daemon's: number and write under the lock, wait for the sync outside. */
+static void *gc_committer(void *p)
+{
+	struct gc_shared *g = p;
+
+	for (int i = 0; i < GC_COMMITS; i++) {
+		struct rfs_buf b = RFS_BUF_INIT;
+		uint64_t lsn = 0;
+		int rc;
+
+		pthread_mutex_lock(&g->commit_lock);
+		g->seq++;
+		encode_ops(&b, "n1", g->seq, g->seq, NULL);
+		rc = rfs_journal_write(g->j, b.data, b.len, g->seq, 1, &lsn);
+		pthread_mutex_unlock(&g->commit_lock);
+		if (!rc)
+			rc = rfs_journal_wait(g->j, lsn);
+		if (!rc) {
+			pthread_mutex_lock(&g->commit_lock);
+			rfs_journal_publish(g->j);
+			/* Acknowledged: on disk, so published. */
+			if ((uint64_t)g->j->size < lsn)
+				rc = -EPROTO;
+			pthread_mutex_unlock(&g->commit_lock);
+		}
+		if (rc)
+			g->failed = rc;
+		rfs_buf_free(&b);
+	}
+	return NULL;
+}
+
+static void test_group_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct collect *c = calloc(1, sizeof(*c));
+	struct rfs_journal j;
+	struct gc_shared g = {.j = &j};
+	pthread_t t[GC_THREADS];
+	uint64_t syncs;
+
+	assert_non_null(c);
+	pthread_mutex_init(&g.commit_lock, NULL);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	for (int i = 0; i < GC_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, gc_committer, &g), 0);
+	for (int i = 0; i < GC_THREADS; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(g.failed, 0);
+	syncs = rfs_journal_syncs(&j);
+	assert_true(syncs >= 1 && syncs <= GC_THREADS * GC_COMMITS);
+	printf("# group commit: %d commits by %d threads, %llu fdatasync(s)\n",
+	       GC_THREADS * GC_COMMITS, GC_THREADS, (unsigned long long)syncs);
+	assert_int_equal(j.ops, GC_THREADS * GC_COMMITS);
+	rfs_journal_close(&j);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+	expect_range(c, 1, GC_THREADS * GC_COMMITS);
+	rfs_journal_close(&j);
+	pthread_mutex_destroy(&g.commit_lock);
+	free(c);
+}
+
+static void write_marker(int dirfd, const char *id)
+{
+	test_write_file(dirfd, "journal.batch", id, strlen(id));
+}
+
+static bool marker_exists(int dirfd)
+{
+	return faccessat(dirfd, "journal.batch", F_OK, 0) == 0;
+}
+
+/*
+ * durability=batch: a write is published at once (shipped) and acknowledged without a sync;
+ * the timer syncs it by itself; the run's marker is on disk while lines may be unsynced and
+ * gone after a clean close. A marker of another boot makes open report an unclean batch run;
+ * one of this boot (a process killed, the kernel's pages intact) does not.
+ */
+static void test_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT;
+	struct rfs_journal j;
+	char id[64] = "";
+	uint64_t lsn;
+	int fd, waited = 0;
+
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	assert_false(j.unclean_batch);
+	assert_int_equal(rfs_journal_set_batch(&j, RFS_JOURNAL_BATCH_MAX_MS + 1), -EINVAL);
+	assert_int_equal(rfs_journal_set_batch(&j, 1000), 0);
+	assert_false(marker_exists(f->dirfd));
+	encode_ops(&b, "n1", 1, 2, NULL);
+	assert_int_equal(rfs_journal_write(&j, b.data, b.len, 2, 2, &lsn), 0);
+	assert_int_equal(j.size, (off_t)b.len); /* published before any sync */
+	assert_int_equal(j.last_seq, 2);
+	assert_true(marker_exists(f->dirfd));
+	assert_int_equal(rfs_journal_wait(&j, lsn), 0); /* no sync for an acknowledgment */
+	/* The timer syncs within 1 s; allow a loaded machine 10. */
+	while (rfs_journal_syncs(&j) == 0 && waited++ < 1000)
+		usleep(10000);
+	assert_int_equal(rfs_journal_syncs(&j), 1);
+	rfs_journal_close(&j);
+	assert_false(marker_exists(f->dirfd));
+
+	/* Another boot's marker: the machine went down with a batch run's lines in its cache. */
+	write_marker(f->dirfd, "00000000-0000-0000-0000-000000000000\n");
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	assert_true(j.unclean_batch);
+	rfs_journal_close(&j);
+	assert_true(marker_exists(f->dirfd)); /* until the caller has dealt with it */
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	assert_true(j.unclean_batch);
+	assert_int_equal(rfs_journal_clean(&j), 0);
+	assert_false(j.unclean_batch);
+	assert_false(marker_exists(f->dirfd));
+	rfs_journal_close(&j);
+
+	/* This boot's marker: only the process died. */
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		assert_true(read(fd, id, sizeof(id) - 1) > 0);
+		close(fd);
+		write_marker(f->dirfd, id);
+		assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+		assert_false(j.unclean_batch);
+		assert_false(marker_exists(f->dirfd));
+		rfs_journal_close(&j);
+	}
+	rfs_buf_free(&b);
+}
+
+/* Replace (renumbering): the new text, preallocated, atomically. */
+static void test_replace(void **state)
+{
+	struct fixture *f = *state;
+	struct rfs_buf b = RFS_BUF_INIT;
+	struct collect *c = calloc(1, sizeof(*c));
+	struct rfs_journal j;
+
+	assert_non_null(c);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", NULL, NULL), 0);
+	encode_ops(&b, "n1", 1, 3, NULL);
+	assert_int_equal(rfs_journal_append(&j, b.data, b.len, 3, 3), 0);
+	b.len = 0;
+	encode_ops(&b, "n1", 11, 14, NULL);
+	assert_int_equal(rfs_journal_replace(&j, b.data, b.len, 14, 4), 0);
+	assert_int_equal(j.size, (off_t)b.len);
+	assert_int_equal(j.last_seq, 14);
+	expect_file(f->dirfd, b.data, b.len);
+	assert_true(test_file_size(f->dirfd, "journal") >= (off_t)b.len + RFS_JOURNAL_SEGMENT / 2);
+	rfs_journal_close(&j);
+	assert_int_equal(rfs_journal_open(&j, f->dirfd, "n1", collect, c), 0);
+	expect_range(c, 11, 14);
+	rfs_journal_close(&j);
+	rfs_buf_free(&b);
+	free(c);
 }
 
 static int count_ops(void *ctx, const struct rfs_op *op)
@@ -496,6 +893,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_damaged_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_append, setup, teardown),
 		cmocka_unit_test(test_ops_scan),
+		cmocka_unit_test_setup_teardown(test_prealloc_layout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_every_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_out_of_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_sync_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

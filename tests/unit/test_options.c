@@ -125,6 +125,7 @@ static void test_defaults(void **state)
 	assert_true(o.entry_timeout == 1.0);
 	assert_true(o.attr_timeout == 1.0);
 	assert_int_equal(o.sync, RFS_SYNC_LOCAL);
+	assert_int_equal(o.batch_ms, 0); /* durability=fsync */
 	assert_int_equal(o.import_rmtab, 1);
 	assert_int_equal(o.foreground, 0);
 	assert_int_equal(o.debug, 0);
@@ -153,7 +154,7 @@ static void test_every_option(void **state)
 	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-f", "-s", "-o",
 			       "store=gluster://h1\\,h2:24008/vol/sub,statedir=/srv/state,"
 			       "node=nfs-1.x_Y,gnfs=gnfs-rmtab,timeout=0.5,sync=store,poll=1.5,"
-			       "ctl=/run/x.sock,maxskew=60",
+			       "ctl=/run/x.sock,maxskew=60,durability=batch:1000",
 			       "-o", "entry_timeout=3,attr_timeout=0,noimport,ro", f->dir, NULL),
 			 0);
 	assert_string_equal(o.store, "gluster://h1,h2:24008/vol/sub");
@@ -167,6 +168,7 @@ static void test_every_option(void **state)
 	assert_int_equal(o.sync, RFS_SYNC_STORE);
 	assert_true(o.poll == 1.5);
 	assert_true(o.maxskew == 60.0);
+	assert_int_equal(o.batch_ms, 1000);
 	assert_string_equal(o.ctl, "/run/x.sock");
 	assert_true(o.entry_timeout == 3.0);
 	assert_true(o.attr_timeout == 0.0);
@@ -178,6 +180,7 @@ static void test_every_option(void **state)
 	assert_false(args_mention(&fa, "noimport"));
 	assert_false(args_mention(&fa, "timeout"));
 	assert_false(args_mention(&fa, "gnfs"));
+	assert_false(args_mention(&fa, "durability"));
 	assert_true(has_opt(&fa, "ro"));
 	assert_true(has_opt(&fa, "allow_other"));
 	rfs_options_free(&o);
@@ -185,9 +188,12 @@ static void test_every_option(void **state)
 
 	/* sync=local spelled out, -d, a dir: store, a later value overriding an earlier one. */
 	assert_int_equal(parse(&o, &fa, err, sizeof(err), "-d", "-o",
-			       "sync=local,store=dir:/srv/s,node=a,node=b", f->dir, NULL),
+			       "sync=local,store=dir:/srv/s,node=a,node=b,durability=batch:5,"
+			       "durability=fsync",
+			       f->dir, NULL),
 			 0);
 	assert_int_equal(o.sync, RFS_SYNC_LOCAL);
+	assert_int_equal(o.batch_ms, 0);
 	assert_int_equal(o.debug, 1);
 	assert_int_equal(o.foreground, 1);
 	assert_string_equal(o.spec.path, "/srv/s");
@@ -257,6 +263,15 @@ static void test_errors(void **state)
 	expect_error(f, "attr_timeout=x", "bad attr_timeout=x", true);
 	expect_error(f, "sync=fast", "bad sync=fast", true);
 	expect_error(f, "sync=", "bad sync=", true);
+	expect_error(f, "durability=", "bad durability=", true);
+	expect_error(f, "durability=batch", "bad durability=batch: expected fsync or batch:MS",
+		     true);
+	expect_error(f, "durability=batch:", "bad durability=batch:", true);
+	expect_error(f, "durability=batch:0", "bad durability=batch:0", true);
+	expect_error(f, "durability=batch:-5", "bad durability=batch:-5", true);
+	expect_error(f, "durability=batch:10ms", "bad durability=batch:10ms", true);
+	expect_error(f, "durability=batch:60001", "1 to 60000", true);
+	expect_error(f, "durability=sync", "bad durability=sync", true);
 	expect_error(f, "gnfs=rmtab", "bad gnfs=rmtab", true);
 	expect_error(f, "gnfs=rmtab.tmp", "bad gnfs=rmtab.tmp", true);
 	expect_error(f, "gnfs=a/b", "bad gnfs=a/b", true);
