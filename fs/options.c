@@ -29,6 +29,7 @@ struct raw_opts {
 	char *durability;
 	char *maxskew;
 	int noimport;
+	int nowatch;
 	char *nonopt[2]; /* [SOURCE] MOUNTPOINT (copies: fuse_opt_parse frees its input) */
 	int nnonopt;
 };
@@ -54,6 +55,8 @@ static const struct fuse_opt rfs_opts[] = {
 	ROPT("entry_timeout=%s", entry_timeout),
 	ROPT("attr_timeout=%s", attr_timeout),
 	ROPT("noimport", noimport),
+	{"watch=off", offsetof(struct raw_opts, nowatch), 1},
+	{"watch=on", offsetof(struct raw_opts, nowatch), 0},
 	FUSE_OPT_END,
 };
 
@@ -362,6 +365,7 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 	o->poll = 0.2;
 	if (raw.poll && parse_seconds("poll", raw.poll, 0.01, 60, &o->poll, err, errlen))
 		goto out;
+	o->watch = !raw.nowatch;
 	o->tombstones = 600;
 	if (raw.tombstones && parse_seconds("tombstones", raw.tombstones, 0, 365 * 86400.0,
 					    &o->tombstones, err, errlen))
@@ -480,6 +484,8 @@ void rfs_options_usage(const char *prog)
 	       "                                acknowledged (fsync, default) or within MS\n"
 	       "                                milliseconds (batch; kill -9 loses nothing)\n"
 	       "    poll=SECONDS                how often other nodes' logs are checked (0.2)\n"
+	       "    watch=on|off                wake up at once on the store's hint that another\n"
+	       "                                node wrote (inotify, Gluster upcalls; on)\n"
 	       "    tombstones=SECONDS          keep removals at least this long in store\n"
 	       "                                snapshots (600; never before every node's log\n"
 	       "                                has passed them)\n"

@@ -44,7 +44,7 @@ int rfs_sc_spawn(struct rfs_repl *r)
 {
 	char fdarg[16], timeout[32], poll_s[32], tomb[32];
 	const struct rfs_options *o = r->opts;
-	char *argv[24];
+	char *argv[28];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none;
@@ -76,6 +76,8 @@ int rfs_sc_spawn(struct rfs_repl *r)
 	argv[n++] = tomb;
 	argv[n++] = (char *)"--state";
 	argv[n++] = (char *)rfs_repl_state_name(r->state);
+	argv[n++] = (char *)"--watch";
+	argv[n++] = (char *)(o->watch ? "on" : "off");
 	if (!o->foreground && !getenv("RMTABFS_LOG_FILE"))
 		argv[n++] = (char *)"--syslog";
 	if (o->debug)

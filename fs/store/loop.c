@@ -34,6 +34,8 @@
  * never held here (they are the other process's). repl.lock guards what the state push
  * (rfs_sloop_state) reads; it is never held across a store call, a request or a wait.
  */
+#include <rmtabfs/store_watch.h>
+
 #include "internal.h"
 
 void st_wake_thread(struct rfs_sloop *r)
@@ -191,14 +193,19 @@ static void *repl_main(void *arg)
 		}
 		pthread_mutex_lock(&r->lock);
 		if (!r->stop) {
-			struct pollfd pfd = {.fd = r->wake_fd, .events = POLLIN};
+			struct pollfd pfd[2] = {{.fd = r->wake_fd, .events = POLLIN}};
 			uint64_t n;
 
 			pthread_mutex_unlock(&r->lock);
-			if (poll(&pfd, 1, (int)ceil(wait * 1000)) > 0 &&
+			/* The store's hint that another node wrote (-1: none, skipped). */
+			pfd[1].fd = rc ? -1 : rfs_store_watch_fd(&r->store);
+			pfd[1].events = POLLIN;
+			if (poll(pfd, 2, (int)ceil(wait * 1000)) > 0 && pfd[0].revents &&
 			    read(r->wake_fd, &n, sizeof(n)) < 0) {
 				/* EAGAIN: someone else drained it */
 			}
+			if (pfd[1].revents)
+				rfs_store_watch_clear(&r->store);
 			pthread_mutex_lock(&r->lock);
 		}
 	}
@@ -238,6 +245,8 @@ struct rfs_sloop *rfs_sloop_start(struct rfs_rs *rs, const struct rfs_sloop_opts
 		return NULL;
 	}
 	r->store.cancel = &r->halting;
+	r->store.watch_on = opts->watch;
+	r->store.node = opts->node;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -352,6 +361,9 @@ int rfs_sloop_stop(struct rfs_sloop *r)
 		rfs_warn("store %s: a call is still hanging; stopping without it", r->url);
 		return -EBUSY;
 	}
+	/* The loop is done with the hint's counters: its summary line, as a disconnect gives. */
+	if (r->store.watch)
+		rfs_watch_retire(r->store.watch);
 	/*
 	 * Nothing is freed or closed: the process ends now (its descriptors, the owner lock
 	 * with them, go at exit), and its reader thread may still pass on a frame to r.

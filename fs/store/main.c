@@ -198,13 +198,15 @@ static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 		{"fd", 1, NULL, 'f'},	    {"node", 1, NULL, 'n'},	  {"store", 1, NULL, 's'},
 		{"statedir", 1, NULL, 'd'}, {"sync", 1, NULL, 'y'},	  {"timeout", 1, NULL, 't'},
 		{"poll", 1, NULL, 'p'},	    {"tombstones", 1, NULL, 'b'}, {"syslog", 0, NULL, 'l'},
-		{"debug", 0, NULL, 'g'},    {"state", 1, NULL, 'w'},	  {NULL, 0, NULL, 0},
+		{"debug", 0, NULL, 'g'},    {"state", 1, NULL, 'w'},	  {"watch", 1, NULL, 'W'},
+		{NULL, 0, NULL, 0},
 	};
 	struct rfs_sloop_opts *o = &side.opts;
 	char err[300];
 	int c;
 
 	side.fd = -1;
+	o->watch = true;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -239,6 +241,9 @@ static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 			break;
 		case 'w':
 			side.initial = state_named(optarg);
+			break;
+		case 'W':
+			o->watch = strcmp(optarg, "off") != 0;
 			break;
 		default:
 			return -EINVAL;

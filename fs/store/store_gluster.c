@@ -7,9 +7,24 @@
  * offset is not thread-safe, and each file has one writer that knows its end),
  * glfs_fdatasync, glfs_fstat, glfs_ftruncate, glfs_posix_lock after glfs_fd_set_lkowner,
  * glfs_opendir/glfs_readdir_r, glfs_fsync of a directory fd (sync_dir), glfs_rename, glfs_link,
- * glfs_unlink, glfs_close. Not used: upcalls and leases (polling glfs_fstat, ~0.15 ms, is reliable
- * where upcalls miss renames and idle inodes), glfs_fini at exit (it waits up to 10 s in
- * glusterfs 10.3; every fd is fsync'ed and closed instead, so nothing is pending).
+ * glfs_unlink, glfs_close, glfs_upcall_register/unregister (the wake-up hint, below). Not
+ * used: leases; glfs_h_poll_upcall (a thread would have to poll it: the callback is as quick and
+ * costs nothing while idle); glfs_fini at exit (it waits up to 10 s in glusterfs 10.3; every fd
+ * is fsync'ed and closed instead, so nothing is pending).
+ *
+ * Wake-up hint (watch): glfs_upcall_register(GLFS_EVENT_INODE_INVALIDATE). A brick with
+ * features.cache-invalidation on tells every client that touched an inode within
+ * features.cache-invalidation-timeout (default 60 s) when another client changes it: a write
+ * to another node's log we keep open and fstat every poll, a create or rename in nodes/, which
+ * we list every second, as a parent-directory event. gfapi runs the callback in a synctask
+ * (syncenv thread); it only signals the hint's eventfd and frees the event. Upcalls are only a
+ * hint: glfs_upcall_register succeeds without the volume option (nothing then arrives), events
+ * sent while the client is disconnected are lost, a client never hears of its own changes,
+ * and an idle inode past the timeout is not reported; the poll stays for all of that, and
+ * store_watch.c warns when changes keep arriving without a hint. Teardown: unregister, but a
+ * callback already running may still hold the hint after that (gfapi reads up_cbk and up_data
+ * without its lock), so without a glfs_fini to wait for it (a fast disconnect) the hint is not
+ * freed but kept on a list for the process's life.
  *
  * Invariants: one glfs_t per store side process (rmtabfs-store) for its whole life once
  * glfs_init succeeded; on ENOTCONN the caller retries and the glfs_t reconnects by itself.
@@ -41,14 +56,27 @@
 
 #include <rmtabfs/log.h>
 #include <rmtabfs/store.h>
+#include <rmtabfs/store_watch.h>
 
 struct rfs_sfile {
 	glfs_fd_t *fd;
+	struct rfs_store *s;
+	bool reader; /* opened read-only: another node's file, for the hint's bookkeeping */
+	struct rfs_watch_mark mark;
 };
 
 struct gl_priv {
 	glfs_t *fs;
+	struct rfs_watch *watch; /* registered as the upcall callback's data */
 };
+
+/* Hints a callback may still use after a fast disconnect (see above): kept, reachable. */
+struct retired_hint {
+	struct retired_hint *next;
+	struct rfs_watch *w;
+};
+static struct retired_hint *retired_hints;
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Is some volfile server accepting TCP connections? Cheap, and fails at once when refused. */
 static int probe_servers(const struct rfs_store_spec *spec)
@@ -155,11 +183,29 @@ static void gl_disconnect(struct rfs_store *s, bool fast)
 
 	if (!p)
 		return;
+	if (p->watch)
+		glfs_upcall_unregister(p->fs, GLFS_EVENT_ANY);
 	/* At exit the process ends right after; glfs_fini would only add up to 10 s. */
 	if (!fast)
-		glfs_fini(p->fs);
+		glfs_fini(p->fs); /* also waits for the synctasks, callbacks included */
+	if (p->watch && !fast) {
+		rfs_watch_free(p->watch);
+	} else if (p->watch) {
+		struct retired_hint *h = malloc(sizeof(*h));
+
+		/* Without memory the hint is merely unreachable: the process ends anyway. */
+		rfs_watch_retire(p->watch);
+		if (h) {
+			h->w = p->watch;
+			pthread_mutex_lock(&retired_lock);
+			h->next = retired_hints;
+			retired_hints = h;
+			pthread_mutex_unlock(&retired_lock);
+		}
+	}
 	free(p);
 	s->priv = NULL;
+	s->watch = NULL;
 }
 
 static glfs_t *fs_of(struct rfs_store *s)
@@ -195,6 +241,9 @@ static int gl_open(struct rfs_store *s, const char *rel, int flags, struct rfs_s
 		return -ENOMEM;
 	}
 	(*f)->fd = fd;
+	(*f)->s = s;
+	(*f)->reader = (flags & O_ACCMODE) == O_RDONLY;
+	(*f)->mark.watch_id = 0;
 	return 0;
 }
 
@@ -238,6 +287,8 @@ static int gl_size(struct rfs_sfile *f, off_t *size)
 	if (glfs_fstat(f->fd, &st) < 0)
 		return -errno;
 	*size = st.st_size;
+	if (f->reader)
+		rfs_watch_note_size(f->s, &f->mark, st.st_size);
 	return 0;
 }
 
@@ -342,6 +393,51 @@ static int gl_sync_dir(struct rfs_store *s, const char *rel)
 	return rc;
 }
 
+/* In a syncenv thread; data is NULL when it raced with glfs_upcall_unregister. */
+static void gl_upcall(glfs_upcall_t *up, void *data)
+{
+	struct rfs_watch *w = data;
+
+	if (w && glfs_upcall_get_reason(up) == GLFS_UPCALL_INODE_INVALIDATE)
+		rfs_watch_signal(w);
+	glfs_free(up);
+}
+
+static int gl_watch(struct rfs_store *s, const char *rel, const char *self)
+{
+	struct gl_priv *p = s->priv;
+	char advice[256];
+	int got;
+
+	(void)rel;  /* every inode we touch: the logs we read and nodes/ itself */
+	(void)self; /* a client is never told of its own changes */
+	if (p->watch) {
+		s->watch = p->watch; /* nothing breaks here: a lost upcall is just lost */
+		return 0;
+	}
+	snprintf(advice, sizeof(advice),
+		 "is features.cache-invalidation on for volume %s (gluster volume get %s "
+		 "features.cache-invalidation), and poll= shorter than its "
+		 "features.cache-invalidation-timeout?",
+		 s->spec.volume, s->spec.volume);
+	p->watch = rfs_watch_new("Gluster upcalls", advice);
+	if (!p->watch)
+		return -ENOMEM;
+	got = glfs_upcall_register(p->fs, GLFS_EVENT_INODE_INVALIDATE, gl_upcall, p->watch);
+	if (got < 0 || !(got & GLFS_EVENT_INODE_INVALIDATE)) {
+		int rc = got < 0 && errno ? -errno : -ENOTSUP;
+
+		rfs_warn("store wake-up hint: glfs_upcall_register failed: %s", strerror(-rc));
+		rfs_watch_free(p->watch);
+		p->watch = NULL;
+		return rc;
+	}
+	s->watch = p->watch;
+	rfs_notice("store wake-up hint: Gluster upcalls (cache invalidation) of volume %s",
+		   s->spec.volume);
+	return 0;
+}
+
 const struct rfs_store_ops rfs_store_gluster_ops = {
 	.scheme = "gluster",
 	.connect = gl_connect,
@@ -360,4 +456,5 @@ const struct rfs_store_ops rfs_store_gluster_ops = {
 	.link = gl_link,
 	.unlink = gl_unlink,
 	.sync_dir = gl_sync_dir,
+	.watch = gl_watch,
 };

@@ -35,6 +35,7 @@ struct rfs_options {
 	int show_version;
 	int singlethread;
 	int import_rmtab; /* import the underlying rmtab at first start (default 1) */
+	int watch;	  /* use the store's wake-up hint (watch=on, default) */
 	struct rfs_store_spec spec;
 };
 

@@ -26,6 +26,7 @@ struct rfs_sloop_opts {
 	double poll;	   /* seconds between checks of other nodes' logs */
 	double tombstones; /* seconds a removal is kept in store snapshots at least */
 	bool sync_store;   /* sync=store: confirm every ship at once */
+	bool watch;	   /* use the store's wake-up hint (watch=on) */
 };
 
 /* The store side's exit status after a failed connect (the mount side names it so). */

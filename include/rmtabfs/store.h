@@ -13,6 +13,12 @@
  *
  * The backend is a small file API; every call may block on the network, which is why only
  * the store side process (rmtabfs-store) calls it, never the mount side that serves FUSE.
+ *
+ * Wake-up hint (watch=, fs/store/store_watch.c): a backend may tell, through a descriptor,
+ * that another node may just have written under nodes/ (inotify on dir:, upcalls on
+ * Gluster), so the store side's loop reads the logs at once instead of at its next poll.
+ * Only a hint: changes can come without one (a lost upcall, a network file system under
+ * dir:) and the poll stays; a hint without a change costs one look at the logs.
  */
 #ifndef RMTABFS_STORE_H
 #define RMTABFS_STORE_H
@@ -45,6 +51,7 @@ int rfs_store_spec_parse(const char *text, struct rfs_store_spec *spec, char *er
 
 struct rfs_store;
 struct rfs_sfile;
+struct rfs_watch;
 
 struct rfs_store_ops {
 	const char *scheme;
@@ -77,6 +84,15 @@ struct rfs_store_ops {
 	 * the journal).
 	 */
 	int (*sync_dir)(struct rfs_store *s, const char *rel);
+	/*
+	 * Optional (NULL: this backend has no hint). Starts, or starts anew, the wake-up hint
+	 * for directory rel: sets s->watch (store_watch.c), which the backend signals, from any
+	 * thread, when another process may have created or written a file there; changes to
+	 * node self's own files (SELF.log, SELF.log.N, SELF.owner) are no hint. Called only
+	 * while connected, never blocks on the network; 0 or -errno (the caller tries again
+	 * later and polls meanwhile). disconnect stops it.
+	 */
+	int (*watch)(struct rfs_store *s, const char *rel, const char *self);
 };
 
 struct rfs_store {
@@ -85,8 +101,25 @@ struct rfs_store {
 	char logfile[PATH_MAX];	  /* where a backend may log its own library's messages */
 	unsigned failed_connects; /* in a row; a backend may try differently after one */
 	_Atomic bool *cancel;	  /* set: the daemon stops; a backend's own waits end early */
-	void *priv;
+	void *priv;		  /* the backend's; NULL while not connected */
+	/* wake-up hint: wanted (watch=on), whose files are no hint, the running one */
+	bool watch_on;
+	const char *node;
+	struct rfs_watch *watch;
+	double watch_tried; /* when it was last started (monotonic s): one try a second */
+	bool watch_said;    /* watch=off was logged */
 };
+
+/*
+ * The replication loop's side of the wake-up hint (fs/store_watch.c); only its thread calls
+ * them, never under a lock a FUSE request takes. rfs_store_watch_fd: a descriptor to poll
+ * beside the loop's own, readable when another node may have written; -1 while there is none
+ * (watch=off, no such backend, not connected, or it could not start: poll(2) skips a negative
+ * fd). It starts the hint when needed, and anew once it broke, at most once a second.
+ * rfs_store_watch_clear: after the descriptor was readable.
+ */
+int rfs_store_watch_fd(struct rfs_store *s);
+void rfs_store_watch_clear(struct rfs_store *s);
 
 /* Picks the backend for spec; -ENOTSUP if it was not built in. */
 int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec);
