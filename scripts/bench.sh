@@ -14,7 +14,8 @@
 #                     /var/tmp/rmtabfs-bench-<date>.tsv); its path is printed at the end
 #   --keep            keep the work directory (daemon logs, per-op latencies)
 #   --configs "a b c d cb db"   only these state-dir configurations in the MNT/UMNT runs
-#   --phases "mntumnt steps records prop start down"   only these phases (default: all)
+#   --phases "mntumnt steps records prop start down storekill"   only these phases (default:
+#                     all; storekill takes about 4 minutes)
 #
 # What it does. It builds what is needed, starts a throwaway replica-3 Gluster volume
 # (scripts/gluster-volume.sh up; removed again at the end) and works in a private mount
@@ -157,7 +158,7 @@ fi
 
 # ============================================================================ arguments ===
 QUICK=0 KEEP=0 NS_LIST='' BUILD=${RFS_BUILD:-$top/build} RESULTS=''
-CONFIG_LIST="a b c d cb db" PHASES="mntumnt steps records prop start down"
+CONFIG_LIST="a b c d cb db" PHASES="mntumnt steps records prop start down storekill"
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -775,9 +776,41 @@ phase_steps() {
 	done
 }
 
+# ------------------------------------------------ the store side killed under load ---
+# Issue 16's kill matrix: tests/integration/store-kill.sh (the real rpc.mountd at 30 MNT/s
+# open loop: 15 s without kills, 20 kill -9 of the store side within a minute, a 10 s
+# SIGSTOP of it), once on dir: and once on the bench volume. Its summary lines are the numbers.
+phase_storekill() {
+	local st t out line ph rest k v
+	for st in dir gluster; do
+		t=store-kill
+		[[ $st == gluster ]] && t=store-kill-gluster
+		blog "store side killed under load: $st ($t, about 2 minutes)"
+		out=$(RFS_GLUSTER_URL=$GURL/$RUN_ID-kill meson test -C "$BUILD" --no-rebuild -v "$t" 2>&1) ||
+			problem "$t failed (log $WORK/storekill-$st.log)"
+		printf '%s\n' "$out" >"$WORK/storekill-$st.log"
+		# "[store-kill] 19 kills: n=1790 failed=0 p50_ms=8.0 p99_ms=71.2 max_ms=90.3"
+		while IFS= read -r line; do
+			ph=${line#*] }
+			ph=${ph%%: n=*}
+			rest=${line##*: }
+			case $ph in
+			"no kills") ph=base ;;
+			"SIGSTOP 10 s") ph=sigstop ;;
+			*" kills") tsv storekill "$st" - kills "${ph%% *}" count; ph=kills ;;
+			*) continue ;;
+			esac
+			for kv in $rest; do
+				k=${kv%%=*} v=${kv#*=}
+				tsv storekill "$st" "$ph" "$k" "$v" -
+			done
+		done < <(grep -E '^\[store-kill[^]]*\] [^:]+: n=[0-9]+ failed=' <<<"$out")
+	done
+}
+
 NREC=100000 CAT_RUNS=9 DOWN_RATE=100 STEPS_N=1000
 if ((QUICK)); then PROP_N=200 START_RUNS=3; else PROP_N=1000 START_RUNS=7; fi
-for p in mntumnt steps records prop start down; do
+for p in mntumnt steps records prop start down storekill; do
 	if phase "$p"; then "phase_$p"; fi
 done
 

@@ -510,6 +510,34 @@ class Table:
                f"{t.get('volume_down', '-', '-', 'catchup_after_start') or '-'} s later "
                "(the MNT load going on)")
 
+    def storekill(self):
+        t = self.t
+        self.p()
+        self.p("== the store side killed under load (the real rpc.mountd at 30 MNT/s open loop; "
+               "tests/integration/store-kill.sh)")
+        row = "%-8s %-22s %7s %7s %9s %9s %9s"
+        self.p(row % ("store", "phase", "MNTs", "failed", "p50 ms", "p99 ms", "max ms"))
+        for st in ("dir", "gluster"):
+            kills = t.get("storekill", st, "-", "kills") or "?"
+            for ph, label in (("base", "no kills"), ("kills", f"{kills} x kill -9"),
+                              ("sigstop", "SIGSTOP 10 s")):
+                self.p(row % (st, label, *(t.get("storekill", st, ph, k) or "-"
+                                           for k in ("n", "failed", "p50_ms", "p99_ms",
+                                                     "max_ms"))))
+
+    def storekill_targets(self):
+        t = self.t
+        for st in ("dir", "gluster"):
+            failed = [t.num("storekill", st, ph, "failed") for ph in ("base", "kills", "sigstop")]
+            text = f"no MNT fails while the store side is killed or stopped ({st} store)"
+            self.target(f"kill.{st}.failed", None if None in failed else sum(failed), "<=", 0,
+                        text, digits=0)
+            base = t.num("storekill", st, "base", "p99_ms")
+            for ph, limit, what in (("kills", 2, "20 kill -9"), ("sigstop", 1.5, "a 10 s SIGSTOP")):
+                self.target(f"kill.{st}.{ph}", ratio(t.num("storekill", st, ph, "p99_ms"), base),
+                            "<=", limit, f"MNT p99 during {what} <= {limit}x the p99 without "
+                            f"({st} store)", "x")
+
     # -- targets --
     def target(self, tid, value, op, limit, text, unit="", na=None, digits=2):
         if na:
@@ -545,7 +573,7 @@ class Table:
     def targets(self):
         t, nrec, pn = self.t, self.t.run("nrec", "100000"), self.t.run("prop_n")
         self.p()
-        self.p("== targets (issue 18; a benchmark never fails on a time)")
+        self.p("== targets (issues 16 and 18; a benchmark never fails on a time)")
         if "mntumnt" in self.phases:
             self.rate_targets()
         if "records" in self.phases:
@@ -574,6 +602,8 @@ class Table:
                     shown = f"{lost} lost, A's and B's rmtab {'identical' if same == '1' else 'differ'}"
                     self.p(f"  {word:<7}{text}: {shown}")
                     self.derived.append(("target", f"prop.{st}.order", "-", text, word, shown))
+        if "storekill" in self.phases:
+            self.storekill_targets()
         if "start" in self.phases:
             for case, label in (("gluster", "store reachable (gluster)"),
                                 ("gluster-unreachable", "store unreachable"),
@@ -602,6 +632,8 @@ class Table:
             self.start()
         if "down" in self.phases:
             self.down()
+        if "storekill" in self.phases:
+            self.storekill()
         self.targets()
         self.p()
         if self.t.problems:
