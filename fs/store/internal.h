@@ -121,8 +121,8 @@ struct rfs_sloop {
 	bool compact_requested;	   /* rmtabctl compact */
 	int compact_result;	   /* of the last requested attempt, 1 while pending */
 	char compact_msg[200];
-	const char *crash_at; /* tests: die at this step (RMTABFS_TEST_CRASH) */
-	uint64_t shipped_ops;
+	const char *crash_at;	      /* tests: die at this step (RMTABFS_TEST_CRASH) */
+	_Atomic uint64_t shipped_ops; /* read by the state push on another thread */
 	uint64_t shipped_batches;
 };
 
