@@ -215,13 +215,13 @@ done
 refuse() { # WHAT: rmtabctl restart must fail, the log say why, the mount still serve
 	local what=$1 before out rc=0 nref
 	before=$(version_of)
-	nref=$(grep -c "reload refused" "$RFS_WORK/alpha.log" || true)
+	nref=$(rfs_count "reload refused" "$RFS_WORK/alpha.log")
 	out=$(rfs_ctl alpha restart 2>&1) || rc=$?
 	RFS_CHECKS=$((RFS_CHECKS + 1))
 	[[ $rc != 0 ]] || fail "$what: rmtabctl restart succeeded"
 	log "$what: exit status $rc: $out"
 	check_eq "$what: a log line says the reload was refused" "$((nref + 1))" \
-		"$(grep -c "reload refused" "$RFS_WORK/alpha.log" || true)"
+		"$(rfs_count "reload refused" "$RFS_WORK/alpha.log")"
 	check_eq "$what: the old image still serves" "$before" "$(version_of)"
 	check "$what: rmtab still reads" test -n "$(cat "$NFS/rmtab")"
 }
@@ -284,16 +284,16 @@ log "take-over times: $(grep -o 'took over in [0-9]* ms' "$RFS_WORK/alpha.log" |
 
 # Every record reaches the second node.
 for ((i = 0; i < 100; i++)); do
-	n=$(grep -c ":$EXP/d" "$RFS_WORK/b/rmtab" || true)
+	n=$(rfs_count ":$EXP/d" "$RFS_WORK/b/rmtab")
 	((n >= NMNT)) && break
 	sleep 0.2
 done
-check_eq "every record is on the second node" "$NMNT" "$(grep -c ":$EXP/d" "$RFS_WORK/b/rmtab" || true)"
-check_eq "alpha lists every record" "$NMNT" "$(grep -c ":$EXP/d" "$NFS/rmtab" || true)"
-nacked=$(grep -c '^acked ' "$RFS_WORK/adder.out" || true)
-log "rmtabctl add during the reloads: $nacked acknowledged, $(grep -c '^retry ' "$RFS_WORK/adder.out" || true) refused while restarting (retried)"
+check_eq "every record is on the second node" "$NMNT" "$(rfs_count ":$EXP/d" "$RFS_WORK/b/rmtab")"
+check_eq "alpha lists every record" "$NMNT" "$(rfs_count ":$EXP/d" "$NFS/rmtab")"
+nacked=$(rfs_count '^acked ' "$RFS_WORK/adder.out")
+log "rmtabctl add during the reloads: $nacked acknowledged, $(rfs_count '^retry ' "$RFS_WORK/adder.out") refused while restarting (retried)"
 check "rmtabctl add was acknowledged during the run" test "$nacked" -gt 50
-check_eq "every acknowledged rmtabctl add is in rmtab" "$nacked" "$(grep -c ':/export/ctl/a' "$NFS/rmtab" || true)"
+check_eq "every acknowledged rmtabctl add is in rmtab" "$nacked" "$(rfs_count ':/export/ctl/a' "$NFS/rmtab")"
 
 mountd_stop
 # Stop the current image (not the shell's child any more): unmount, wait for it to end.

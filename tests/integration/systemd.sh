@@ -327,7 +327,7 @@ t0=$(date +%s%N)
 in_ct systemctl reload rmtabfs.service >"$W/reload.out" 2>&1 || fail "systemctl reload rmtabfs failed: $(cat "$W/reload.out")"
 log "systemctl reload rmtabfs took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 wait "$loadpid" || true
-check_eq "during the reload every MNT (60) was answered ok" 60 "$(grep -cx ok "$W/reload.mnt" || true)"
+check_eq "during the reload every MNT (60) was answered ok" 60 "$(rfs_count -x ok "$W/reload.mnt")"
 new_main=$(in_ct systemctl show -P MainPID rmtabfs.service)
 check "the unit follows the new image: MainPID $old_main -> $new_main" test "$new_main" != "$old_main" -a "$new_main" != 0
 check "the new main process is an rmtabfs" bash -c '[[ $(nsenter -t "$1" -a cat /proc/"$2"/comm) == rmtabfs* ]]' \
@@ -339,7 +339,7 @@ check_eq "a reload is not counted as a restart" "$restarts" "$(in_ct systemctl s
 check_eq "the mount stays: same mount id on /var/lib/nfs" "$nfs_id" "$(mnt_id /var/lib/nfs)"
 in_ct cat /var/lib/nfs/rmtab >"$W/rmtab.reload" || fail "rmtab cannot be read after the reload"
 check_eq "every MNT made during the reload is in rmtab" 60 \
-	"$(grep -c '^127\.201\.0\.[0-9]*:/export/a:' "$W/rmtab.reload" || true)"
+	"$(rfs_count '^127\.201\.0\.[0-9]*:/export/a:' "$W/rmtab.reload")"
 
 # ---- planned restart and stop ----
 statd_inv=$(in_ct systemctl show -P InvocationID rpc-statd.service)
