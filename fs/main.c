@@ -476,7 +476,8 @@ static int open_state(struct daemon *d)
 	rfs_core_set_max_skew(&fs->core, opts->maxskew);
 	if (rfs_core_set_durability(&fs->core, opts->batch_ms))
 		return -1;
-	if (!d->handover && opts->import_rmtab && rfs_core_import(&fs->core, d->root_fd, opts->gnfs))
+	if (!d->handover && opts->import_rmtab &&
+	    rfs_core_import(&fs->core, d->root_fd, opts->gnfs))
 		return -1;
 	if (rfs_inodes_init(fs, d->root_fd) || rfs_views_init(fs)) {
 		rfs_err("out of memory");
@@ -513,9 +514,10 @@ static int start_store_side(struct daemon *d)
 	if (!d->fs.repl)
 		return -1;
 	/* A quick store tells now whether our node id is taken; a slow one does not delay us. */
-	st = d->handover ? RFS_REPL_CONNECTING
-			 : rfs_repl_wait_first(d->fs.repl, opts->timeout < 0.1 ? opts->timeout : 0.1,
-					       d->msg, sizeof(d->msg));
+	st = d->handover
+		     ? RFS_REPL_CONNECTING
+		     : rfs_repl_wait_first(d->fs.repl, opts->timeout < 0.1 ? opts->timeout : 0.1,
+					   d->msg, sizeof(d->msg));
 	if (st == RFS_REPL_REFUSED) {
 		rfs_err("refusing to start: %s", d->msg);
 		return -1;
