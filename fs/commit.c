@@ -212,8 +212,7 @@ static int commit_changes(struct rfs_core *c, struct rfs_entries *changes, const
 	if (rc || b.nops == 0)
 		goto out;
 
-	rc = rfs_journal_write(&c->journal, b.lines.data, b.lines.len, b.last_seq, b.nops,
-			       &b.lsn);
+	rc = rfs_journal_write(&c->journal, b.lines.data, b.lines.len, b.last_seq, b.nops, &b.lsn);
 	if (rc) {
 		rfs_err("%s: journal write failed, nothing changed: %s", who, strerror(-rc));
 		pthread_mutex_lock(&c->table_lock);

@@ -359,8 +359,7 @@ static int open_statedir(struct rfs_core *c, const char *statedir)
  * The table from the checkpoint, or empty when there is none or it is damaged; *ck_ok says
  * it was loaded. A checkpoint of another node is an error.
  */
-static int load_checkpoint(struct rfs_core *c, const char *statedir, const char *node,
-			   bool *ck_ok)
+static int load_checkpoint(struct rfs_core *c, const char *statedir, const char *node, bool *ck_ok)
 {
 	int rc = rfs_table_init(&c->table, node);
 
