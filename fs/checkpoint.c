@@ -207,63 +207,49 @@ static int apply_record(void *ctx, const struct rfs_op *op)
 	return rc < 0 ? rc : 0;
 }
 
-int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_info *info)
+/*
+ * The whole file ends in a checksum line over everything before it: *tail is then where
+ * that line starts. False if the file is damaged.
+ */
+static bool checksum_ok(const char *buf, size_t len, const char **tail)
 {
-	unsigned long long seq, hlc, imported, nrec, mtime;
-	const char *p, *end, *tail;
-	char value[RFS_NODE_MAX + 32], end_line[16];
-	size_t len = 0, bad = 0;
-	char *buf = NULL;
-	long used;
-	int rc;
+	char end_line[16];
+	const char *t;
 
-	memset(info, 0, sizeof(*info));
-	rc = read_all(dirfd, "view", &buf, &len);
-	if (rc)
-		return rc;
-	/* Check the whole file before believing any of it. */
-	rc = -EBADMSG;
 	if (len < 14 || buf[len - 1] != '\n')
-		goto out;
-	tail = buf + len - 1;
-	while (tail > buf && tail[-1] != '\n')
-		tail--;
+		return false;
+	t = buf + len - 1;
+	while (t > buf && t[-1] != '\n')
+		t--;
 	/*
 	 * Compare with the line as encoded, byte for byte: strtoul would also take " 1f", "+1f",
 	 * "0x1f" or "1F" for "01f", so a damaged checksum line could still load.
 	 */
-	snprintf(end_line, sizeof(end_line), "end %08x\n",
-		 rfs_crc32c(0, buf, (size_t)(tail - buf)));
-	if ((size_t)(buf + len - tail) != strlen(end_line) ||
-	    memcmp(tail, end_line, strlen(end_line)) != 0)
-		goto out;
-	if (strncmp(buf, MAGIC, strlen(MAGIC)) != 0)
-		goto out;
-	p = buf + strlen(MAGIC);
-	end = tail;
-	if (header(&p, end, "node", info->node, sizeof(info->node)) ||
-	    header_u64(&p, end, "seq", &seq) || header_u64(&p, end, "hlc", &hlc) ||
-	    header(&p, end, "mtime", value, sizeof(value)) ||
-	    header_u64(&p, end, "imported", &imported))
-		goto out;
-	mtime = strtoull(value, NULL, 10);
-	info->mtime = (int64_t)mtime;
-	info->imported = imported != 0;
-	info->self_seq = seq;
-	while (strncmp(p, "peer ", 5) == 0) {
+	snprintf(end_line, sizeof(end_line), "end %08x\n", rfs_crc32c(0, buf, (size_t)(t - buf)));
+	if ((size_t)(buf + len - t) != strlen(end_line) ||
+	    memcmp(t, end_line, strlen(end_line)) != 0)
+		return false;
+	*tail = t;
+	return true;
+}
+
+/* The "peer NODE SEG OFFSET SKIP" (or older "peer NODE OFFSET") lines into info. */
+static int parse_peers(const char **p, const char *end, struct rfs_checkpoint_info *info)
+{
+	char value[RFS_NODE_MAX + 32];
+
+	while (strncmp(*p, "peer ", 5) == 0) {
 		struct rfs_peer_pos *np;
 		char *sp;
 
-		if (header(&p, end, "peer", value, sizeof(value)))
-			goto out;
+		if (header(p, end, "peer", value, sizeof(value)))
+			return -EBADMSG;
 		sp = strchr(value, ' ');
 		if (!sp || (size_t)(sp - value) > RFS_NODE_MAX)
-			goto out;
+			return -EBADMSG;
 		np = realloc(info->peers, (info->npeers + 1) * sizeof(*np));
-		if (!np) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (!np)
+			return -ENOMEM;
 		info->peers = np;
 		memcpy(np[info->npeers].node, value, (size_t)(sp - value));
 		np[info->npeers].node[sp - value] = '\0';
@@ -280,11 +266,49 @@ int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_in
 			} else if (n == 1) {
 				np[info->npeers].offset = a;
 			} else {
-				goto out;
+				return -EBADMSG;
 			}
 		}
 		info->npeers++;
 	}
+	return 0;
+}
+
+int rfs_checkpoint_load(int dirfd, struct rfs_table *t, struct rfs_checkpoint_info *info)
+{
+	unsigned long long seq, hlc, imported, nrec, mtime;
+	const char *p, *end, *tail;
+	char value[RFS_NODE_MAX + 32];
+	size_t len = 0, bad = 0;
+	char *buf = NULL;
+	long used;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = read_all(dirfd, "view", &buf, &len);
+	if (rc)
+		return rc;
+	/* Check the whole file before believing any of it. */
+	rc = -EBADMSG;
+	if (!checksum_ok(buf, len, &tail))
+		goto out;
+	if (strncmp(buf, MAGIC, strlen(MAGIC)) != 0)
+		goto out;
+	p = buf + strlen(MAGIC);
+	end = tail;
+	if (header(&p, end, "node", info->node, sizeof(info->node)) ||
+	    header_u64(&p, end, "seq", &seq) || header_u64(&p, end, "hlc", &hlc) ||
+	    header(&p, end, "mtime", value, sizeof(value)) ||
+	    header_u64(&p, end, "imported", &imported))
+		goto out;
+	mtime = strtoull(value, NULL, 10);
+	info->mtime = (int64_t)mtime;
+	info->imported = imported != 0;
+	info->self_seq = seq;
+	rc = parse_peers(&p, end, info);
+	if (rc)
+		goto out;
+	rc = -EBADMSG;
 	if (header_u64(&p, end, "records", &nrec))
 		goto out;
 	used = rfs_ops_scan(p, (size_t)(end - p), apply_record, t, &bad, NULL);

@@ -1,25 +1,25 @@
 /*
- * The record set in the daemon (see include/rmtabfs/core.h).
+ * The record set in the daemon (see include/rmtabfs/core.h): its state directory (lock,
+ * checkpoint, journal replay at open), the snapshots readers share, the checkpoint and the
+ * first start's import. The commit path is in fs/commit.c, what the store side asks for
+ * (remote ops, adoption, incarnation) in fs/follow.c; fs/core_int.h is what they share.
  *
  * Invariants:
- *  - an op is written to the journal before it is applied to the table, so whatever a reader
- *    has seen survives kill -9 (the page cache keeps it); a failed journal write changes
- *    nothing. Its commit is acknowledged only after the journal's sync covers it (with
- *    durability=fsync), which runs outside commit_lock so that concurrent commits share it
- *    (group commit); until then the op is neither shipped (the journal publishes only synced
- *    lines) nor in a checkpoint (a checkpoint first syncs the journal up to its table);
+ *  - an op is written to the journal before it is applied to the table (fs/commit.c), so a
+ *    checkpoint first syncs the journal up to its table: it never holds an op a power cut
+ *    could take from the journal;
  *  - cur, when set, is the snapshot of table.gen; snapshots never change after creation;
  *  - the mtime a snapshot carries was reported through rfs_table_mtime(), so a file handle
  *    that shows it (fstat) obeys the same never-repeat rule as a stat by name;
  *  - this node's sequence numbers never repeat: a state directory without a checkpoint
  *    starts a new incarnation above the clock, and one not yet anchored is renumbered above
- *    whatever the store holds before it ships (fs/incarnation.c).
- * Lock order: commit_lock, then checkpoint_lock, then table_lock; rfs_snap.lazy_lock and the
- * journal's own lock are leaves. No lock is held across a call into the store or the
- * on_change/wait_shipped hooks, nor across a commit's journal sync (a checkpoint's sync may
- * hold commit_lock, as a reset always has). With durability=batch (a timer syncs) a journal
- * whose last run was cut by a machine restart starts a new incarnation: what it shipped may
- * be missing from the journal.
+ *    whatever the store holds before it ships (fs/follow.c, fs/incarnation.c).
+ * Lock order (for all three files): commit_lock, then checkpoint_lock, then table_lock;
+ * rfs_snap.lazy_lock and the journal's own lock are leaves. No lock is held across a call
+ * into the store or the on_change/wait_shipped hooks, nor across a commit's journal sync (a
+ * checkpoint's sync may hold commit_lock, as a reset always has). With durability=batch (a
+ * timer syncs) a journal whose last run was cut by a machine restart starts a new
+ * incarnation: what it shipped may be missing from the journal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,16 +28,14 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rmtabfs/core.h>
-#include <rmtabfs/diff.h>
 #include <rmtabfs/gnfs_fmt.h>
-#include <rmtabfs/incarnation.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/rmtab_fmt.h>
-#include <rmtabfs/snapshot.h>
+
+#include "core_int.h"
 
 struct rfs_snap *rfs_snap_get(struct rfs_snap *s)
 {
@@ -179,7 +177,7 @@ void rfs_base_clear(struct rfs_base *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static const struct rfs_entries *base_folded(struct rfs_base *b, enum rfs_format fmt)
+const struct rfs_entries *rfs_base_folded(struct rfs_base *b, enum rfs_format fmt)
 {
 	if (b->snap)
 		return rfs_snap_folded(b->snap);
@@ -188,282 +186,12 @@ static const struct rfs_entries *base_folded(struct rfs_base *b, enum rfs_format
 	return b->folded;
 }
 
-static int64_t folded_count(const struct rfs_entries *e, const char *client, size_t client_len,
-			    const char *path, size_t path_len)
-{
-	size_t lo = 0, hi = e->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct rfs_entry *m = &e->v[mid];
-		int c = rfs_key_cmp(m->client, m->client_len, m->path, m->path_len, client,
-				    client_len, path, path_len);
-
-		if (c == 0)
-			return m->count;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-struct base_lookup {
-	struct rfs_core *core;
-	struct rfs_base *base;
-};
-
-/* Count of a key in the base: from the table's history when it knows, else from an index. */
-static int64_t base_count(void *ctx, const char *client, size_t client_len, const char *path,
-			  size_t path_len)
-{
-	struct base_lookup *bl = ctx;
-	const struct rfs_entries *idx;
-
-	if (bl->base->snap) {
-		int64_t v = 0;
-		struct rfs_record *r;
-
-		pthread_mutex_lock(&bl->core->table_lock);
-		r = rfs_table_find(&bl->core->table, client, client_len, path, path_len);
-		if (r)
-			v = rfs_table_count_at(r, bl->base->snap->gen);
-		pthread_mutex_unlock(&bl->core->table_lock);
-		if (v != RFS_COUNT_UNKNOWN)
-			return v;
-	}
-	idx = base_folded(bl->base, RFS_FMT_RMTAB);
-	if (!idx)
-		return -ENOMEM;
-	return folded_count(idx, client, client_len, path, path_len);
-}
-
-static void drop_cur_locked(struct rfs_core *c)
+void rfs_core_drop_cur_locked(struct rfs_core *c)
 {
 	if (c->cur && c->cur->gen != c->table.gen) {
 		rfs_snap_put(c->cur);
 		c->cur = NULL;
 	}
-}
-
-static int by_line(const void *a, const void *b)
-{
-	const struct rfs_entry *x = a, *y = b;
-
-	return x->line < y->line ? -1 : x->line > y->line;
-}
-
-/*
- * Journals and applies the changes as ops of this node. Holds commit_lock while computing,
- * writing and applying, so journal order is sequence order and the next commit computes
- * against this one's result; the table lock only while computing and applying. The sync
- * that acknowledges it comes after commit_lock, shared with whoever commits meanwhile.
- */
-static int commit_changes(struct rfs_core *c, struct rfs_entries *changes, const char *who)
-{
-	struct rfs_buf lines = RFS_BUF_INIT;
-	struct rfs_op *ops = NULL;
-	struct rfs_table *t = &c->table;
-	uint64_t seq_before, last_seq = 0, lsn = 0;
-	size_t i, nops = 0, live;
-	int rc = 0, changed = 0;
-
-	if (changes->n == 0)
-		return 0;
-	/* New records are born in the order of their lines, so they keep that order. */
-	qsort(changes->v, changes->n, sizeof(*changes->v), by_line);
-	ops = malloc(changes->n * sizeof(*ops));
-	if (!ops)
-		return -ENOMEM;
-	pthread_mutex_lock(&c->commit_lock);
-	pthread_mutex_lock(&c->table_lock);
-	seq_before = t->self_seq;
-	live = t->nlive;
-	for (i = 0; i < changes->n && !rc; i++) {
-		const struct rfs_entry *ch = &changes->v[i];
-		struct rfs_record *r =
-			rfs_table_find(t, ch->client, ch->client_len, ch->path, ch->path_len);
-		uint32_t cur = r ? r->count : 0;
-		uint32_t target = ch->count;
-
-		if (ch->flags & RFS_ENTRY_AT_LEAST)
-			target = cur > target ? cur : target;
-		if (target == cur)
-			continue;
-		if (cur == 0 && ++live > RFS_RECORDS_MAX) {
-			rfs_err("%s: refused: more than %d records", who, RFS_RECORDS_MAX);
-			rc = -ENOSPC;
-			break;
-		}
-		if (target == 0)
-			live--;
-		if (rfs_table_prepare_set(t, ch->client, ch->client_len, ch->path, ch->path_len,
-					  target, &ops[nops]) == 1) {
-			rc = rfs_op_encode(&lines, &ops[nops]);
-			last_seq = ops[nops].seq;
-			nops++;
-		}
-	}
-	if (rc)
-		t->self_seq = seq_before;
-	pthread_mutex_unlock(&c->table_lock);
-	if (rc || nops == 0)
-		goto out;
-
-	rc = rfs_journal_write(&c->journal, lines.data, lines.len, last_seq, nops, &lsn);
-	if (rc) {
-		rfs_err("%s: journal write failed, nothing changed: %s", who, strerror(-rc));
-		pthread_mutex_lock(&c->table_lock);
-		t->self_seq = seq_before;
-		pthread_mutex_unlock(&c->table_lock);
-		goto out;
-	}
-	pthread_mutex_lock(&c->table_lock);
-	for (i = 0; i < nops; i++) {
-		int r = rfs_table_apply(t, &ops[i]);
-
-		if (r < 0) {
-			/* In the journal already: the next start replays it. */
-			rfs_err("%s: applying a journaled op failed: %s", who, strerror(-r));
-			rc = r;
-			break;
-		}
-		changed |= r;
-	}
-	c->stats.commits++;
-	c->stats.ops_local += nops;
-	drop_cur_locked(c);
-	pthread_mutex_unlock(&c->table_lock);
-out:
-	pthread_mutex_unlock(&c->commit_lock);
-	free(ops);
-	rfs_buf_free(&lines);
-	if (nops && !rc) {
-		rc = rfs_journal_wait(&c->journal, lsn);
-		if (rc) {
-			rfs_err("%s: journal sync failed: the change shows here but is not "
-				"acknowledged: %s",
-				who, strerror(-rc));
-		} else {
-			pthread_mutex_lock(&c->commit_lock);
-			rfs_journal_publish(&c->journal);
-			pthread_mutex_unlock(&c->commit_lock);
-			rfs_debug("%s: committed %zu op(s), last seq %llu", who, nops,
-				  (unsigned long long)last_seq);
-		}
-		if (changed && c->on_change)
-			c->on_change(c->on_change_ctx, true);
-		if (!rc && c->wait_shipped)
-			c->wait_shipped(c->wait_shipped_ctx, last_seq);
-	}
-	return rc;
-}
-
-int rfs_core_commit(struct rfs_core *c, enum rfs_format fmt, struct rfs_base *base,
-		    const char *text, size_t len, const char *who, struct rfs_parse_error *err)
-{
-	struct base_lookup bl = {.core = c, .base = base};
-	struct rfs_entries changes = {0};
-	int rc;
-
-	memset(err, 0, sizeof(*err));
-	if (fmt == RFS_FMT_RMTAB) {
-		const char *btext = base->snap ? base->snap->text : (base->text ? base->text : "");
-		size_t blen = base->snap ? base->snap->len : base->len;
-
-		rc = rfs_diff_rmtab(btext, blen, base->snap != NULL, text, len, base_count, &bl,
-				    &changes, err);
-	} else {
-		const struct rfs_entries *folded = base_folded(base, RFS_FMT_GNFS);
-
-		rc = folded ? rfs_diff_gnfs(folded, text, len, &changes, err) : -ENOMEM;
-	}
-	if (rc == -EINVAL) {
-		pthread_mutex_lock(&c->table_lock);
-		c->stats.refused++;
-		pthread_mutex_unlock(&c->table_lock);
-		rfs_err("%s: refused, nothing changed: line %u: %s", who, err->line, err->reason);
-		goto out;
-	}
-	if (rc)
-		goto out;
-	rc = commit_changes(c, &changes, who);
-out:
-	rfs_entries_free(&changes);
-	return rc;
-}
-
-int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint32_t count,
-		 bool at_least)
-{
-	struct rfs_entries changes = {0};
-	struct rfs_parse_error err = {0};
-	int rc = rfs_key_check(client, strlen(client), path, strlen(path), &err);
-
-	if (rc)
-		return rc;
-	rc = rfs_entries_add(&changes, client, strlen(client), path, strlen(path), count, 0);
-	if (!rc) {
-		if (at_least)
-			changes.v[0].flags = RFS_ENTRY_AT_LEAST;
-		rc = commit_changes(c, &changes, "control");
-	}
-	rfs_entries_free(&changes);
-	return rc;
-}
-
-int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who)
-{
-	return commit_changes(c, changes, who);
-}
-
-long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
-			   uint64_t skip_seq, bool *damaged)
-{
-	struct rfs_op_scratch scratch;
-	size_t pos = 0;
-	uint64_t nops = 0;
-	int changed = 0;
-	char skew_name[RFS_NODE_MAX + 1];
-	double skew_s = 0;
-	bool skewed;
-
-	*damaged = false;
-	pthread_mutex_lock(&c->table_lock);
-	while (pos < len) {
-		struct rfs_op op;
-		long n = rfs_op_decode(buf + pos, len - pos, &op, &scratch, NULL);
-		int r;
-
-		/* No valid line is that long: damage, not a line still being written. */
-		if (n == -EAGAIN && len - pos <= RFS_OP_LINE_MAX)
-			break;
-		if (n < 0 || strcmp(op.node, node) != 0) {
-			*damaged = true;
-			break;
-		}
-		pos += (size_t)n;
-		if (op.seq <= skip_seq)
-			continue;
-		r = rfs_table_apply(&c->table, &op);
-		if (r < 0)
-			break;
-		changed |= r;
-		nops++;
-	}
-	c->stats.ops_remote += nops;
-	drop_cur_locked(c);
-	skewed = rfs_table_skew_news(&c->table, skew_name, sizeof(skew_name), &skew_s);
-	pthread_mutex_unlock(&c->table_lock);
-	if (skewed)
-		rfs_warn("clock skew: changes of node %s are stamped %.0f s ahead of this node's "
-			 "clock (maxskew %.0f s): applied, but this node's clock does not follow "
-			 "them; check the clocks (NTP) of %s and of this node",
-			 skew_name, skew_s, (double)c->table.max_skew_ns / 1e9, skew_name);
-	if (changed && c->on_change)
-		c->on_change(c->on_change_ctx, false);
-	return (long)pos;
 }
 
 struct rfs_snap *rfs_core_snap(struct rfs_core *c)
@@ -566,159 +294,11 @@ uint64_t rfs_core_shipped(struct rfs_core *c)
 	return strtoull(buf, NULL, 10);
 }
 
-static int replay_op(void *ctx, const struct rfs_op *op)
+int rfs_core_replay_op(void *ctx, const struct rfs_op *op)
 {
 	int rc = rfs_table_apply(ctx, op);
 
 	return rc < 0 ? rc : 0;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * Gives the journal's ops the sequence numbers floor+1, floor+2, ... and this node's next op
- * the one after them. Called with commit_lock held (or before any thread exists): a local
- * disk rewrite, never a store call. The journal is replaced before the incarnation file
- * names the new floor, so a crash in between leaves ops above the old floor, which the next
- * check renumbers again.
- */
-static int renumber_journal(struct rfs_core *c, uint64_t floor)
-{
-	struct rfs_buf out = RFS_BUF_INIT;
-	size_t len;
-	char *text;
-	long n = 0;
-	/* Every written line, synced and published. */
-	int rc = rfs_journal_sync(&c->journal, rfs_journal_lsn(&c->journal));
-
-	if (rc)
-		return rc;
-	rfs_journal_publish(&c->journal);
-	len = (size_t)c->journal.size;
-	text = malloc(len + 1);
-	if (!text)
-		return -ENOMEM;
-	if (len && rfs_journal_read(&c->journal, 0, text, len) != (ssize_t)len)
-		rc = -EIO;
-	if (!rc && len) {
-		n = rfs_ops_renumber(text, len, floor, &out);
-		if (n < 0)
-			rc = (int)n;
-	}
-	if (!rc && len)
-		rc = rfs_journal_replace(&c->journal, out.data ? out.data : "", out.len,
-					 n ? floor + (uint64_t)n : 0, (uint64_t)n);
-	free(text);
-	rfs_buf_free(&out);
-	if (rc)
-		return rc;
-	pthread_mutex_lock(&c->table_lock);
-	c->table.self_seq = floor + (uint64_t)n;
-	if (n)
-		c->table.self->applied_seq = c->table.self_seq;
-	pthread_mutex_unlock(&c->table_lock);
-	return 0;
-}
-
-/*
- * Which incarnation the state directory is in. Its last sequence number is certain only
- * with a checkpoint (the journal holds every op after it); without one (new, lost, damaged)
- * a new incarnation begins above the clock and above everything known locally.
- */
-static int open_incarnation(struct rfs_core *c, const char *statedir, bool ck_ok)
-{
-	struct rfs_incarnation inc = {0};
-	int rc = rfs_incarnation_load(c->statedir_fd, &inc);
-	uint64_t known;
-
-	if (rc == 0 && ck_ok) {
-		c->inc = inc;
-		if (c->table.self_seq < inc.floor)
-			c->table.self_seq = inc.floor;
-		return 0;
-	}
-	if (rc == -ENOENT && ck_ok) {
-		/* Written by an earlier version: its numbering is certain and on the store. */
-		c->inc.floor = 0;
-		c->inc.anchored = true;
-		return rfs_incarnation_store(c->statedir_fd, &c->inc);
-	}
-	if (rc && rc != -ENOENT)
-		rfs_warn("%s/incarnation is damaged: starting a new incarnation", statedir);
-	/* Everything known locally: what is left of the directory may still say something. */
-	known = c->table.self_seq > inc.floor ? c->table.self_seq : inc.floor;
-	if (rfs_core_shipped(c) > known)
-		known = rfs_core_shipped(c);
-	c->inc.floor = rfs_incarnation_floor(realtime_ns(), known);
-	c->inc.anchored = false;
-	rc = renumber_journal(c, c->inc.floor);
-	if (!rc)
-		rc = rfs_incarnation_store(c->statedir_fd, &c->inc);
-	if (!rc)
-		rc = rfs_core_checkpoint(c, NULL, 0, true);
-	if (rc) {
-		rfs_err("cannot start a new incarnation in %s: %s", statedir, strerror(-rc));
-		return rc;
-	}
-	rfs_notice("state directory %s: new incarnation, sequence numbers from %llu (this "
-		   "node's ops on the store are read back when it answers)",
-		   statedir, (unsigned long long)c->inc.floor + 1);
-	return 0;
-}
-
-int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc)
-{
-	pthread_mutex_lock(&c->commit_lock);
-	*inc = c->inc;
-	pthread_mutex_unlock(&c->commit_lock);
-	return 0;
-}
-
-int rfs_core_renumber(struct rfs_core *c, uint64_t store_last)
-{
-	struct rfs_incarnation inc;
-	int rc;
-
-	pthread_mutex_lock(&c->commit_lock);
-	inc.floor = rfs_incarnation_floor(realtime_ns(), store_last);
-	inc.anchored = false;
-	rc = renumber_journal(c, inc.floor);
-	if (!rc)
-		rc = rfs_incarnation_store(c->statedir_fd, &inc);
-	if (!rc)
-		c->inc = inc;
-	pthread_mutex_unlock(&c->commit_lock);
-	if (rc)
-		rfs_err("cannot renumber the journal: %s", strerror(-rc));
-	else
-		rfs_warn(
-			"the store holds ops of this node up to seq %llu, above this incarnation's "
-			"start (was the clock set back?): unshipped ops renumbered from %llu",
-			(unsigned long long)store_last, (unsigned long long)inc.floor + 1);
-	return rc;
-}
-
-int rfs_core_anchor(struct rfs_core *c)
-{
-	struct rfs_incarnation inc;
-	int rc = 0;
-
-	pthread_mutex_lock(&c->commit_lock);
-	inc = c->inc;
-	if (!inc.anchored) {
-		inc.anchored = true;
-		rc = rfs_incarnation_store(c->statedir_fd, &inc);
-		if (!rc)
-			c->inc = inc;
-	}
-	pthread_mutex_unlock(&c->commit_lock);
-	return rc;
 }
 
 static int lock_statedir(struct rfs_core *c, const char *statedir)
@@ -747,17 +327,11 @@ static int lock_statedir(struct rfs_core *c, const char *statedir)
 	return 0;
 }
 
-int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
+/* Creates and opens the state directory, takes its lock, opens its shipped file. */
+static int open_statedir(struct rfs_core *c, const char *statedir)
 {
-	bool ck_ok;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	c->statedir_fd = c->lock_fd = c->shipped_fd = -1;
-	c->journal.fd = -1;
-	pthread_mutex_init(&c->commit_lock, NULL);
-	pthread_mutex_init(&c->table_lock, NULL);
-	pthread_mutex_init(&c->checkpoint_lock, NULL);
 	if (mkdir(statedir, 0700) < 0 && errno != EEXIST) {
 		rc = -errno;
 		rfs_err("cannot create state directory %s: %s", statedir, strerror(errno));
@@ -771,24 +345,33 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	}
 	rc = lock_statedir(c, statedir);
 	if (rc)
-		goto fail;
+		return rc;
 	c->shipped_fd = openat(c->statedir_fd, "shipped", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (c->shipped_fd < 0) {
 		rc = -errno;
 		rfs_err("cannot open %s/shipped: %s", statedir, strerror(errno));
-		goto fail;
+		return rc;
 	}
-	rc = rfs_table_init(&c->table, node);
+	return 0;
+}
+
+/*
+ * The table from the checkpoint, or empty when there is none or it is damaged; *ck_ok says
+ * it was loaded. A checkpoint of another node is an error.
+ */
+static int load_checkpoint(struct rfs_core *c, const char *statedir, const char *node, bool *ck_ok)
+{
+	int rc = rfs_table_init(&c->table, node);
+
 	if (rc)
-		goto fail;
+		return rc;
 	rc = rfs_checkpoint_load(c->statedir_fd, &c->table, &c->loaded);
-	ck_ok = rc == 0;
+	*ck_ok = rc == 0;
 	if (rc == 0 && strcmp(c->loaded.node, node) != 0) {
 		rfs_err("state directory %s belongs to node '%s', not '%s': use node=%s or another "
 			"statedir",
 			statedir, c->loaded.node, node, c->loaded.node);
-		rc = -EINVAL;
-		goto fail;
+		return -EINVAL;
 	}
 	if (rc == 0) {
 		c->imported = c->loaded.imported;
@@ -798,11 +381,31 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 			"store",
 			statedir, strerror(-rc));
 		rfs_table_free(&c->table);
-		rc = rfs_table_init(&c->table, node);
-		if (rc)
-			goto fail;
+		return rfs_table_init(&c->table, node);
 	}
-	rc = rfs_journal_open(&c->journal, c->statedir_fd, node, replay_op, &c->table);
+	return 0;
+}
+
+int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
+{
+	bool ck_ok;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->statedir_fd = c->lock_fd = c->shipped_fd = -1;
+	c->journal.fd = -1;
+	pthread_mutex_init(&c->commit_lock, NULL);
+	pthread_mutex_init(&c->table_lock, NULL);
+	pthread_mutex_init(&c->checkpoint_lock, NULL);
+	rc = open_statedir(c, statedir);
+	if (rc && c->statedir_fd < 0)
+		return rc; /* nothing to undo yet */
+	if (rc)
+		goto fail;
+	rc = load_checkpoint(c, statedir, node, &ck_ok);
+	if (rc)
+		goto fail;
+	rc = rfs_journal_open(&c->journal, c->statedir_fd, node, rfs_core_replay_op, &c->table);
 	if (rc) {
 		if (rc != -EINVAL)
 			rfs_err("cannot open journal in %s: %s", statedir, strerror(-rc));
@@ -823,7 +426,7 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 			 "the machine: its last changes may be missing here; starting a new "
 			 "incarnation (they are read back from the store)",
 			 statedir);
-	rc = open_incarnation(c, statedir, ck_ok && !c->journal.unclean_batch);
+	rc = rfs_core_open_incarnation(c, statedir, ck_ok && !c->journal.unclean_batch);
 	if (!rc && c->journal.unclean_batch)
 		rc = rfs_journal_clean(&c->journal);
 	if (rc)
@@ -834,30 +437,6 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node)
 	return 0;
 fail:
 	rfs_core_close(c);
-	return rc;
-}
-
-int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms)
-{
-	int rc = rfs_journal_set_batch(&c->journal, batch_ms);
-
-	if (rc)
-		rfs_err("cannot start the journal's sync timer: %s", strerror(-rc));
-	else if (batch_ms)
-		rfs_info("durability=batch:%u: changes are on this node's disk within %u ms",
-			 batch_ms, batch_ms);
-	return rc;
-}
-
-int rfs_core_flush(struct rfs_core *c)
-{
-	int rc;
-
-	pthread_mutex_lock(&c->commit_lock);
-	rc = rfs_journal_clean(&c->journal);
-	pthread_mutex_unlock(&c->commit_lock);
-	if (rc)
-		rfs_err("cannot sync the journal: %s", strerror(-rc));
 	return rc;
 }
 
@@ -956,7 +535,7 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name)
 	rfs_entries_fold(&found);
 	for (i = 0; i < found.n; i++)
 		found.v[i].flags = RFS_ENTRY_AT_LEAST;
-	rc = commit_changes(c, &found, "import");
+	rc = rfs_core_set_many(c, &found, "import");
 	if (rc)
 		goto out;
 	if (found.n || skipped)
@@ -970,111 +549,5 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name)
 out:
 	rfs_entries_free(&found);
 	rfs_buf_free(&text);
-	return rc;
-}
-
-struct adopt_ctx {
-	struct rfs_table *t;
-	uint64_t skip; /* this node's ops up to here are in the snapshot */
-};
-
-static int adopt_own(void *p, const struct rfs_op *op)
-{
-	struct adopt_ctx *a = p;
-	int rc;
-
-	if (op->seq <= a->skip)
-		return 0;
-	rc = rfs_table_apply(a->t, op);
-	return rc < 0 ? rc : 0;
-}
-
-int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, const char *own_tail,
-		   size_t own_len)
-{
-	const struct rfs_cover *self_cover;
-	struct rfs_table fresh, old;
-	struct adopt_ctx a;
-	struct rfs_record *r;
-	char *journal = NULL;
-	size_t i, bad = 0, jlen;
-	long used;
-	int rc;
-
-	rc = rfs_table_init(&fresh, c->table.self->name);
-	if (rc)
-		return rc;
-	fresh.max_skew_ns = c->table.max_skew_ns;
-	self_cover = rfs_snapshot_cover(snap, fresh.self->name);
-	a.t = &fresh;
-	a.skip = self_cover ? self_cover->seq : 0;
-	used = rfs_ops_scan(snap->records, snap->records_len, replay_op, &fresh, &bad, NULL);
-	if (used < 0 || bad) {
-		rc = used < 0 ? (int)used : -EBADMSG;
-		goto out;
-	}
-	used = rfs_ops_scan(own_tail, own_len, adopt_own, &a, NULL, NULL);
-	if (used < 0) {
-		rc = (int)used;
-		goto out;
-	}
-
-	/* No local commit while the journal's ops are folded in and the tables swap. */
-	pthread_mutex_lock(&c->commit_lock);
-	/* Every written line: the table holds those not yet synced too. */
-	jlen = (size_t)rfs_journal_end(&c->journal);
-	journal = malloc(jlen + 1);
-	if (!journal) {
-		pthread_mutex_unlock(&c->commit_lock);
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (rfs_journal_read(&c->journal, 0, journal, jlen) != (ssize_t)jlen) {
-		pthread_mutex_unlock(&c->commit_lock);
-		rc = -EIO;
-		goto out;
-	}
-	rfs_ops_scan(journal, jlen, adopt_own, &a, NULL, NULL);
-
-	pthread_mutex_lock(&c->table_lock);
-	for (i = 0; i < snap->ncovers; i++) {
-		struct rfs_node *n = rfs_table_node(&fresh, snap->covers[i].node, true);
-
-		if (n && snap->covers[i].seq > n->applied_seq) {
-			n->applied_seq = snap->covers[i].seq;
-			n->applied_time = snap->covers[i].time;
-		}
-	}
-	if (c->table.self_seq > fresh.self_seq)
-		fresh.self_seq = c->table.self_seq;
-	if (c->table.hlc > fresh.hlc)
-		fresh.hlc = c->table.hlc;
-	/*
-	 * Generations go on from the old table's, and no record can say what it held at an
-	 * earlier one: write sessions started before fall back to their base text.
-	 */
-	fresh.gen += c->table.gen;
-	rfs_table_for_each(&fresh, i, r) r->changed_gen = r->prev_gen = fresh.gen;
-	fresh.reported_mtime = c->table.reported_mtime;
-	fresh.reported_gen = 0;
-	fresh.now_ns = c->table.now_ns;
-	rfs_table_keep_skew(&fresh, &c->table);
-	old = c->table;
-	c->table = fresh;
-	memset(&fresh, 0, sizeof(fresh));
-	rfs_snap_put(c->cur);
-	c->cur = NULL;
-	pthread_mutex_unlock(&c->table_lock);
-	pthread_mutex_unlock(&c->commit_lock);
-	rfs_table_free(&old);
-	rfs_notice("adopted store snapshot %llu by %s: %zu live record(s)",
-		   (unsigned long long)snap->gen, snap->by, c->table.nlive);
-	if (c->on_change)
-		c->on_change(c->on_change_ctx, false);
-	rc = 0;
-out:
-	free(journal);
-	if (fresh.buckets)
-		rfs_table_free(&fresh);
 	return rc;
 }

@@ -296,11 +296,97 @@ int rfs_ctl_execute(struct rfs *fs, int argc, char **argv, const char *body, siz
 	return rc;
 }
 
+/* add CLIENT PATH [COUNT]: without a count, at least once. */
+static int cmd_add(struct rfs *fs, int argc, char **argv, char *msg, size_t msglen)
+{
+	unsigned long count = 1;
+	char *end = NULL;
+	int rc;
+
+	if (argc == 4) {
+		errno = 0;
+		count = strtoul(argv[3], &end, 0);
+		if (errno || *end || count == 0 || count > RFS_COUNT_MAX)
+			return msgf(msg, msglen, -EINVAL, "bad count '%s'", argv[3]);
+	}
+	rc = rfs_core_set(&fs->core, argv[1], argv[2], (uint32_t)count, argc == 3);
+	if (rc == -EINVAL) {
+		struct rfs_parse_error err = {0};
+
+		rfs_key_check(argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), &err);
+		return msgf(msg, msglen, rc, "%s", err.reason);
+	}
+	return rc ? msgf(msg, msglen, rc, "%s", strerror(-rc)) : 0;
+}
+
+/* remove CLIENT [PATH]: every matching record, in one commit. */
+static int cmd_remove(struct rfs *fs, int argc, char **argv, struct rfs_buf *out, char *msg,
+		      size_t msglen)
+{
+	struct rfs_entries e = {0};
+	int rc = matching(fs, argv[1], argc == 3 ? argv[2] : NULL, 0, &e);
+
+	if (!rc && e.n == 0)
+		rc = msgf(msg, msglen, -ENOENT, "no record of %s%s%s", argv[1],
+			  argc == 3 ? ":" : "", argc == 3 ? argv[2] : "");
+	else if (!rc)
+		rc = remove_all(fs, &e, "control: remove", out, msg, msglen);
+	rfs_entries_free(&e);
+	return rc;
+}
+
+/* prune DURATION: every record not mounted again for that long, in one commit. */
+static int cmd_prune(struct rfs *fs, const char *duration, struct rfs_buf *out, char *msg,
+		     size_t msglen)
+{
+	struct rfs_entries e = {0};
+	uint64_t secs;
+	struct timespec now;
+	int rc;
+
+	if (parse_duration(duration, &secs))
+		return msgf(msg, msglen, -EINVAL, "bad duration '%s' (e.g. 30d, 12h, 90m)",
+			    duration);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((uint64_t)now.tv_sec <= secs)
+		return msgf(msg, msglen, -EINVAL, "duration '%s' reaches before 1970", duration);
+	rc = matching(fs, NULL, NULL,
+		      ((uint64_t)now.tv_sec - secs) * 1000000000ull + (uint64_t)now.tv_nsec, &e);
+	if (!rc)
+		rc = remove_all(fs, &e, "control: prune", out, msg, msglen);
+	rfs_entries_free(&e);
+	return rc;
+}
+
+/* export kernel|gnfs: the current records in that format. */
+static int cmd_export(struct rfs *fs, const char *format, struct rfs_buf *out, char *msg,
+		      size_t msglen)
+{
+	struct rfs_snap *s = rfs_core_snap(&fs->core);
+	const char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	if (strcmp(format, "kernel") == 0) {
+		text = s->text;
+		len = s->len;
+	} else if (strcmp(format, "gnfs") == 0) {
+		text = rfs_snap_gnfs(s, &len);
+	} else {
+		rfs_snap_put(s);
+		return msgf(msg, msglen, -EINVAL, "unknown format '%s' (kernel or gnfs)", format);
+	}
+	rc = text ? rfs_buf_append(out, text, len) : -ENOMEM;
+	rfs_snap_put(s);
+	return rc;
+}
+
 static int execute(struct rfs *fs, int argc, char **argv, const char *body, size_t body_len,
 		   struct rfs_buf *out, char *msg, size_t msglen)
 {
 	const char *cmd = argc > 0 ? argv[0] : "";
-	struct rfs_entries e = {0};
 	int rc;
 
 	if (strcmp(cmd, "status") == 0 && argc == 1)
@@ -311,54 +397,12 @@ static int execute(struct rfs *fs, int argc, char **argv, const char *body, size
 
 		return cmd_list(fs, client, path, out);
 	}
-	if (strcmp(cmd, "add") == 0 && (argc == 3 || argc == 4)) {
-		unsigned long count = 1;
-		char *end = NULL;
-
-		if (argc == 4) {
-			errno = 0;
-			count = strtoul(argv[3], &end, 0);
-			if (errno || *end || count == 0 || count > RFS_COUNT_MAX)
-				return msgf(msg, msglen, -EINVAL, "bad count '%s'", argv[3]);
-		}
-		rc = rfs_core_set(&fs->core, argv[1], argv[2], (uint32_t)count, argc == 3);
-		if (rc == -EINVAL) {
-			struct rfs_parse_error err = {0};
-
-			rfs_key_check(argv[1], strlen(argv[1]), argv[2], strlen(argv[2]), &err);
-			return msgf(msg, msglen, rc, "%s", err.reason);
-		}
-		return rc ? msgf(msg, msglen, rc, "%s", strerror(-rc)) : 0;
-	}
-	if (strcmp(cmd, "remove") == 0 && (argc == 2 || argc == 3)) {
-		rc = matching(fs, argv[1], argc == 3 ? argv[2] : NULL, 0, &e);
-		if (!rc && e.n == 0)
-			rc = msgf(msg, msglen, -ENOENT, "no record of %s%s%s", argv[1],
-				  argc == 3 ? ":" : "", argc == 3 ? argv[2] : "");
-		else if (!rc)
-			rc = remove_all(fs, &e, "control: remove", out, msg, msglen);
-		rfs_entries_free(&e);
-		return rc;
-	}
-	if (strcmp(cmd, "prune") == 0 && argc == 2) {
-		uint64_t secs;
-		struct timespec now;
-
-		if (parse_duration(argv[1], &secs))
-			return msgf(msg, msglen, -EINVAL, "bad duration '%s' (e.g. 30d, 12h, 90m)",
-				    argv[1]);
-		clock_gettime(CLOCK_REALTIME, &now);
-		if ((uint64_t)now.tv_sec <= secs)
-			return msgf(msg, msglen, -EINVAL, "duration '%s' reaches before 1970",
-				    argv[1]);
-		rc = matching(fs, NULL, NULL,
-			      ((uint64_t)now.tv_sec - secs) * 1000000000ull + (uint64_t)now.tv_nsec,
-			      &e);
-		if (!rc)
-			rc = remove_all(fs, &e, "control: prune", out, msg, msglen);
-		rfs_entries_free(&e);
-		return rc;
-	}
+	if (strcmp(cmd, "add") == 0 && (argc == 3 || argc == 4))
+		return cmd_add(fs, argc, argv, msg, msglen);
+	if (strcmp(cmd, "remove") == 0 && (argc == 2 || argc == 3))
+		return cmd_remove(fs, argc, argv, out, msg, msglen);
+	if (strcmp(cmd, "prune") == 0 && argc == 2)
+		return cmd_prune(fs, argv[1], out, msg, msglen);
 	if (strcmp(cmd, "compact") == 0 && argc == 1) {
 		if (!fs->repl)
 			return msgf(msg, msglen, -ENOTCONN, "no store");
@@ -369,27 +413,8 @@ static int execute(struct rfs *fs, int argc, char **argv, const char *body, size
 	}
 	if (strcmp(cmd, "import") == 0 && argc == 1)
 		return cmd_import(fs, body, body_len, out, msg, msglen);
-	if (strcmp(cmd, "export") == 0 && argc == 2) {
-		struct rfs_snap *s = rfs_core_snap(&fs->core);
-		const char *text = NULL;
-		size_t len = 0;
-
-		if (!s)
-			return -ENOMEM;
-		if (strcmp(argv[1], "kernel") == 0) {
-			text = s->text;
-			len = s->len;
-		} else if (strcmp(argv[1], "gnfs") == 0) {
-			text = rfs_snap_gnfs(s, &len);
-		} else {
-			rfs_snap_put(s);
-			return msgf(msg, msglen, -EINVAL, "unknown format '%s' (kernel or gnfs)",
-				    argv[1]);
-		}
-		rc = text ? rfs_buf_append(out, text, len) : -ENOMEM;
-		rfs_snap_put(s);
-		return rc;
-	}
+	if (strcmp(cmd, "export") == 0 && argc == 2)
+		return cmd_export(fs, argv[1], out, msg, msglen);
 	return msgf(msg, msglen, -EINVAL, "unknown command or wrong arguments: '%s'", cmd);
 }
 

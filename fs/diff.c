@@ -92,12 +92,73 @@ static int emit(struct rfs_entries *out, const struct rfs_entry *e, uint64_t tar
 	return rc;
 }
 
+/* The base as the merge-walk sees it: its unchanged prefix and suffix, and how to count. */
+struct diff_base {
+	const char *base;
+	size_t base_len, pre, suf;
+	bool base_unique;
+	rfs_base_count_fn base_count;
+	void *ctx;
+	struct rfs_entries outside_f; /* prefix and suffix, folded; parsed on first need */
+	bool outside_parsed;
+};
+
+/*
+ * The key's total count in the base, and how many of those lie outside the middle (in_old
+ * lie inside). 0, or -errno with err set.
+ */
+static int base_counts(struct diff_base *d, const struct rfs_entry *key, uint64_t in_old,
+		       uint64_t *total, uint64_t *outside, struct rfs_parse_error *err)
+{
+	int rc;
+
+	if (d->base_unique && in_old) {
+		*total = in_old;
+	} else {
+		int64_t b = d->base_count(d->ctx, key->client, key->client_len, key->path,
+					  key->path_len);
+
+		if (b < 0 || (uint64_t)b < in_old) {
+			rfs_parse_error_set(err, key->line, "base lookup failed");
+			return -EIO;
+		}
+		*total = (uint64_t)b;
+	}
+	if (*total >= RFS_COUNT_MAX && !d->base_unique) {
+		/*
+		 * A saturated total says nothing about the lines outside the middle: count
+		 * them in the unchanged prefix and suffix instead (rare: parsed once, only
+		 * when some key reaches the cap).
+		 */
+		if (!d->outside_parsed) {
+			rc = rt_parse(d->base, d->pre, 1, &d->outside_f, NULL);
+			if (!rc)
+				rc = rt_parse(d->base + d->base_len - d->suf, d->suf, 1,
+					      &d->outside_f, NULL);
+			if (rc) {
+				rfs_parse_error_set(err, 0, "base content unreadable");
+				return rc;
+			}
+			rfs_entries_fold(&d->outside_f);
+			d->outside_parsed = true;
+		}
+		*outside = folded_find(&d->outside_f, key);
+	} else {
+		*outside = *total - in_old;
+	}
+	return 0;
+}
+
 int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const char *text,
 		   size_t text_len, rfs_base_count_fn base_count, void *ctx,
 		   struct rfs_entries *out, struct rfs_parse_error *err)
 {
-	struct rfs_entries old_mid = {0}, new_mid = {0}, outside_f = {0};
-	bool outside_parsed = false;
+	struct rfs_entries old_mid = {0}, new_mid = {0};
+	struct diff_base d = {.base = base,
+			      .base_len = base_len,
+			      .base_unique = base_unique,
+			      .base_count = base_count,
+			      .ctx = ctx};
 	size_t min_len = base_len < text_len ? base_len : text_len;
 	size_t pre = 0, suf = 0, i = 0, j = 0;
 	int rc;
@@ -111,6 +172,8 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 	while (suf > 0 && !((base_len - suf == pre || base[base_len - suf - 1] == '\n') &&
 			    (text_len - suf == pre || text[text_len - suf - 1] == '\n')))
 		suf--;
+	d.pre = pre;
+	d.suf = suf;
 
 	rc = rt_parse(base + pre, base_len - pre - suf, 1, &old_mid, NULL);
 	if (rc) {
@@ -145,41 +208,9 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 			j++;
 		}
 		key = c >= 0 ? n : o;
-		if (base_unique && in_old) {
-			total = in_old;
-		} else {
-			int64_t b = base_count(ctx, key->client, key->client_len, key->path,
-					       key->path_len);
-
-			if (b < 0 || (uint64_t)b < in_old) {
-				rfs_parse_error_set(err, key->line, "base lookup failed");
-				rc = -EIO;
-				goto out;
-			}
-			total = (uint64_t)b;
-		}
-		if (total >= RFS_COUNT_MAX && !base_unique) {
-			/*
-			 * A saturated total says nothing about the lines outside the middle:
-			 * count them in the unchanged prefix and suffix instead (rare: parsed
-			 * once, only when some key reaches the cap).
-			 */
-			if (!outside_parsed) {
-				rc = rt_parse(base, pre, 1, &outside_f, NULL);
-				if (!rc)
-					rc = rt_parse(base + base_len - suf, suf, 1, &outside_f,
-						      NULL);
-				if (rc) {
-					rfs_parse_error_set(err, 0, "base content unreadable");
-					goto out;
-				}
-				rfs_entries_fold(&outside_f);
-				outside_parsed = true;
-			}
-			outside = folded_find(&outside_f, key);
-		} else {
-			outside = total - in_old;
-		}
+		rc = base_counts(&d, key, in_old, &total, &outside, err);
+		if (rc)
+			goto out;
 		target = outside + in_new;
 		if (target > RFS_COUNT_MAX)
 			target = RFS_COUNT_MAX;
@@ -192,7 +223,7 @@ int rfs_diff_rmtab(const char *base, size_t base_len, bool base_unique, const ch
 out:
 	rfs_entries_free(&old_mid);
 	rfs_entries_free(&new_mid);
-	rfs_entries_free(&outside_f);
+	rfs_entries_free(&d.outside_f);
 	return rc;
 }
 

@@ -64,6 +64,100 @@ static int parse_key(const char *key, size_t len, int *is_host, unsigned long *i
 	return 0;
 }
 
+/* One non-empty line (without its newline) into its slot. 0 or -EINVAL, err says why. */
+static int parse_line(const char *line, size_t line_len, unsigned lineno, struct gn_slot *slots,
+		      size_t nslots, struct rfs_parse_error *err)
+{
+	const char *eq, *value;
+	size_t key_len, value_len;
+	unsigned long idx;
+	int is_host;
+
+	if (memchr(line, '\0', line_len)) {
+		rfs_parse_error_set(err, lineno, "NUL byte");
+		return -EINVAL;
+	}
+	eq = memchr(line, '=', line_len);
+	if (!eq) {
+		rfs_parse_error_set(err, lineno, "no '=' (gNFS stops reading here)");
+		return -EINVAL;
+	}
+	key_len = (size_t)(eq - line);
+	value = eq + 1;
+	value_len = line_len - key_len - 1;
+	if (value_len == 0) {
+		rfs_parse_error_set(err, lineno, "empty value (gNFS stops reading here)");
+		return -EINVAL;
+	}
+	if (parse_key(line, key_len, &is_host, &idx)) {
+		rfs_parse_error_set(err, lineno, "unknown key '%.*s'",
+				    (int)(key_len > 40 ? 40 : key_len), line);
+		return -EINVAL;
+	}
+	if (idx >= nslots) {
+		rfs_parse_error_set(err, lineno, "index %lu leaves a gap", idx);
+		return -EINVAL;
+	}
+	/* First match wins, as gf_store_retrieve_value scanning from the start. */
+	if (is_host && !slots[idx].host) {
+		slots[idx].host = value;
+		slots[idx].host_len = value_len;
+		slots[idx].host_line = lineno;
+	} else if (!is_host && !slots[idx].path) {
+		slots[idx].path = value;
+		slots[idx].path_len = value_len;
+		slots[idx].path_line = lineno;
+	}
+	return 0;
+}
+
+/* The filled slots, from index 0 to the first gap, as entries; nothing may follow the gap. */
+static int slots_to_entries(const struct gn_slot *slots, size_t nslots, struct rfs_entries *out,
+			    struct rfs_parse_error *err)
+{
+	size_t n;
+	int rc;
+
+	for (n = 0; n < nslots; n++) {
+		const struct gn_slot *s = &slots[n];
+
+		if (!s->host && !s->path)
+			break;
+		if (!s->host || !s->path) {
+			rfs_parse_error_set(err, s->host ? s->host_line : s->path_line,
+					    "entry %zu lacks its %s", n,
+					    s->host ? "mountpoint" : "hostname");
+			return -EINVAL;
+		}
+		/*
+		 * The two halves may be far apart: blame the client on its hostname line and
+		 * the path on its mountpoint line.
+		 */
+		if (err)
+			err->line = s->host_line;
+		rc = rfs_key_check(s->host, s->host_len, "/", 1, err);
+		if (!rc && err)
+			err->line = s->path_line;
+		if (!rc)
+			rc = rfs_key_check(s->host, s->host_len, s->path, s->path_len, err);
+		if (rc)
+			return rc;
+		rc = rfs_entries_add(out, s->host, s->host_len, s->path, s->path_len, 1,
+				     s->host_line);
+		if (rc)
+			return rc;
+	}
+	for (; n < nslots; n++) {
+		if (slots[n].host || slots[n].path) {
+			rfs_parse_error_set(err,
+					    slots[n].host ? slots[n].host_line : slots[n].path_line,
+					    "entry %zu follows a gap (gNFS stops at the gap)", n);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int gn_parse(const char *buf, size_t len, struct rfs_entries *out, struct rfs_parse_error *err)
 {
 	struct gn_slot *slots = NULL;
@@ -84,99 +178,18 @@ int gn_parse(const char *buf, size_t len, struct rfs_entries *out, struct rfs_pa
 		if (!slots)
 			return -ENOMEM;
 	}
-	for (; pos < len; lineno++) {
+	for (; pos < len && !rc; lineno++) {
 		const char *line = buf + pos;
 		const char *nl = memchr(line, '\n', len - pos);
 		size_t line_len = (size_t)(nl - line);
-		const char *eq, *value;
-		size_t key_len, value_len;
-		unsigned long idx;
-		int is_host;
 
 		pos += line_len + 1;
 		if (line_len == 0)
 			continue; /* gNFS skips a line that is just "\n" */
-		if (memchr(line, '\0', line_len)) {
-			rfs_parse_error_set(err, lineno, "NUL byte");
-			rc = -EINVAL;
-			goto out;
-		}
-		eq = memchr(line, '=', line_len);
-		if (!eq) {
-			rfs_parse_error_set(err, lineno, "no '=' (gNFS stops reading here)");
-			rc = -EINVAL;
-			goto out;
-		}
-		key_len = (size_t)(eq - line);
-		value = eq + 1;
-		value_len = line_len - key_len - 1;
-		if (value_len == 0) {
-			rfs_parse_error_set(err, lineno, "empty value (gNFS stops reading here)");
-			rc = -EINVAL;
-			goto out;
-		}
-		if (parse_key(line, key_len, &is_host, &idx)) {
-			rfs_parse_error_set(err, lineno, "unknown key '%.*s'",
-					    (int)(key_len > 40 ? 40 : key_len), line);
-			rc = -EINVAL;
-			goto out;
-		}
-		if (idx >= nslots) {
-			rfs_parse_error_set(err, lineno, "index %lu leaves a gap", idx);
-			rc = -EINVAL;
-			goto out;
-		}
-		/* First match wins, as gf_store_retrieve_value scanning from the start. */
-		if (is_host && !slots[idx].host) {
-			slots[idx].host = value;
-			slots[idx].host_len = value_len;
-			slots[idx].host_line = lineno;
-		} else if (!is_host && !slots[idx].path) {
-			slots[idx].path = value;
-			slots[idx].path_len = value_len;
-			slots[idx].path_line = lineno;
-		}
+		rc = parse_line(line, line_len, lineno, slots, nslots, err);
 	}
-	for (n = 0; n < nslots; n++) {
-		struct gn_slot *s = &slots[n];
-
-		if (!s->host && !s->path)
-			break;
-		if (!s->host || !s->path) {
-			rfs_parse_error_set(err, s->host ? s->host_line : s->path_line,
-					    "entry %zu lacks its %s", n,
-					    s->host ? "mountpoint" : "hostname");
-			rc = -EINVAL;
-			goto out;
-		}
-		/*
-		 * The two halves may be far apart: blame the client on its hostname line and
-		 * the path on its mountpoint line.
-		 */
-		if (err)
-			err->line = s->host_line;
-		rc = rfs_key_check(s->host, s->host_len, "/", 1, err);
-		if (!rc && err)
-			err->line = s->path_line;
-		if (!rc)
-			rc = rfs_key_check(s->host, s->host_len, s->path, s->path_len, err);
-		if (rc)
-			goto out;
-		rc = rfs_entries_add(out, s->host, s->host_len, s->path, s->path_len, 1,
-				     s->host_line);
-		if (rc)
-			goto out;
-	}
-	for (; n < nslots; n++) {
-		if (slots[n].host || slots[n].path) {
-			rfs_parse_error_set(err,
-					    slots[n].host ? slots[n].host_line : slots[n].path_line,
-					    "entry %zu follows a gap (gNFS stops at the gap)", n);
-			rc = -EINVAL;
-			goto out;
-		}
-	}
-out:
+	if (!rc)
+		rc = slots_to_entries(slots, nslots, out, err);
 	free(slots);
 	return rc;
 }

@@ -382,19 +382,265 @@ static bool handover_args(int *argc, char **argv, int *sock)
 	return true;
 }
 
-int main(int argc, char **argv)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+/* What main() starts, in start-up order, so that stop_all() can stop it in reverse. */
+struct daemon {
+	struct fuse_args args;
 	struct fuse_lowlevel_ops ops;
 	struct rfs_options opts;
 	struct rfs fs;
-	struct reload_ctx rctx = {0};
-	struct rfs_ho_in hin = {0};
-	struct rfs_reload_fds hfds = {-1, -1, -1};
-	char err[512], msg[300], devfd[32];
-	int report_fd = -1, root_fd = -1, rc = 1, ho_pipe = -1, r;
-	bool core_open = false, mounted = false, handover;
+	struct reload_ctx rctx;
+	struct rfs_ho_in hin;
+	struct rfs_reload_fds hfds;
+	char err[512], msg[300];
+	int report_fd, root_fd, ho_pipe;
+	bool core_open, mounted, handover;
+};
+
+/*
+ * The command line (after a handover's own arguments). -1 to go on, else the exit code:
+ * 2 for bad options, 0 after --help or --version.
+ */
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+	struct rfs_options *opts = &d->opts;
+
+	d->handover = handover_args(&argc, argv, &d->ho_pipe);
+	d->rctx.adopted = d->handover;
+	d->rctx.argc = argc;
+	d->rctx.argv = argv;
+	find_exe(&d->rctx, argv[0]);
+	d->fs.proc_self_fd = -1;
+	if (rfs_options_parse(argc, argv, opts, &d->args, d->err, sizeof(d->err))) {
+		fprintf(stderr, "rmtabfs: %s\n", d->err);
+		rfs_reload_tell(d->ho_pipe, "error: bad options");
+		return 2;
+	}
+	if (opts->show_help) {
+		rfs_options_usage(argv[0]);
+		rfs_options_free(opts);
+		return 0;
+	}
+	if (opts->show_version) {
+		printf("rmtabfs %s (libfuse %s)\n", rfs_daemon_version(), fuse_pkgversion());
+		rfs_options_free(opts);
+		return 0;
+	}
+	d->fs.opts = opts;
+	d->fs.entry_timeout = opts->entry_timeout;
+	d->fs.attr_timeout = opts->attr_timeout;
+	rfs_log_init("rmtabfs", !opts->foreground && !background_log_file(),
+		     opts->debug ? LOG_DEBUG : LOG_NOTICE);
+	return -1;
+}
+
+/*
+ * The directory underneath: taken over from the old image, or opened before the mount and
+ * then into the background unless -f. 0, or -1 with a log line.
+ */
+static int take_underneath(struct daemon *d)
+{
+	if (d->handover) {
+		d->msg[0] = '\0';
+		rfs_reload_ready(d->ho_pipe);
+		if (rfs_reload_receive(d->ho_pipe, &d->hin, &d->hfds, &d->rctx.init, d->msg,
+				       sizeof(d->msg))) {
+			rfs_err("cannot take over: %s", d->msg);
+			return -1;
+		}
+		d->root_fd = d->hfds.root;
+	} else if (open_underneath(&d->opts, &d->root_fd, &d->report_fd)) {
+		return -1;
+	}
+	/* After the fork: opened before it, this would name the exited parent's fd table. */
+	d->fs.proc_self_fd = open("/proc/self/fd", O_PATH | O_CLOEXEC);
+	if (d->fs.proc_self_fd < 0) {
+		rfs_err("cannot open /proc/self/fd: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The record set (loaded, the underlying rmtab imported on a fresh start), the inodes and
+ * the views (restored from a handover image), before the mount. 0, or -1 with a log line.
+ */
+static int open_state(struct daemon *d)
+{
+	struct rfs *fs = &d->fs;
+	const struct rfs_options *opts = &d->opts;
+	int r;
+
+	if (rfs_core_open(&fs->core, opts->statedir, opts->node))
+		return -1;
+	d->core_open = true;
+	rfs_core_set_max_skew(&fs->core, opts->maxskew);
+	if (rfs_core_set_durability(&fs->core, opts->batch_ms))
+		return -1;
+	if (!d->handover && opts->import_rmtab &&
+	    rfs_core_import(&fs->core, d->root_fd, opts->gnfs))
+		return -1;
+	if (rfs_inodes_init(fs, d->root_fd) || rfs_views_init(fs)) {
+		rfs_err("out of memory");
+		return -1;
+	}
+	d->root_fd = -1; /* owned by the root inode now */
+	if (d->handover && (r = rfs_reload_restore(fs, &d->hin))) {
+		snprintf(d->msg, sizeof(d->msg),
+			 "cannot restore the handover image: %s (a changed gnfs= is refused)",
+			 strerror(-r));
+		rfs_err("cannot take over: %s", d->msg);
+		return -1;
+	}
+	if (!d->handover && rfs_stages_init(fs)) {
+		rfs_err("out of memory");
+		return -1;
+	}
+	fs->core.on_change = on_change;
+	fs->core.on_change_ctx = fs;
+	if (opts->sync == RFS_SYNC_STORE) {
+		fs->core.wait_shipped = wait_shipped;
+		fs->core.wait_shipped_ctx = fs;
+	}
+	return 0;
+}
+
+/* The store side; a duplicate node id is refused before the mount if the store is quick. */
+static int start_store_side(struct daemon *d)
+{
+	const struct rfs_options *opts = &d->opts;
 	enum rfs_repl_state st;
+
+	d->fs.repl = rfs_repl_start(&d->fs.core, opts);
+	if (!d->fs.repl)
+		return -1;
+	/* A quick store tells now whether our node id is taken; a slow one does not delay us. */
+	st = d->handover
+		     ? RFS_REPL_CONNECTING
+		     : rfs_repl_wait_first(d->fs.repl, opts->timeout < 0.1 ? opts->timeout : 0.1,
+					   d->msg, sizeof(d->msg));
+	if (st == RFS_REPL_REFUSED) {
+		rfs_err("refusing to start: %s", d->msg);
+		return -1;
+	}
+	if (st != RFS_REPL_UP && !d->handover)
+		rfs_notice("starting without the store for now (%s): serving the local state",
+			   st == RFS_REPL_CONNECTING ? "still connecting" : d->msg);
+	return 0;
+}
+
+/*
+ * The FUSE session mounted (or the old image's mount adopted), then the notifier and the
+ * control socket, which use it. 0, or -1 with a log line.
+ */
+static int mount_and_serve_setup(struct daemon *d)
+{
+	struct rfs *fs = &d->fs;
+	char devfd[32];
+
+	rfs_fuse_ops(&d->ops);
+	fs->se = fuse_session_new(&d->args, &d->ops, sizeof(d->ops), fs);
+	if (!fs->se)
+		return -1;
+	d->rctx.loop = rfs_loop_new(fs->se, d->opts.singlethread ? 1 : 16);
+	if (!d->rctx.loop)
+		return -1;
+	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", d->hfds.fuse);
+	if (fuse_session_mount(fs->se, d->handover ? devfd : d->opts.mountpoint)) {
+		rfs_err("cannot mount on %s", d->opts.mountpoint);
+		return -1;
+	}
+	d->mounted = true;
+	if (d->handover ? rfs_reload_prime(fs->se, &d->rctx.init)
+			: rfs_reload_capture_init(fs->se, &d->rctx.init)) {
+		rfs_err("no FUSE INIT request to %s", d->handover ? "replay" : "keep");
+		return -1;
+	}
+	fs->notify = rfs_notify_start(fs);
+	if (!fs->notify)
+		return -1;
+	fs->ctl = rfs_ctl_start_fd(fs, d->opts.ctl, d->hfds.ctl);
+	if (!fs->ctl)
+		rfs_warn("no control socket: rmtabctl will not reach this daemon");
+	return 0;
+}
+
+/* Tells whoever waits for the start: the old image, the parent, systemd. */
+static void announce(struct daemon *d)
+{
+	const struct rfs_options *opts = &d->opts;
+
+	if (d->handover) {
+		snprintf(d->err, sizeof(d->err), "ok %d (version %s)", (int)getpid(),
+			 rfs_daemon_version());
+		rfs_reload_close(&d->hin);
+		rfs_notice("took over %s: node %s, store %s, %zu record(s), version %s",
+			   opts->mountpoint, opts->node, opts->store, d->fs.core.table.nlive,
+			   rfs_daemon_version());
+		rfs_reload_tell(d->ho_pipe, d->err);
+		d->ho_pipe = -1;
+	} else {
+		rfs_notice("mounted on %s: node %s, store %s, %zu record(s)", opts->mountpoint,
+			   opts->node, opts->store, d->fs.core.table.nlive);
+		report(&d->report_fd, 0);
+		sd_notify_msg("READY=1");
+	}
+}
+
+/* Stops what was started, in dependency order; returns rc. */
+static int stop_all(struct daemon *d, int rc)
+{
+	struct rfs *fs = &d->fs;
+
+	if (d->ho_pipe >= 0) {
+		/* A handover that failed here: the old image serves on. */
+		snprintf(d->err, sizeof(d->err), "error: %s",
+			 d->msg[0] ? d->msg : "the new image failed to start (see its log)");
+		rfs_reload_tell(d->ho_pipe, d->err);
+		_exit(1); /* nothing of the mount is ours: touch nothing */
+	}
+	/* Dependency order: each part stops before what it calls. */
+	rfs_repl_request_stop(fs->repl); /* ends a control request waiting for compaction */
+	rfs_ctl_stop(fs->ctl);		 /* calls core and repl */
+	fs->ctl = NULL;
+	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
+	rfs_notify_quiesce(fs->notify, 200);
+	if (d->mounted && d->rctx.adopted)
+		unmount_adopted(fs);
+	else if (d->mounted)
+		fuse_session_unmount(fs->se); /* at once for the clients */
+	if (d->core_open)
+		rfs_core_flush(&fs->core); /* durability=batch: a clean stop syncs */
+	rfs_repl_stop(fs->repl);	   /* bounded: a store side that does not stop is killed */
+	fs->repl = NULL;
+	rfs_notify_stop(fs->notify); /* called by the link thread: after it */
+	fs->notify = NULL;
+	rfs_loop_free(d->rctx.loop);
+	if (fs->se)
+		fuse_session_destroy(fs->se);
+	free(d->rctx.init.data);
+	rfs_stages_destroy(fs);
+	if (fs->nviews)
+		rfs_views_destroy(fs);
+	if (fs->inodes.buckets)
+		rfs_inodes_destroy(fs);
+	if (fs->root.fd > 0)
+		close(fs->root.fd);
+	if (d->core_open)
+		rfs_core_close(&fs->core);
+	if (d->root_fd >= 0)
+		close(d->root_fd);
+	if (fs->proc_self_fd >= 0)
+		close(fs->proc_self_fd);
+	report(&d->report_fd, (char)(rc ? rc : 0));
+	fuse_opt_free_args(&d->args);
+	rfs_options_free(&d->opts);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d;
+	int rc = 1;
 
 	/*
 	 * A fixed mmap threshold: glibc otherwise raises it after the first large free, and the
@@ -404,179 +650,19 @@ int main(int argc, char **argv)
 	 * buffers, rendered on every MOUNT, would then be fresh mmaps and page-fault each time.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 4 << 20);
-	handover = handover_args(&argc, argv, &ho_pipe);
-	rctx.adopted = handover;
-	rctx.argc = argc;
-	rctx.argv = argv;
-	find_exe(&rctx, argv[0]);
-	memset(&fs, 0, sizeof(fs));
-	fs.proc_self_fd = -1;
-	if (rfs_options_parse(argc, argv, &opts, &args, err, sizeof(err))) {
-		fprintf(stderr, "rmtabfs: %s\n", err);
-		rfs_reload_tell(ho_pipe, "error: bad options");
-		return 2;
-	}
-	if (opts.show_help) {
-		rfs_options_usage(argv[0]);
-		rfs_options_free(&opts);
-		return 0;
-	}
-	if (opts.show_version) {
-		printf("rmtabfs %s (libfuse %s)\n", rfs_daemon_version(), fuse_pkgversion());
-		rfs_options_free(&opts);
-		return 0;
-	}
-	fs.opts = &opts;
-	fs.entry_timeout = opts.entry_timeout;
-	fs.attr_timeout = opts.attr_timeout;
-	rfs_log_init("rmtabfs", !opts.foreground && !background_log_file(),
-		     opts.debug ? LOG_DEBUG : LOG_NOTICE);
-	if (handover) {
-		msg[0] = '\0';
-		rfs_reload_ready(ho_pipe);
-		if (rfs_reload_receive(ho_pipe, &hin, &hfds, &rctx.init, msg, sizeof(msg))) {
-			rfs_err("cannot take over: %s", msg);
-			goto out;
-		}
-		root_fd = hfds.root;
-	} else if (open_underneath(&opts, &root_fd, &report_fd)) {
-		goto out;
-	}
-	/* After the fork: opened before it, this would name the exited parent's fd table. */
-	fs.proc_self_fd = open("/proc/self/fd", O_PATH | O_CLOEXEC);
-	if (fs.proc_self_fd < 0) {
-		rfs_err("cannot open /proc/self/fd: %s", strerror(errno));
-		goto out;
-	}
-	if (rfs_core_open(&fs.core, opts.statedir, opts.node))
-		goto out;
-	core_open = true;
-	rfs_core_set_max_skew(&fs.core, opts.maxskew);
-	if (rfs_core_set_durability(&fs.core, opts.batch_ms))
-		goto out;
-	if (!handover && opts.import_rmtab && rfs_core_import(&fs.core, root_fd, opts.gnfs))
-		goto out;
-	if (rfs_inodes_init(&fs, root_fd) || rfs_views_init(&fs)) {
-		rfs_err("out of memory");
-		goto out;
-	}
-	root_fd = -1; /* owned by the root inode now */
-	if (handover && (r = rfs_reload_restore(&fs, &hin))) {
-		snprintf(msg, sizeof(msg),
-			 "cannot restore the handover image: %s (a changed gnfs= is refused)",
-			 strerror(-r));
-		rfs_err("cannot take over: %s", msg);
-		goto out;
-	}
-	if (!handover && rfs_stages_init(&fs)) {
-		rfs_err("out of memory");
-		goto out;
-	}
-	fs.core.on_change = on_change;
-	fs.core.on_change_ctx = &fs;
-	if (opts.sync == RFS_SYNC_STORE) {
-		fs.core.wait_shipped = wait_shipped;
-		fs.core.wait_shipped_ctx = &fs;
-	}
-	fs.repl = rfs_repl_start(&fs.core, &opts);
-	if (!fs.repl)
-		goto out;
-	/* A quick store tells now whether our node id is taken; a slow one does not delay us. */
-	st = handover ? RFS_REPL_CONNECTING
-		      : rfs_repl_wait_first(fs.repl, opts.timeout < 0.1 ? opts.timeout : 0.1, msg,
-					    sizeof(msg));
-	if (st == RFS_REPL_REFUSED) {
-		rfs_err("refusing to start: %s", msg);
-		goto out;
-	}
-	if (st != RFS_REPL_UP && !handover)
-		rfs_notice("starting without the store for now (%s): serving the local state",
-			   st == RFS_REPL_CONNECTING ? "still connecting" : msg);
-
-	rfs_fuse_ops(&ops);
-	fs.se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
-	if (!fs.se)
-		goto out;
-	rctx.loop = rfs_loop_new(fs.se, opts.singlethread ? 1 : 16);
-	if (!rctx.loop)
-		goto out;
-	snprintf(devfd, sizeof(devfd), "/dev/fd/%d", hfds.fuse);
-	if (fuse_session_mount(fs.se, handover ? devfd : opts.mountpoint)) {
-		rfs_err("cannot mount on %s", opts.mountpoint);
-		goto out;
-	}
-	mounted = true;
-	if (handover ? rfs_reload_prime(fs.se, &rctx.init)
-		     : rfs_reload_capture_init(fs.se, &rctx.init)) {
-		rfs_err("no FUSE INIT request to %s", handover ? "replay" : "keep");
-		goto out;
-	}
-	fs.notify = rfs_notify_start(&fs);
-	if (!fs.notify)
-		goto out;
-	fs.ctl = rfs_ctl_start_fd(&fs, opts.ctl, hfds.ctl);
-	if (!fs.ctl)
-		rfs_warn("no control socket: rmtabctl will not reach this daemon");
-	if (handover) {
-		snprintf(err, sizeof(err), "ok %d (version %s)", (int)getpid(),
-			 rfs_daemon_version());
-		rfs_reload_close(&hin);
-		rfs_notice("took over %s: node %s, store %s, %zu record(s), version %s",
-			   opts.mountpoint, opts.node, opts.store, fs.core.table.nlive,
-			   rfs_daemon_version());
-		rfs_reload_tell(ho_pipe, err);
-		ho_pipe = -1;
-	} else {
-		rfs_notice("mounted on %s: node %s, store %s, %zu record(s)", opts.mountpoint,
-			   opts.node, opts.store, fs.core.table.nlive);
-		report(&report_fd, 0);
-		sd_notify_msg("READY=1");
-	}
-	rc = serve(&fs, &rctx);
+	memset(&d, 0, sizeof(d)); /* args as FUSE_ARGS_INIT(0, NULL) */
+	d.hfds = (struct rfs_reload_fds){-1, -1, -1};
+	d.report_fd = d.root_fd = d.ho_pipe = -1;
+	rc = parse_args(&d, argc, argv);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	/* Start-up order: see the comment at the top of this file. */
+	if (take_underneath(&d) || open_state(&d) || start_store_side(&d) ||
+	    mount_and_serve_setup(&d))
+		return stop_all(&d, rc);
+	announce(&d);
+	rc = serve(&d.fs, &d.rctx);
 	rfs_notice("stopping");
-out:
-	if (ho_pipe >= 0) {
-		/* A handover that failed here: the old image serves on. */
-		snprintf(err, sizeof(err), "error: %s",
-			 msg[0] ? msg : "the new image failed to start (see its log)");
-		rfs_reload_tell(ho_pipe, err);
-		_exit(1); /* nothing of the mount is ours: touch nothing */
-	}
-	/* Dependency order: each part stops before what it calls. */
-	rfs_repl_request_stop(fs.repl); /* ends a control request waiting for compaction */
-	rfs_ctl_stop(fs.ctl);		/* calls core and repl */
-	fs.ctl = NULL;
-	/* No invalidation may write to /dev/fuse once the unmount has closed it. */
-	rfs_notify_quiesce(fs.notify, 200);
-	if (mounted && rctx.adopted)
-		unmount_adopted(&fs);
-	else if (mounted)
-		fuse_session_unmount(fs.se); /* at once for the clients */
-	if (core_open)
-		rfs_core_flush(&fs.core); /* durability=batch: a clean stop syncs */
-	rfs_repl_stop(fs.repl);		  /* bounded: a store side that does not stop is killed */
-	fs.repl = NULL;
-	rfs_notify_stop(fs.notify); /* called by the link thread: after it */
-	fs.notify = NULL;
-	rfs_loop_free(rctx.loop);
-	if (fs.se)
-		fuse_session_destroy(fs.se);
-	free(rctx.init.data);
-	rfs_stages_destroy(&fs);
-	if (fs.nviews)
-		rfs_views_destroy(&fs);
-	if (fs.inodes.buckets)
-		rfs_inodes_destroy(&fs);
-	if (fs.root.fd > 0)
-		close(fs.root.fd);
-	if (core_open)
-		rfs_core_close(&fs.core);
-	if (root_fd >= 0)
-		close(root_fd);
-	if (fs.proc_self_fd >= 0)
-		close(fs.proc_self_fd);
-	report(&report_fd, (char)(rc ? rc : 0));
-	fuse_opt_free_args(&args);
-	rfs_options_free(&opts);
-	return rc;
+	return stop_all(&d, rc);
 }

@@ -275,33 +275,169 @@ static void free_raw(struct raw_opts *r)
 	free(r->nonopt[1]);
 }
 
+static int no_memory(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+/*
+ * The config file's options, then the command line's, through our option table into raw;
+ * the mount point is added back last. 0, -EINVAL or -ENOMEM, err says why.
+ */
+static int collect_args(int argc, char **argv, struct fuse_args *args, struct raw_opts *raw,
+			char *err, size_t errlen)
+{
+	const char *config;
+	int i;
+
+	if (fuse_opt_add_arg(args, argc > 0 ? argv[0] : "rmtabfs"))
+		return no_memory(err, errlen);
+	config = find_config(argc, argv);
+	if (config && rfs_options_read_config(config, args, err, errlen))
+		return -EINVAL;
+	for (i = 1; i < argc; i++)
+		if (fuse_opt_add_arg(args, argv[i]))
+			return no_memory(err, errlen);
+	if (fuse_opt_parse(args, raw, rfs_opts, keep_rest) < 0) {
+		snprintf(err, errlen, "cannot parse options");
+		return -EINVAL;
+	}
+	/* the mount point is the last non-option; a first one is mount.fuse3's source */
+	if (raw->nnonopt && fuse_opt_add_arg(args, raw->nonopt[raw->nnonopt - 1]))
+		return no_memory(err, errlen);
+	return 0;
+}
+
+/* store=, statedir=, node= (the host name by default) and gnfs=. */
+static int set_names(struct rfs_options *o, const struct raw_opts *raw, char *err, size_t errlen)
+{
+	char host[256];
+
+	o->store = strdup(raw->store ? raw->store : RFS_DEFAULT_STORE);
+	o->statedir = strdup(raw->statedir ? raw->statedir : RFS_DEFAULT_STATEDIR);
+	if (!o->store || !o->statedir)
+		return no_memory(err, errlen);
+	if (rfs_store_spec_parse(o->store, &o->spec, err, errlen))
+		return -EINVAL;
+	if (o->statedir[0] != '/') {
+		snprintf(err, errlen, "bad statedir=%s: must be an absolute path", o->statedir);
+		return -EINVAL;
+	}
+	if (raw->node) {
+		o->node = strdup(raw->node);
+	} else {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		o->node = strdup(host);
+	}
+	if (!o->node)
+		return no_memory(err, errlen);
+	if (!rfs_node_id_valid(o->node)) {
+		snprintf(err, errlen, "bad node=%s: use 1 to 64 of [A-Za-z0-9._-]", o->node);
+		return -EINVAL;
+	}
+	if (raw->gnfs) {
+		if (!valid_view_name(raw->gnfs)) {
+			snprintf(err, errlen,
+				 "bad gnfs=%s: a plain file name in the mount's top directory, not "
+				 "starting with '.', other than rmtab",
+				 raw->gnfs);
+			return -EINVAL;
+		}
+		o->gnfs = strdup(raw->gnfs);
+		if (!o->gnfs)
+			return no_memory(err, errlen);
+	}
+	return 0;
+}
+
+/* The times and the sync= and durability= policies, with their defaults. */
+static int set_policies(struct rfs_options *o, const struct raw_opts *raw, char *err, size_t errlen)
+{
+	o->timeout = 2.0;
+	if (raw->timeout &&
+	    parse_seconds("timeout", raw->timeout, 0.05, 3600, &o->timeout, err, errlen))
+		return -EINVAL;
+	o->poll = 0.2;
+	if (raw->poll && parse_seconds("poll", raw->poll, 0.01, 60, &o->poll, err, errlen))
+		return -EINVAL;
+	o->watch = !raw->nowatch;
+	o->tombstones = 600;
+	if (raw->tombstones && parse_seconds("tombstones", raw->tombstones, 0, 365 * 86400.0,
+					     &o->tombstones, err, errlen))
+		return -EINVAL;
+	o->maxskew = RFS_MAX_SKEW_DEFAULT;
+	if (raw->maxskew &&
+	    parse_seconds("maxskew", raw->maxskew, 1, 86400, &o->maxskew, err, errlen))
+		return -EINVAL;
+	o->entry_timeout = 1.0;
+	if (raw->entry_timeout && parse_seconds("entry_timeout", raw->entry_timeout, 0, 86400,
+						&o->entry_timeout, err, errlen))
+		return -EINVAL;
+	o->attr_timeout = 1.0;
+	if (raw->attr_timeout && parse_seconds("attr_timeout", raw->attr_timeout, 0, 86400,
+					       &o->attr_timeout, err, errlen))
+		return -EINVAL;
+	o->sync = RFS_SYNC_LOCAL;
+	if (raw->sync) {
+		if (strcmp(raw->sync, "local") == 0) {
+			o->sync = RFS_SYNC_LOCAL;
+		} else if (strcmp(raw->sync, "store") == 0) {
+			o->sync = RFS_SYNC_STORE;
+		} else {
+			snprintf(err, errlen, "bad sync=%s: expected local or store", raw->sync);
+			return -EINVAL;
+		}
+	}
+	if (raw->durability && parse_durability(raw->durability, &o->batch_ms, err, errlen))
+		return -EINVAL;
+	return 0;
+}
+
+/* Let libfuse reject what it does not know now, not after we have set everything up. */
+static int probe_fuse(const struct fuse_args *args, char *err, size_t errlen)
+{
+	struct fuse_lowlevel_ops none = {0};
+	struct fuse_args probe = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	int j;
+
+	for (j = 0; j < args->argc; j++)
+		if (fuse_opt_add_arg(&probe, args->argv[j]))
+			return no_memory(err, errlen);
+	probe_msg[0] = '\0';
+	fuse_set_log_func(capture_log);
+	se = fuse_session_new(&probe, &none, sizeof(none), NULL);
+	fuse_set_log_func(NULL);
+	fuse_opt_free_args(&probe);
+	if (!se) {
+		char *nl = strchr(probe_msg, '\n');
+
+		if (nl)
+			*nl = '\0';
+		snprintf(err, errlen, "%s", probe_msg[0] ? probe_msg : "bad FUSE option");
+		return -EINVAL;
+	}
+	fuse_session_destroy(se);
+	return 0;
+}
+
 int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_args *fuse_args,
 		      char *err, size_t errlen)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_cmdline_opts cmd = {0};
 	struct raw_opts raw = {0};
-	const char *config;
-	char host[256];
-	int i, rc = -EINVAL;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	err[0] = '\0';
-	if (fuse_opt_add_arg(&args, argc > 0 ? argv[0] : "rmtabfs"))
-		goto nomem;
-	config = find_config(argc, argv);
-	if (config && rfs_options_read_config(config, &args, err, errlen))
+	rc = collect_args(argc, argv, &args, &raw, err, errlen);
+	if (rc)
 		goto out;
-	for (i = 1; i < argc; i++)
-		if (fuse_opt_add_arg(&args, argv[i]))
-			goto nomem;
-	if (fuse_opt_parse(&args, &raw, rfs_opts, keep_rest) < 0) {
-		snprintf(err, errlen, "cannot parse options");
-		goto out;
-	}
-	/* the mount point is the last non-option; a first one is mount.fuse3's source */
-	if (raw.nnonopt && fuse_opt_add_arg(&args, raw.nonopt[raw.nnonopt - 1]))
-		goto nomem;
+	rc = -EINVAL;
 	if (fuse_parse_cmdline(&args, &cmd) != 0) {
 		snprintf(err, errlen, "cannot parse the command line");
 		goto out;
@@ -321,124 +457,31 @@ int rfs_options_parse(int argc, char **argv, struct rfs_options *o, struct fuse_
 		snprintf(err, errlen, "no mount point given (see --help)");
 		goto out;
 	}
-
-	o->store = strdup(raw.store ? raw.store : RFS_DEFAULT_STORE);
-	o->statedir = strdup(raw.statedir ? raw.statedir : RFS_DEFAULT_STATEDIR);
-	if (!o->store || !o->statedir)
-		goto nomem;
-	if (rfs_store_spec_parse(o->store, &o->spec, err, errlen))
-		goto out;
-	if (o->statedir[0] != '/') {
-		snprintf(err, errlen, "bad statedir=%s: must be an absolute path", o->statedir);
-		goto out;
-	}
-	if (raw.node) {
-		o->node = strdup(raw.node);
-	} else {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "localhost");
-		host[sizeof(host) - 1] = '\0';
-		o->node = strdup(host);
-	}
-	if (!o->node)
-		goto nomem;
-	if (!rfs_node_id_valid(o->node)) {
-		snprintf(err, errlen, "bad node=%s: use 1 to 64 of [A-Za-z0-9._-]", o->node);
-		goto out;
-	}
-	if (raw.gnfs) {
-		if (!valid_view_name(raw.gnfs)) {
-			snprintf(err, errlen,
-				 "bad gnfs=%s: a plain file name in the mount's top directory, not "
-				 "starting with '.', other than rmtab",
-				 raw.gnfs);
-			goto out;
-		}
-		o->gnfs = strdup(raw.gnfs);
-		if (!o->gnfs)
-			goto nomem;
-	}
-	o->timeout = 2.0;
-	if (raw.timeout &&
-	    parse_seconds("timeout", raw.timeout, 0.05, 3600, &o->timeout, err, errlen))
-		goto out;
-	o->poll = 0.2;
-	if (raw.poll && parse_seconds("poll", raw.poll, 0.01, 60, &o->poll, err, errlen))
-		goto out;
-	o->watch = !raw.nowatch;
-	o->tombstones = 600;
-	if (raw.tombstones && parse_seconds("tombstones", raw.tombstones, 0, 365 * 86400.0,
-					    &o->tombstones, err, errlen))
-		goto out;
-	o->maxskew = RFS_MAX_SKEW_DEFAULT;
-	if (raw.maxskew &&
-	    parse_seconds("maxskew", raw.maxskew, 1, 86400, &o->maxskew, err, errlen))
-		goto out;
-	o->entry_timeout = 1.0;
-	if (raw.entry_timeout && parse_seconds("entry_timeout", raw.entry_timeout, 0, 86400,
-					       &o->entry_timeout, err, errlen))
-		goto out;
-	o->attr_timeout = 1.0;
-	if (raw.attr_timeout && parse_seconds("attr_timeout", raw.attr_timeout, 0, 86400,
-					      &o->attr_timeout, err, errlen))
-		goto out;
-	o->sync = RFS_SYNC_LOCAL;
-	if (raw.sync) {
-		if (strcmp(raw.sync, "local") == 0) {
-			o->sync = RFS_SYNC_LOCAL;
-		} else if (strcmp(raw.sync, "store") == 0) {
-			o->sync = RFS_SYNC_STORE;
-		} else {
-			snprintf(err, errlen, "bad sync=%s: expected local or store", raw.sync);
-			goto out;
-		}
-	}
-	if (raw.durability && parse_durability(raw.durability, &o->batch_ms, err, errlen))
+	rc = set_names(o, &raw, err, errlen);
+	if (!rc)
+		rc = set_policies(o, &raw, err, errlen);
+	if (rc)
 		goto out;
 	o->import_rmtab = !raw.noimport;
 	o->ctl = raw.ctl ? strdup(raw.ctl) : rfs_ctl_default_path(o->mountpoint);
-	if (!o->ctl)
-		goto nomem;
+	if (!o->ctl) {
+		rc = no_memory(err, errlen);
+		goto out;
+	}
 	if (raw.config)
 		o->config = strdup(raw.config);
 
 	/* What the daemon always needs: other users (statd) and kernel permission checks. */
 	if (fuse_opt_add_arg(&args, "-oallow_other,default_permissions,fsname=rmtabfs,"
 				    "subtype=rmtabfs"))
-		goto nomem;
-	/* Let libfuse reject what it does not know now, not after we have set everything up. */
-	{
-		struct fuse_lowlevel_ops none = {0};
-		struct fuse_args probe = FUSE_ARGS_INIT(0, NULL);
-		struct fuse_session *se;
-		int j;
-
-		for (j = 0; j < args.argc; j++)
-			if (fuse_opt_add_arg(&probe, args.argv[j]))
-				goto nomem;
-		probe_msg[0] = '\0';
-		fuse_set_log_func(capture_log);
-		se = fuse_session_new(&probe, &none, sizeof(none), NULL);
-		fuse_set_log_func(NULL);
-		fuse_opt_free_args(&probe);
-		if (!se) {
-			char *nl = strchr(probe_msg, '\n');
-
-			if (nl)
-				*nl = '\0';
-			snprintf(err, errlen, "%s", probe_msg[0] ? probe_msg : "bad FUSE option");
-			goto out;
-		}
-		fuse_session_destroy(se);
-	}
+		rc = no_memory(err, errlen);
+	else
+		rc = probe_fuse(&args, err, errlen);
+	if (rc)
+		goto out;
 	*fuse_args = args;
 	args.argv = NULL;
 	args.argc = 0;
-	rc = 0;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	rc = -ENOMEM;
 out:
 	free(cmd.mountpoint);
 	free_raw(&raw);

@@ -1,8 +1,8 @@
 /*
  * The record set's store-facing functions, called in this process (include/rmtabfs/recset.h).
- * They are the only code outside core.c that takes the core's locks, each for one short
- * step; none calls the store or waits. Lock order as in core.h: commit_lock, then
- * checkpoint_lock, then table_lock.
+ * They are the only code outside the record set's own files (core.c, commit.c, follow.c)
+ * that takes its locks, each for one short step; none calls the store or waits. Lock order
+ * as in core.h: commit_lock, then checkpoint_lock, then table_lock.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
- * The record set as the daemon holds it: the table, its snapshots, the local journal and
- * the commit path that turns a write session's content into journaled, applied ops.
+ * The record set as the daemon holds it: the table, its snapshots, the local journal, the
+ * state directory and its checkpoint (fs/core.c). The commit path is in commit.h, what the
+ * store side asks for in follow.h.
  */
 #ifndef RMTABFS_CORE_H
 #define RMTABFS_CORE_H
@@ -101,10 +102,6 @@ int rfs_core_open(struct rfs_core *c, const char *statedir, const char *node);
 /* Gives the state directory's lock up for a handover, or takes it back: 0 or -errno. */
 int rfs_core_statedir_lock(struct rfs_core *c, bool take);
 void rfs_core_close(struct rfs_core *c);
-/* durability=batch:batch_ms (0: fsync), before the first commit. 0 or -errno. */
-int rfs_core_set_durability(struct rfs_core *c, unsigned batch_ms);
-/* Syncs the journal (a clean stop with batch: everything acknowledged on disk). */
-int rfs_core_flush(struct rfs_core *c);
 
 /*
  * First start over an existing directory: the records of the underlying rmtab (and gNFS
@@ -119,66 +116,24 @@ struct rfs_snap *rfs_core_snap(struct rfs_core *c);
 void rfs_core_view_attr(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime);
 
 /*
- * Commits a write session: the difference between base and text becomes ops, journaled
- * and applied. Returns 0 (also when nothing changed), -EINVAL for bad content (err says
- * which line and why; nothing changed), -ENOSPC for the record limit or a full disk, -EIO.
- * who names the writer in log lines.
- */
-int rfs_core_commit(struct rfs_core *c, enum rfs_format fmt, struct rfs_base *base,
-		    const char *text, size_t len, const char *who, struct rfs_parse_error *err);
-
-/* Sets one record's count (0 removes) as this node; for the control interface. */
-int rfs_core_set(struct rfs_core *c, const char *client, const char *path, uint32_t count,
-		 bool at_least);
-
-/*
- * Sets many records at once as one commit (rmtabctl import, remove, prune): one journal
- * append and one fdatasync for the whole batch, all or nothing. Each entry's count is the
- * target (0 removes); RFS_ENTRY_AT_LEAST in its flags keeps a higher count. Keys must be
- * checked (rfs_key_check) and unique. Returns 0, -ENOSPC (record limit or full disk; nothing
- * changed), -EIO, -ENOMEM.
- */
-int rfs_core_set_many(struct rfs_core *c, struct rfs_entries *changes, const char *who);
-
-/*
- * Applies the complete op lines of another node's log, skipping ops up to skip_seq (already
- * in an adopted snapshot). Stops at the first damaged line or a line of another node.
- * Returns bytes consumed; *damaged is set when it stopped at a damaged line (which is then
- * the next byte).
- */
-long rfs_core_apply_remote(struct rfs_core *c, const char *node, const char *buf, size_t len,
-			   uint64_t skip_seq, bool *damaged);
-
-struct rfs_snapshot_info;
-/*
- * Replaces the table by a store snapshot plus this node's ops after the snapshot's cover of
- * it: own_tail (its log on the store after the cover) and the local journal. Other nodes'
- * ops after their covers are then read again from their logs by the caller.
- */
-int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, const char *own_tail,
-		   size_t own_len);
-
-/*
  * The highest sequence number known on the store, kept in statedir/shipped (not synced: a
  * stale value only makes the next start ship a few ops again).
  */
 void rfs_core_note_shipped(struct rfs_core *c, uint64_t seq);
 uint64_t rfs_core_shipped(struct rfs_core *c);
 
-/* This node's incarnation (include/rmtabfs/incarnation.h). */
-int rfs_core_incarnation(struct rfs_core *c, struct rfs_incarnation *inc);
-/*
- * The store holds ops of this node above an incarnation not yet anchored: move the floor
- * above store_last and renumber the journal's ops (all of them this incarnation's) from it.
- */
-int rfs_core_renumber(struct rfs_core *c, uint64_t store_last);
-/* The store was read back and holds nothing above the floor: remember it durably. */
-int rfs_core_anchor(struct rfs_core *c);
 /* The bound on other nodes' stamps moving this node's clock (table.h), in seconds. */
 void rfs_core_set_max_skew(struct rfs_core *c, double secs);
 
 /* Writes the checkpoint if the table changed since the last one (or if force). */
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,
 			bool force);
+
+/*
+ * The rest of the record set's interface, one header per concern: the commit path
+ * (fs/commit.c) and what the store side asks for (fs/follow.c).
+ */
+#include <rmtabfs/commit.h>
+#include <rmtabfs/follow.h>
 
 #endif
