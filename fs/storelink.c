@@ -463,15 +463,7 @@ static void report_left(struct rfs_repl *r)
 		return;
 	if (rfs_rs_incarnation(r->rs, &inc) == 0 && inc.floor > shipped)
 		shipped = inc.floor;
-	if (self > shipped)
-		rfs_warn("stopping with %llu op(s) of this node not confirmed on the store %s "
-			 "(seq %llu-%llu): they are in the local journal and shipped at the next "
-			 "start",
-			 (unsigned long long)(self - shipped), r->url,
-			 (unsigned long long)shipped + 1, (unsigned long long)self);
-	else
-		rfs_notice("stopping: every op of this node is on the store (up to seq %llu)",
-			   (unsigned long long)shipped);
+	rfs_store_report_left(r->url, self, shipped);
 }
 
 int rfs_repl_stop(struct rfs_repl *r)

@@ -323,15 +323,7 @@ static void report_left(struct rfs_sloop *r)
 	pthread_mutex_lock(&r->lock);
 	shipped = r->shipped_seq;
 	pthread_mutex_unlock(&r->lock);
-	if (self > shipped)
-		rfs_warn("stopping with %llu op(s) of this node not confirmed on the store %s "
-			 "(seq %llu-%llu): they are in the local journal and shipped at the next "
-			 "start",
-			 (unsigned long long)(self - shipped), r->url,
-			 (unsigned long long)shipped + 1, (unsigned long long)self);
-	else
-		rfs_notice("stopping: every op of this node is on the store (up to seq %llu)",
-			   (unsigned long long)shipped);
+	rfs_store_report_left(r->url, self, shipped);
 }
 
 int rfs_sloop_stop(struct rfs_sloop *r)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <config.h>
+#include <rmtabfs/log.h>
 #include <rmtabfs/store.h>
 
 static int fail(char *err, size_t errlen, const char *msg, const char *text)
@@ -122,4 +123,17 @@ void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len
 	if (n < len)
 		snprintf(buf + n, len - n, "/%s%s", spec->volume,
 			 strcmp(spec->path, "/") ? spec->path : "");
+}
+
+void rfs_store_report_left(const char *url, uint64_t self, uint64_t shipped)
+{
+	if (self > shipped)
+		rfs_warn("stopping with %llu op(s) of this node not confirmed on the store %s "
+			 "(seq %llu-%llu): they are in the local journal and shipped at the next "
+			 "start",
+			 (unsigned long long)(self - shipped), url, (unsigned long long)shipped + 1,
+			 (unsigned long long)self);
+	else
+		rfs_notice("stopping: every op of this node is on the store (up to seq %llu)",
+			   (unsigned long long)shipped);
 }

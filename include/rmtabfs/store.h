@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define RFS_STORE_FORMAT      "rmtabfs-store 1\n"
@@ -124,6 +125,9 @@ void rfs_store_watch_clear(struct rfs_store *s);
 /* Picks the backend for spec; -ENOTSUP if it was not built in. */
 int rfs_store_init(struct rfs_store *s, const struct rfs_store_spec *spec);
 void rfs_store_describe(const struct rfs_store_spec *spec, char *buf, size_t len);
+/* The stop's line about this node's ops: how many the store does not confirm yet (self, the
+ * node's last sequence, above shipped), or that it has them all. Both processes say it. */
+void rfs_store_report_left(const char *url, uint64_t self, uint64_t shipped);
 
 extern const struct rfs_store_ops rfs_store_dir_ops;
 extern const struct rfs_store_ops rfs_store_gluster_ops;
