@@ -1,5 +1,7 @@
 /*
- * The views (see include/rmtabfs/view.h and DESIGN §5).
+ * The views (see include/rmtabfs/view.h and DESIGN §5): lookup, open, read, write, commit.
+ * Files that may replace a view by rename are view_file.c's; the handover of a planned
+ * restart is view_handover.c's.
  *
  * Invariants:
  *  - a view handle shows one content for its whole life (the snapshot taken at open, then
@@ -17,7 +19,7 @@
  *    line names the line and the reason.
  * Lock order: rfs_inode.lock, then rfs_vhandle.lock, then rfs_view.lock (leaf); the core's
  * locks are taken inside any of them. None is held across a reply. A handle's base is its
- * own lock's; what other writers may take as their base (oldest_base) is read under the
+ * own lock's; what other writers may take as their base (rfs_view_oldest_base) is read under the
  * view's lock only: the handle's snapshot (fixed for its life) while shows_snap is set.
  */
 #include <errno.h>
@@ -38,19 +40,7 @@
 #include <rmtabfs/rmtab_fmt.h>
 #include <rmtabfs/view.h>
 
-struct rfs_vhandle {
-	struct rfs_vhandle *next, *prev; /* the view's open handles */
-	struct rfs_view *view;
-	pthread_mutex_t lock;
-	struct rfs_snap *snap; /* what the handle shows while it has not written */
-	struct rfs_buf buf;    /* its own content once written */
-	bool own;
-	bool dirty; /* written since the last commit */
-	bool append;
-	bool refused; /* a write was refused: the whole session is, nothing commits */
-	struct rfs_base base;
-	bool shows_snap; /* base is still snap (nothing committed); under the view's lock */
-};
+#include "view_int.h"
 
 /*
  * The caller's command name, for log lines. Every commit names its caller, so the last
@@ -272,8 +262,8 @@ void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_handle *h)
 	fuse_reply_attr(req, &st, 0);
 }
 
-static int commit_text(struct rfs_view *v, struct rfs_base *base, const char *text, size_t len,
-		       const char *who)
+int rfs_view_commit_text(struct rfs_view *v, struct rfs_base *base, const char *text, size_t len,
+			 const char *who)
 {
 	struct rfs_parse_error err;
 	int rc = rfs_core_commit(&v->fs->core, v->fmt, base, text, len, who, &err);
@@ -297,7 +287,7 @@ static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
 		return 0;
 	c = content(vh, &len);
 	rfs_req_who(req, vh->view->name, who, sizeof(who));
-	rc = commit_text(vh->view, &vh->base, c, len, who);
+	rc = rfs_view_commit_text(vh->view, &vh->base, c, len, who);
 	if (rc == 0) {
 		vh->dirty = false;
 		/* Its base is its own text now: no base for other writers any more. */
@@ -516,7 +506,7 @@ static int truncate_now(fuse_req_t req, struct rfs_view *v, off_t size)
 	if (rc)
 		goto out;
 	rfs_req_who(req, v->name, who, sizeof(who));
-	rc = commit_text(v, &base, text.data ? text.data : "", text.len, who);
+	rc = rfs_view_commit_text(v, &base, text.data ? text.data : "", text.len, who);
 out:
 	rfs_buf_free(&text);
 	rfs_base_clear(&base);
@@ -564,7 +554,7 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 }
 
 /* The oldest snapshot an open view handle started from, else the current one. */
-static struct rfs_snap *oldest_base(struct rfs *fs)
+struct rfs_snap *rfs_view_oldest_base(struct rfs *fs)
 {
 	struct rfs_snap *best = NULL;
 	size_t i;
@@ -586,302 +576,4 @@ static struct rfs_snap *oldest_base(struct rfs *fs)
 		pthread_mutex_unlock(&v->lock);
 	}
 	return best ? best : rfs_core_snap(&fs->core);
-}
-
-void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool truncated)
-{
-	if (!writable)
-		return;
-	pthread_mutex_lock(&inode->lock);
-	inode->writers++;
-	/*
-	 * The base of a file that may replace a view: the view as the writer saw it. A writer
-	 * reads the view before or after creating its file (mountd after, gNFS before), so
-	 * take the oldest content an open view handle shows: an older base only re-sets keys
-	 * to the values the writer read.
-	 */
-	if (!inode->base.snap && !inode->base.text) {
-		struct rfs_snap *s = oldest_base(fs);
-
-		if (s)
-			rfs_base_set_snap(&inode->base, s);
-		rfs_snap_put(s);
-	}
-	if (truncated)
-		inode->dirty = true;
-	pthread_mutex_unlock(&inode->lock);
-}
-
-void vf_file_written(struct rfs_inode *inode)
-{
-	pthread_mutex_lock(&inode->lock);
-	inode->dirty = true;
-	pthread_mutex_unlock(&inode->lock);
-}
-
-/* Reads an underlying file whole and commits it onto view v. inode->lock held. */
-static int commit_file(struct rfs *fs, struct rfs_inode *inode, struct rfs_view *v, fuse_req_t req)
-{
-	struct rfs_buf text = RFS_BUF_INIT;
-	char who[160], what[300];
-	int fd, rc;
-
-	fd = rfs_inode_reopen(fs, inode, O_RDONLY);
-	if (fd < 0)
-		return fd;
-	rc = pt_read_whole(fd, &text);
-	close(fd);
-	if (rc)
-		goto out;
-	if (!inode->base.snap && !inode->base.text) {
-		struct rfs_snap *s = rfs_core_snap(&fs->core);
-
-		if (!s) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rfs_base_set_snap(&inode->base, s);
-		rfs_snap_put(s);
-	}
-	snprintf(what, sizeof(what), "%s (file renamed onto it)", v->name);
-	rfs_req_who(req, what, who, sizeof(who));
-	rc = commit_text(v, &inode->base, text.data ? text.data : "", text.len, who);
-	if (rc == 0)
-		inode->dirty = false;
-out:
-	rfs_buf_free(&text);
-	return rc;
-}
-
-int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req)
-{
-	struct rfs_inode *inode = h->inode;
-	int rc = 0;
-
-	pthread_mutex_lock(&inode->lock);
-	if (inode->pending && inode->dirty)
-		rc = commit_file(fs, inode, inode->pending, req);
-	pthread_mutex_unlock(&inode->lock);
-	return rc;
-}
-
-/*
- * Could the file's content still be committed onto a view (so its base is worth keeping)?
- * Reads its first line only: a file whose first line no view accepts would be refused
- * whole at a rename (etab, statd's state, xtab, ...). Errors answer "maybe".
- */
-static bool may_become_view(struct rfs *fs, struct rfs_inode *inode)
-{
-	char head[2048];
-	struct stat st;
-	ssize_t n;
-	bool whole, ok;
-	int fd = rfs_inode_reopen(fs, inode, O_RDONLY);
-
-	if (fd < 0)
-		return true;
-	if (fstat(fd, &st) < 0 || (n = pread(fd, head, sizeof(head), 0)) < 0) {
-		close(fd);
-		return true;
-	}
-	close(fd);
-	if ((uint64_t)st.st_size > RFS_VIEW_MAX_BYTES)
-		return false;
-	whole = (uint64_t)n >= (uint64_t)st.st_size;
-	ok = rt_head_ok(head, (size_t)n, whole);
-	if (!ok && fs->nviews > 1)
-		ok = gn_head_ok(head, (size_t)n, whole);
-	return ok;
-}
-
-void vf_file_released(struct rfs *fs, struct rfs_handle *h)
-{
-	struct rfs_inode *inode = h->inode;
-
-	if (!h->writable)
-		return;
-	pthread_mutex_lock(&inode->lock);
-	if (inode->writers)
-		inode->writers--;
-	/*
-	 * A file never written (a lock file) keeps no base, nor one written with content no
-	 * view accepts: the base pins a whole rendered snapshot until the kernel forgets the
-	 * inode. A file that may still be renamed onto a view (sed -i's temporary file, a
-	 * copy about to be moved over rmtab) keeps it. A later writer takes a new one.
-	 */
-	if (!inode->writers && !inode->pending &&
-	    (!inode->dirty ||
-	     ((inode->base.snap || inode->base.text) && !may_become_view(fs, inode))))
-		rfs_base_clear(&inode->base);
-	pthread_mutex_unlock(&inode->lock);
-}
-
-static void notify_entry(struct rfs *fs, const char *name)
-{
-	struct rfs_notify *n = fs->notify;
-
-	if (n)
-		rfs_notify_entry(n, FUSE_ROOT_ID, name);
-}
-
-int vf_rename_onto(fuse_req_t req, struct rfs_inode *parent, const char *name, struct rfs_view *v,
-		   unsigned int flags)
-{
-	struct rfs *fs = v->fs;
-	struct fuse_entry_param e;
-	struct rfs_inode *inode;
-	char who[128];
-	int rc;
-
-	rfs_req_who(req, v->name, who, sizeof(who));
-	if (flags & RENAME_EXCHANGE) {
-		rfs_info("%s: refused: a view cannot be exchanged", who);
-		fuse_reply_err(req, EINVAL);
-		return -EINVAL;
-	}
-	if (flags & RENAME_NOREPLACE) {
-		fuse_reply_err(req, EEXIST);
-		return -EEXIST;
-	}
-	rc = rfs_inode_lookup(fs, parent, name, &e);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return rc;
-	}
-	inode = rfs_inode_of(fs, e.ino);
-	if (!S_ISREG(e.attr.st_mode)) {
-		rc = S_ISDIR(e.attr.st_mode) ? -ENOTDIR : -EINVAL;
-		rfs_err("%s: refused: only a regular file can replace a view, '%s' is not one", who,
-			name);
-		goto out;
-	}
-	pthread_mutex_lock(&inode->lock);
-	if (inode->writers) {
-		/*
-		 * rpc.mountd renames rmtab.tmp before it writes it: commit at the writers'
-		 * flush, never the empty file now.
-		 */
-		inode->pending = v;
-	} else {
-		rc = commit_file(fs, inode, v, req);
-		if (rc == 0)
-			inode->pending = v; /* a later writer (unusual) commits again */
-	}
-	if (rc == 0) {
-		if (unlinkat(parent->fd, name, 0) < 0 && errno != ENOENT)
-			rfs_warn("%s: cannot remove '%s' underneath: %s", who, name,
-				 strerror(errno));
-		inode->alias = v;
-	}
-	pthread_mutex_unlock(&inode->lock);
-out:
-	rfs_inode_forget(fs, inode, 1);
-	fuse_reply_err(req, -rc);
-	if (rc == 0)
-		notify_entry(fs, v->name);
-	return rc;
-}
-
-/* The handover: the view inodes' node ids, by the views' order (the same in both images). */
-int rfs_views_save(struct rfs *fs, struct rfs_ho_out *o)
-{
-	size_t i;
-
-	rfs_ho_put_u64(o, fs->nviews);
-	for (i = 0; i < fs->nviews; i++) {
-		rfs_ho_put_str(o, fs->views[i]->name);
-		rfs_ho_put_u64(o, rfs_ho_id(&fs->views[i]->inode));
-	}
-	return o->err;
-}
-
-int rfs_views_restore(struct rfs *fs, struct rfs_ho_in *in)
-{
-	uint64_t n = rfs_ho_get_u64(in), i;
-
-	if (n != fs->nviews)
-		return -EINVAL; /* gnfs= changed: the kernel's view inodes would mean nothing */
-	for (i = 0; i < n && !in->err; i++) {
-		char *name = rfs_ho_get_str(in);
-		uint64_t id = rfs_ho_get_u64(in);
-
-		if (!name || strcmp(name, fs->views[i]->name) != 0)
-			in->err = -EINVAL;
-		else
-			rfs_ho_map(id, &fs->views[i]->inode);
-		free(name);
-	}
-	return in->err;
-}
-
-/* A view handle's session: its snapshot, its own text, its base and flags. */
-int vf_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o)
-{
-	struct rfs_vhandle *vh = h->vh;
-	size_t i;
-
-	for (i = 0; i < fs->nviews && fs->views[i] != vh->view; i++)
-		;
-	rfs_ho_put_u64(o, i);
-	rfs_ho_put_u64(o, h->writable);
-	pthread_mutex_lock(&vh->lock);
-	rfs_ho_put_snap(o, vh->snap);
-	rfs_ho_put_bytes(o, vh->own ? (vh->buf.data ? vh->buf.data : "") : NULL, vh->buf.len);
-	rfs_ho_put_u64(o, (uint64_t)vh->dirty | (uint64_t)vh->append << 1 |
-				  (uint64_t)vh->refused << 2 | (uint64_t)vh->shows_snap << 3);
-	rfs_ho_put_base(o, &vh->base);
-	pthread_mutex_unlock(&vh->lock);
-	return o->err;
-}
-
-struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in)
-{
-	uint64_t vi = rfs_ho_get_u64(in), flags;
-	struct rfs_vhandle *vh = calloc(1, sizeof(*vh));
-	struct rfs_handle *h = calloc(1, sizeof(*h));
-	const char *own;
-	size_t len;
-
-	if (!vh || !h || vi >= fs->nviews) {
-		in->err = in->err ? in->err : vi >= fs->nviews ? -EINVAL : -ENOMEM;
-		free(vh);
-		free(h);
-		return NULL;
-	}
-	pthread_mutex_init(&vh->lock, NULL);
-	vh->view = fs->views[vi];
-	h->writable = rfs_ho_get_u64(in) != 0;
-	vh->snap = rfs_ho_get_snap(in);
-	own = rfs_ho_get_bytes(in, &len);
-	if (own) {
-		vh->own = true;
-		if (rfs_buf_append(&vh->buf, own, len) || rfs_buf_reserve(&vh->buf, 0))
-			in->err = -ENOMEM;
-	}
-	flags = rfs_ho_get_u64(in);
-	vh->dirty = flags & 1;
-	vh->append = flags & 2;
-	vh->refused = flags & 4;
-	vh->shows_snap = (flags & 8) && vh->snap;
-	rfs_ho_get_base(in, &vh->base);
-	if (in->err || !vh->snap) {
-		rfs_snap_put(vh->snap);
-		rfs_base_clear(&vh->base);
-		rfs_buf_free(&vh->buf);
-		free(vh);
-		free(h);
-		in->err = in->err ? in->err : -EINVAL;
-		return NULL;
-	}
-	h->kind = RFS_H_VIEW;
-	h->inode = &vh->view->inode;
-	h->fd = -1;
-	h->vh = vh;
-	pthread_mutex_lock(&vh->view->lock);
-	vh->next = vh->view->handles;
-	if (vh->view->handles)
-		vh->view->handles->prev = vh;
-	vh->view->handles = vh;
-	pthread_mutex_unlock(&vh->view->lock);
-	return h;
 }
