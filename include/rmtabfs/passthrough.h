@@ -32,6 +32,8 @@ void pt_flush(fuse_req_t req, struct rfs_handle *h);
 void pt_release(fuse_req_t req, struct rfs_handle *h);
 void pt_fsync(fuse_req_t req, struct rfs_handle *h, int datasync);
 void pt_fallocate(fuse_req_t req, struct rfs_handle *h, int mode, off_t offset, off_t length);
+/* A directory handle's listing is freed (pt_dir.c; also by a handover that drops it). */
+void pt_free_listing(struct rfs_handle *h);
 void pt_opendir(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *fi);
 void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bool plus);
 void pt_releasedir(fuse_req_t req, struct rfs_handle *h);
