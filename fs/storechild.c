@@ -42,7 +42,7 @@ void rfs_sc_find_exe(struct rfs_repl *r)
 /* Starts a store side with its end of a new socketpair as descriptor 3. */
 int rfs_sc_spawn(struct rfs_repl *r)
 {
-	char fdarg[16], timeout[32], poll_s[32], tomb[32];
+	char fdarg[16], timeout[32], poll_s[32], tomb[32], parent[24];
 	const struct rfs_options *o = r->opts;
 	char *argv[28];
 	posix_spawn_file_actions_t fa;
@@ -54,6 +54,7 @@ int rfs_sc_spawn(struct rfs_repl *r)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	snprintf(fdarg, sizeof(fdarg), "3");
+	snprintf(parent, sizeof(parent), "%d", (int)getpid());
 	snprintf(timeout, sizeof(timeout), "%g", o->timeout);
 	snprintf(poll_s, sizeof(poll_s), "%g", o->poll);
 	snprintf(tomb, sizeof(tomb), "%g", o->tombstones);
@@ -76,6 +77,8 @@ int rfs_sc_spawn(struct rfs_repl *r)
 	argv[n++] = tomb;
 	argv[n++] = (char *)"--state";
 	argv[n++] = (char *)rfs_repl_state_name(r->state);
+	argv[n++] = (char *)"--parent";
+	argv[n++] = parent;
 	argv[n++] = (char *)"--watch";
 	argv[n++] = (char *)(o->watch ? "on" : "off");
 	if (!o->foreground && !getenv("RMTABFS_LOG_FILE"))

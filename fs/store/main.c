@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <config.h>
@@ -35,6 +36,7 @@ struct side {
 	struct rfs_rs *rs;
 	struct rfs_sloop *_Atomic loop; /* NULL until started: the reader runs before */
 	int fd;
+	pid_t parent; /* the mount side (--parent) */
 	_Atomic bool stopping;
 };
 
@@ -199,7 +201,7 @@ static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 		{"statedir", 1, NULL, 'd'}, {"sync", 1, NULL, 'y'},	  {"timeout", 1, NULL, 't'},
 		{"poll", 1, NULL, 'p'},	    {"tombstones", 1, NULL, 'b'}, {"syslog", 0, NULL, 'l'},
 		{"debug", 0, NULL, 'g'},    {"state", 1, NULL, 'w'},	  {"watch", 1, NULL, 'W'},
-		{NULL, 0, NULL, 0},
+		{"parent", 1, NULL, 'P'},   {NULL, 0, NULL, 0},
 	};
 	struct rfs_sloop_opts *o = &side.opts;
 	char err[300];
@@ -245,6 +247,9 @@ static int parse_args(int argc, char **argv, bool *syslog_on, bool *debug)
 		case 'W':
 			o->watch = strcmp(optarg, "off") != 0;
 			break;
+		case 'P':
+			side.parent = (pid_t)atoi(optarg);
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -283,6 +288,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	rfs_log_init("rmtabfs-store", syslog_on, debug ? LOG_DEBUG : LOG_NOTICE);
+	/*
+	 * Die with the mount side, at once: this process holds the node's owner lock on the
+	 * store, and a mount side restarted after a kill -9 (systemd: 250 ms later) must find it
+	 * free. The end of the link says the same, but only once this process next reads it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || (side.parent && getppid() != side.parent))
+		_exit(RFS_STORE_EXIT_LINK);
 	signal(SIGPIPE, SIG_IGN);
 	/* Stopped by the mount side (STOP, or the end of the link), never by a group signal. */
 	signal(SIGTERM, SIG_IGN);

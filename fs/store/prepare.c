@@ -65,6 +65,52 @@ static int prepare_layout(struct rfs_sloop *r)
 	return r->store.ops->mkdir(&r->store, "nodes");
 }
 
+/*
+ * Is the holder named by an owner file's text ("host H pid P since T") a mount side of this
+ * host that is gone (no such process, a zombie, or a pid reused by something else)? Then
+ * what holds the lock is its store side, killed with it and still exiting: wait, do not
+ * refuse (a restart right after a kill -9 would otherwise refuse to start).
+ */
+static bool holder_gone(const char *text)
+{
+	char host[128], want[128], path[64], comm[32] = "", state = 0;
+	int pid;
+	FILE *f;
+
+	if (sscanf(text, "host %127s pid %d", host, &pid) != 2 || pid <= 0)
+		return false;
+	if (gethostname(want, sizeof(want)) < 0 || strncmp(host, want, sizeof(want)) != 0)
+		return false;
+	if (pid == (int)getppid())
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT;
+	if (fscanf(f, "%*d (%31[^)]) %c", comm, &state) != 2)
+		state = 0;
+	fclose(f);
+	return state == 'Z' || state == 'X' || strncmp(comm, "rmtabfs", 7) != 0;
+}
+
+/* Says so and returns true when the owner lock's holder is a gone instance of this host. */
+static bool gone_holder(struct rfs_sloop *r, const char *rel)
+{
+	char text[200];
+	size_t len = 0;
+
+	if (rfs_store_read_small(&r->store, rel, text, sizeof(text) - 1, &len))
+		return false;
+	text[len] = '\0';
+	if (!holder_gone(text))
+		return false;
+	text[strcspn(text, "\n")] = '\0';
+	rfs_notice("node id '%s': held by a gone instance of this host (%s); waiting for its "
+		   "store side to exit",
+		   r->opts->node, text);
+	return true;
+}
+
 /* The owner lock of our node id, held for the whole connection; -EADDRINUSE if taken. */
 static int take_owner(struct rfs_sloop *r)
 {
@@ -81,6 +127,8 @@ static int take_owner(struct rfs_sloop *r)
 	if (rc == -EAGAIN) {
 		ops->close(r->owner);
 		r->owner = NULL;
+		if (gone_holder(r, rel))
+			return -EBUSY;
 		st_describe_holder(r, rel);
 		return -EADDRINUSE;
 	}
