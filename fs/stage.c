@@ -43,6 +43,7 @@ struct stage {
 	dev_t dev;
 	ino_t ino;
 	time_t created;
+	unsigned long seq; /* its number in under: tells it from a later stage at its address */
 	char under[NAME_MAX + 1];
 };
 
@@ -216,7 +217,9 @@ static void drop_abandoned(struct rfs *fs, time_t now)
 void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = v->fs;
-	struct stage *s = calloc(1, sizeof(*s)), *old;
+	struct stage *s = calloc(1, sizeof(*s)), *old, **link;
+	char under[NAME_MAX + 1];
+	unsigned long seq;
 	struct stat st;
 	pid_t tid = caller(req);
 	int rc;
@@ -229,8 +232,9 @@ void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_f
 	s->tid = tid;
 	s->created = time(NULL);
 	pthread_mutex_lock(&fs->stages->lock);
-	snprintf(s->under, sizeof(s->under), STAGE_PREFIX "%s.%d.%lu", v->name, (int)tid,
-		 ++fs->stages->seq);
+	s->seq = seq = ++fs->stages->seq;
+	snprintf(s->under, sizeof(s->under), STAGE_PREFIX "%s.%d.%lu", v->name, (int)tid, seq);
+	memcpy(under, s->under, sizeof(under));
 	/* A thread starting over replaces what it staged before. */
 	for (old = fs->stages->list; old; old = old->next)
 		if (old->view == v && old->tid == tid)
@@ -249,22 +253,24 @@ void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_f
 	fs->stages->list = s;
 	pthread_mutex_unlock(&fs->stages->lock);
 
-	rc = pt_create(req, &fs->root, s->under, mode, fi);
-	if (rc == 0 && fstatat(fs->root.fd, s->under, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	/*
+	 * From the reply on, s may be gone: the caller's rename, on another worker thread, takes
+	 * it off the list and frees it. Only the local copies are used until s is found on the
+	 * list again (by address and number), under the lock.
+	 */
+	rc = pt_create(req, &fs->root, under, mode, fi);
+	if (rc == 0 && fstatat(fs->root.fd, under, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		rc = -errno;
 	pthread_mutex_lock(&fs->stages->lock);
-	if (rc == 0) {
+	for (link = &fs->stages->list; *link; link = &(*link)->next)
+		if (*link == s && s->seq == seq)
+			break;
+	if (*link && rc == 0) {
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
-	} else {
-		struct stage **link;
-
-		for (link = &fs->stages->list; *link; link = &(*link)->next)
-			if (*link == s) {
-				*link = s->next;
-				free(s);
-				break;
-			}
+	} else if (*link) {
+		*link = s->next;
+		free(s);
 	}
 	pthread_mutex_unlock(&fs->stages->lock);
 }

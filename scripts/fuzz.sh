@@ -32,7 +32,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fuzzdir=$top/tests/fuzz
 all_targets=(fuzz_rmtab fuzz_gnfs fuzz_oplog fuzz_journal fuzz_diff)
 # The project sources the targets exercise (no FUSE, no store): pure code plus the journal.
-lib_sources=(buf record rmtab_fmt gnfs_fmt oplog diff journal table log)
+lib_sources=(buf record rmtab_fmt gnfs_fmt oplog diff journal checkpoint table log)
 
 secs=${FUZZ_TIME:-60}
 jobs=${FUZZ_JOBS:-1}
