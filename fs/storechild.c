@@ -104,7 +104,7 @@ int rfs_sc_spawn(struct rfs_repl *r)
 	}
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	r->sock = sv[0];
-	r->started = r->last_heard = r->last_ping = rl_now();
+	r->started = r->last_heard = r->last_ping = rfs_mono();
 	r->stop_sent = r->wake_pending = r->killed = r->hello_ok = false;
 	r->in.len = r->out.len = 0;
 	pthread_mutex_lock(&r->lock);
@@ -150,7 +150,7 @@ static int reap(struct rfs_repl *r, pid_t pid)
 /* The store side is gone (its link ended): reap it, note why, plan the next one. */
 void rfs_sc_child_gone(struct rfs_repl *r)
 {
-	double lived = rl_now() - r->started;
+	double lived = rfs_mono() - r->started;
 	bool connect_failed, quick = lived < QUICK_DEATH;
 	char why[160];
 	pid_t pid = r->pid;
@@ -164,7 +164,7 @@ void rfs_sc_child_gone(struct rfs_repl *r)
 		!r->killed && WIFEXITED(status) && WEXITSTATUS(status) == RFS_STORE_EXIT_CONNECT;
 	r->clean_stop = r->stop_sent && !r->killed && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	r->backoff = quick ? fmin(r->backoff * 2, BACKOFF_MAX) : BACKOFF_MIN;
-	r->next_spawn = rl_now() + (quick ? r->backoff : 0);
+	r->next_spawn = rfs_mono() + (quick ? r->backoff : 0);
 	pthread_mutex_lock(&r->lock);
 	r->pid = 0;
 	if (!r->stop)
@@ -174,7 +174,7 @@ void rfs_sc_child_gone(struct rfs_repl *r)
 	if (!connect_failed && r->state != RFS_REPL_REFUSED && !r->stop) {
 		snprintf(r->last_error, sizeof(r->last_error), "store side %s", why);
 		if (r->state != RFS_REPL_DOWN)
-			r->state_since = rl_now();
+			r->state_since = rfs_mono();
 		r->state = RFS_REPL_DOWN;
 	}
 	if (r->compact_sent > r->compact_done) {

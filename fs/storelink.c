@@ -21,14 +21,6 @@
  */
 #include "storelink.h"
 
-static void deadline_in(struct timespec *ts, double secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	secs += (double)ts->tv_nsec / 1e9;
-	ts->tv_sec += (time_t)secs;
-	ts->tv_nsec = (long)((secs - floor(secs)) * 1e9);
-}
-
 static void poke(struct rfs_repl *r)
 {
 	uint64_t one = 1;
@@ -161,7 +153,7 @@ static int on_request(struct rfs_repl *r, const struct rfs_link_hdr *h, const ch
 /* One frame from the store side: false if the link must end. */
 static bool on_frame(struct rfs_repl *r, const struct rfs_link_hdr *h, const char *p)
 {
-	r->last_heard = rl_now();
+	r->last_heard = rfs_mono();
 	if (!r->hello_ok && h->type != RFS_LK_HELLO)
 		return false;
 	switch (h->type) {
@@ -180,7 +172,7 @@ static bool on_frame(struct rfs_repl *r, const struct rfs_link_hdr *h, const cha
 		int rc = on_request(r, h, p);
 
 		/* It waited for us, not we for it. */
-		r->last_heard = rl_now();
+		r->last_heard = rfs_mono();
 		if (rc)
 			rfs_err("store side: request %u not answered: %s", h->type, strerror(-rc));
 		return rc == 0;
@@ -254,7 +246,7 @@ static bool write_link(struct rfs_repl *r)
 /* Timers of a running store side: stop, heartbeat, compaction. False if it was killed. */
 static bool tend_child(struct rfs_repl *r, bool stop, double *wait)
 {
-	double t = rl_now(), ping_every = fmax(0.05, fmin(r->opts->timeout / 4, 1.0));
+	double t = rfs_mono(), ping_every = fmax(0.05, fmin(r->opts->timeout / 4, 1.0));
 	uint64_t want;
 
 	if (stop && !r->stop_sent) {
@@ -319,7 +311,7 @@ static void *link_main(void *arg)
 	struct rfs_repl *r = arg;
 
 	for (;;) {
-		double wait = 1.0, t = rl_now();
+		double wait = 1.0, t = rfs_mono();
 		bool stop;
 		int rc;
 
@@ -379,7 +371,7 @@ struct rfs_repl *rfs_repl_start(struct rfs_core *core, const struct rfs_options 
 	pthread_cond_init(&r->event, &ca);
 	pthread_condattr_destroy(&ca);
 	r->state = RFS_REPL_CONNECTING;
-	r->state_since = rl_now();
+	r->state_since = rfs_mono();
 	r->mount_started = time(NULL);
 	r->shipped_seq = rfs_core_shipped(core);
 	snprintf(r->last_error, sizeof(r->last_error), "none");
@@ -402,7 +394,7 @@ enum rfs_repl_state rfs_repl_wait_first(struct rfs_repl *r, double timeout, char
 	struct timespec ts;
 	enum rfs_repl_state s;
 
-	deadline_in(&ts, timeout);
+	rfs_deadline_in(&ts, timeout);
 	pthread_mutex_lock(&r->lock);
 	while (!r->first_done)
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
@@ -424,7 +416,7 @@ void rfs_repl_wait_shipped(struct rfs_repl *r, uint64_t seq)
 	struct timespec ts;
 
 	poke(r);
-	deadline_in(&ts, r->opts->timeout);
+	rfs_deadline_in(&ts, r->opts->timeout);
 	pthread_mutex_lock(&r->lock);
 	while (r->shipped_seq < seq && r->state == RFS_REPL_UP && !r->slow && !r->stop) {
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT) {
@@ -508,7 +500,7 @@ int rfs_repl_compact(struct rfs_repl *r, char *msg, size_t msglen)
 	}
 	mine = ++r->compact_asked;
 	poke(r);
-	deadline_in(&ts, COMPACT_WAIT);
+	rfs_deadline_in(&ts, COMPACT_WAIT);
 	while (r->compact_done < mine && !r->stop)
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
 			break;
@@ -589,7 +581,7 @@ int rfs_repl_status(struct rfs_repl *r, struct rfs_buf *out)
 		"shipped-ops: %llu\n"
 		"snapshot: %llu\n"
 		"log-segment: %u\n",
-		r->url, rfs_repl_state_name(r->state), rl_now() - r->state_since, r->last_error,
+		r->url, rfs_repl_state_name(r->state), rfs_mono() - r->state_since, r->last_error,
 		(unsigned long long)self_seq, (unsigned long long)r->shipped_seq,
 		(unsigned long long)(self_seq > r->shipped_seq ? self_seq - r->shipped_seq : 0),
 		(unsigned long long)r->shipped_ops, (unsigned long long)r->snapshot, r->own_seg);

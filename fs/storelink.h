@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <config.h>
+#include <rmtabfs/clock.h>
 #include <rmtabfs/core.h>
 #include <rmtabfs/link.h>
 #include <rmtabfs/log.h>
@@ -84,14 +85,6 @@ struct rfs_repl {
 	bool clean_stop; /* the store side stopped when told (and said what it left) */
 	char kill_reason[96];
 };
-
-static inline double rl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* fs/storechild.c: the store side process; all called by the link thread only. */
 void rfs_sc_find_exe(struct rfs_repl *r);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/clock.h>
 #include <rmtabfs/gnfs_fmt.h>
 #include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
@@ -51,14 +52,6 @@ static pid_t who_pid;
 static double who_at;
 static char who_comm[32];
 
-static double who_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len)
 {
 	const struct fuse_ctx *ctx = req ? fuse_req_ctx(req) : NULL;
@@ -70,7 +63,7 @@ void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len)
 		snprintf(buf, len, "%s", what);
 		return;
 	}
-	now = who_now();
+	now = rfs_mono();
 	pthread_mutex_lock(&who_lock);
 	if (who_pid == ctx->pid && now - who_at < 1.0) {
 		memcpy(comm, who_comm, sizeof(comm));

@@ -341,8 +341,7 @@ int rfs_sloop_compact(struct rfs_sloop *r, char *msg, size_t msglen)
 	r->compact_requested = true;
 	r->compact_result = 1;
 	st_wake_thread(r);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += 60;
+	rfs_deadline_in(&ts, 60);
 	while (r->compact_requested && !r->stop)
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
 			break;

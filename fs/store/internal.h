@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/clock.h>
 #include <rmtabfs/journal.h>
 #include <rmtabfs/snapshot.h>
 #include <rmtabfs/log.h>
@@ -126,26 +127,10 @@ struct rfs_sloop {
 	uint64_t shipped_batches;
 };
 
-static inline double st_now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static inline int64_t st_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Store calls are bracketed so that status can tell a hung call. */
 static inline void st_call_begin(struct rfs_sloop *r)
 {
-	atomic_store(&r->call_started_ns, st_now_ns());
+	atomic_store(&r->call_started_ns, rfs_mono_ns());
 }
 
 static inline void st_call_end(struct rfs_sloop *r)

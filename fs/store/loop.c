@@ -55,7 +55,7 @@ void st_set_state(struct rfs_sloop *r, enum rfs_repl_state s, int err)
 	if (r->state == s)
 		return;
 	r->state = s;
-	r->state_since = st_now_mono();
+	r->state_since = rfs_mono();
 	switch (s) {
 	case RFS_REPL_UP:
 		rfs_notice("store %s: connected; %llu op(s) of this node still to ship", r->url,
@@ -98,20 +98,20 @@ static int one_round(struct rfs_sloop *r, double *ship_in)
 	}
 	*ship_in = 0;
 	if (!rc && r->prepared) {
-		double since = st_now_mono() - r->last_ship;
+		double since = rfs_mono() - r->last_ship;
 
 		if (r->opts->sync_store || since >= SHIP_BATCH_DELAY) {
 			uint64_t before = r->written_seq;
 
 			rc = st_ship(r);
 			if (r->written_seq != before)
-				r->last_ship = st_now_mono();
+				r->last_ship = rfs_mono();
 		} else if (st_unshipped(r)) {
 			*ship_in = SHIP_BATCH_DELAY - since;
 		}
 	}
 	if (!rc && r->prepared && r->unsynced_since &&
-	    st_now_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
+	    rfs_mono() - r->unsynced_since >= SHIP_SYNC_DELAY)
 		rc = st_confirm(r);
 	if (!rc && r->prepared && !st_stopping(r))
 		rc = st_tail_peers(r);
@@ -119,7 +119,7 @@ static int one_round(struct rfs_sloop *r, double *ship_in)
 		rc = st_check_owner(r);
 	if (!rc && r->prepared)
 		rc = st_snapshots(r);
-	if (st_now_mono() - r->last_checkpoint >= CHECKPOINT_EVERY)
+	if (rfs_mono() - r->last_checkpoint >= CHECKPOINT_EVERY)
 		st_checkpoint(r, false);
 	if (!rc)
 		st_maybe_reset_journal(r);
@@ -152,7 +152,7 @@ static void *repl_main(void *arg)
 	double backoff = 0.1;
 
 	restore_positions(r);
-	r->last_checkpoint = st_now_mono();
+	r->last_checkpoint = rfs_mono();
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		double wait = r->opts->poll, ship_in = 0;
@@ -173,7 +173,7 @@ static void *repl_main(void *arg)
 			backoff = 0.1;
 			if (r->unsynced_since)
 				wait = fmax(0.0, fmin(wait, r->unsynced_since + SHIP_SYNC_DELAY -
-								    st_now_mono()));
+								    rfs_mono()));
 			if (ship_in > 0)
 				wait = fmin(wait, ship_in);
 		}
@@ -253,7 +253,7 @@ struct rfs_sloop *rfs_sloop_start(struct rfs_rs *rs, const struct rfs_sloop_opts
 	pthread_cond_init(&r->event, &ca);
 	pthread_condattr_destroy(&ca);
 	r->state = initial;
-	r->state_since = st_now_mono();
+	r->state_since = rfs_mono();
 	r->crash_at = getenv("RMTABFS_TEST_CRASH");
 	snprintf(r->last_error, sizeof(r->last_error), "none");
 	/* Before the first prepare: what the state directory says is on the store already. */
@@ -271,14 +271,6 @@ struct rfs_sloop *rfs_sloop_start(struct rfs_rs *rs, const struct rfs_sloop_opts
 	}
 	r->thread_started = true;
 	return r;
-}
-
-static void deadline_in(struct timespec *ts, double secs)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	secs += (double)ts->tv_nsec / 1e9;
-	ts->tv_sec += (time_t)secs;
-	ts->tv_nsec = (long)((secs - floor(secs)) * 1e9);
 }
 
 void rfs_sloop_wake(struct rfs_sloop *r)
@@ -304,7 +296,7 @@ static bool wait_done(struct rfs_sloop *r, double secs)
 	struct timespec ts;
 	bool done;
 
-	deadline_in(&ts, secs);
+	rfs_deadline_in(&ts, secs);
 	pthread_mutex_lock(&r->lock);
 	while (!r->done)
 		if (pthread_cond_timedwait(&r->event, &r->lock, &ts) == ETIMEDOUT)
@@ -338,7 +330,7 @@ int rfs_sloop_stop(struct rfs_sloop *r)
 	if (r->thread_started) {
 		started = atomic_load(&r->call_started_ns);
 		budget = fmin(r->opts->timeout, FINAL_SHIP_MAX);
-		if (started && (double)(st_now_ns() - started) / 1e9 >= HUNG_AT_STOP)
+		if (started && (double)(rfs_mono_ns() - started) / 1e9 >= HUNG_AT_STOP)
 			budget = 0;
 		done = wait_done(r, budget);
 		if (!done) {
@@ -366,7 +358,7 @@ int rfs_sloop_stop(struct rfs_sloop *r)
 bool rfs_sloop_hung(struct rfs_sloop *r, double timeout)
 {
 	int64_t started = atomic_load(&r->call_started_ns);
-	double secs = started ? (double)(st_now_ns() - started) / 1e9 : 0;
+	double secs = started ? (double)(rfs_mono_ns() - started) / 1e9 : 0;
 
 	/* Setting up a connection (glfs_init) legitimately takes seconds on a busy cluster. */
 	return secs > (atomic_load(&r->connecting) ? fmax(timeout, CONNECT_MAX) : timeout);

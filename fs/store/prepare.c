@@ -349,9 +349,9 @@ int st_check_owner(struct rfs_sloop *r)
 	char rel[128];
 	int rc;
 
-	if (st_now_mono() - r->last_owner_check < OWNER_CHECK_EVERY)
+	if (rfs_mono() - r->last_owner_check < OWNER_CHECK_EVERY)
 		return 0;
-	r->last_owner_check = st_now_mono();
+	r->last_owner_check = rfs_mono();
 	st_call_begin(r);
 	rc = r->store.ops->lock(r->owner);
 	st_call_end(r);

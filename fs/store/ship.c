@@ -111,7 +111,7 @@ int st_ship(struct rfs_sloop *r)
 		r->written_seq = shipped;
 		r->ship_off = off;
 		if (!r->unsynced_since && shipped > r->shipped_seq)
-			r->unsynced_since = st_now_mono();
+			r->unsynced_since = rfs_mono();
 		pthread_mutex_unlock(&r->lock);
 	}
 	free(buf);
@@ -217,7 +217,7 @@ int st_checkpoint_now(struct rfs_sloop *r)
 	int rc = pos ? rfs_rs_checkpoint(r->rs, pos, n, true) : -ENOMEM;
 
 	free(pos);
-	r->last_checkpoint = st_now_mono();
+	r->last_checkpoint = rfs_mono();
 	return rc;
 }
 
@@ -229,7 +229,7 @@ void st_checkpoint(struct rfs_sloop *r, bool force)
 	if (pos)
 		rfs_rs_checkpoint(r->rs, pos, n, force);
 	free(pos);
-	r->last_checkpoint = st_now_mono();
+	r->last_checkpoint = rfs_mono();
 }
 
 /* Empties the journal once the store and a checkpoint hold all of it. */

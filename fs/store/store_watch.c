@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rmtabfs/clock.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/store_watch.h>
 
@@ -147,14 +148,6 @@ void rfs_watch_note_size(struct rfs_store *s, struct rfs_watch_mark *m, off_t si
 	m->size = size;
 }
 
-static double now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int rfs_store_watch_fd(struct rfs_store *s)
 {
 	int rc;
@@ -171,9 +164,9 @@ int rfs_store_watch_fd(struct rfs_store *s)
 		return -1;
 	if (s->watch && !rfs_watch_broken(s->watch))
 		return rfs_watch_fd(s->watch);
-	if (s->watch_tried && now_mono() - s->watch_tried < WATCH_RETRY)
+	if (s->watch_tried && rfs_mono() - s->watch_tried < WATCH_RETRY)
 		return s->watch ? rfs_watch_fd(s->watch) : -1;
-	s->watch_tried = now_mono();
+	s->watch_tried = rfs_mono();
 	rc = s->ops->watch(s, "nodes", s->node ? s->node : "");
 	if (rc) {
 		rfs_debug("store wake-up hint: cannot start it: %s", strerror(-rc));

@@ -39,7 +39,7 @@ int st_list_store(struct rfs_sloop *r)
 	st_call_end(r);
 	if (r->own_min_seg == UINT32_MAX)
 		r->own_min_seg = r->own_seg;
-	r->last_list = st_now_mono();
+	r->last_list = rfs_mono();
 	return rc;
 }
 
@@ -208,7 +208,7 @@ static int tail_one(struct rfs_sloop *r, struct peer *p, char **buf, double t)
 /* Applies what other nodes appended since last time, segment after segment. */
 int st_tail_peers(struct rfs_sloop *r)
 {
-	double t = st_now_mono();
+	double t = rfs_mono();
 	char *buf = NULL;
 	size_t i;
 	int rc = 0;
