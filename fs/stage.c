@@ -11,8 +11,10 @@
  * from two processes still works.
  *
  * Invariants: a staging file is in the list until it is renamed, unlinked, or replaced by a
- * newer one of the same thread; names of the top directory that resolve here are looked up
- * with entry timeout 0 (positive and negative), so the kernel asks every time.
+ * newer one of the same thread; renamed onto its view while its creator still writes it, it
+ * commits only if the creator's process holds the view open through this mount (else what it
+ * read came from a mount that is gone: unread_rewrite); names of the top directory that resolve
+ * here are looked up with entry timeout 0 (positive and negative), so the kernel asks every time.
  * Lock: stages.lock protects the list only; no other lock is taken under it, and no FUSE
  * reply or store call happens under it.
  */
@@ -275,6 +277,33 @@ void stage_create(fuse_req_t req, struct rfs_view *v, mode_t mode, struct fuse_f
 	pthread_mutex_unlock(&fs->stages->lock);
 }
 
+/*
+ * rpc.mountd's UMNT and gNFS rename their file onto the view while they still hold it open,
+ * and write their list after: what they read of the view decides it. Read through a mount
+ * that is gone (rmtabfs was restarted between their read and their rename), the read failed
+ * and the list they write is empty or cut short; committed, it would remove every record
+ * they did not see, on every node. Such a rewrite is refused (EBUSY, not ESTALE, which the
+ * kernel retries; and a log line); the change it carried (one UMNT) is not made, and the
+ * staged file is removed. The file is unread when its writer is the caller and holds it open
+ * still, and the caller's process holds no handle of the view. s is off the list (ours).
+ */
+static bool unread_rewrite(fuse_req_t req, struct stage *s, struct rfs_view *target)
+{
+	struct rfs *fs = target->fs;
+	char who[128];
+
+	if (s->tid != caller(req) || (s->ino && rfs_inode_writers(fs, s->dev, s->ino) == 0))
+		return false;
+	if (rfs_view_read_by(target, caller(req)))
+		return false;
+	rfs_req_who(req, target->name, who, sizeof(who));
+	rfs_err("%s: refused: %s.tmp renamed onto it before it is written, by a process that has "
+		"not read %s through this mount (it read it before rmtabfs restarted): the list "
+		"it writes may lack records, nothing changed",
+		who, s->view->name, target->name);
+	return true;
+}
+
 /* Removes the caller's staged file from the list and hands it over; replies ENOENT if none. */
 static struct stage *take_stage(fuse_req_t req, struct rfs_view *v)
 {
@@ -299,6 +328,13 @@ void stage_rename(fuse_req_t req, struct rfs_view *v, struct rfs_inode *newparen
 
 	if (!s)
 		return;
+	if (target && unread_rewrite(req, s, target)) {
+		/* Gone with it: its writer's fd stays valid, and no later create finds it. */
+		unlinkat(fs->root.fd, s->under, 0);
+		free(s);
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
 	if (target) {
 		rc = vf_rename_onto(req, &fs->root, s->under, target, flags);
 	} else {

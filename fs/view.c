@@ -301,6 +301,7 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	if (!vh || !h)
 		goto nomem;
 	vh->view = v;
+	vh->tid = fuse_req_ctx(req)->pid;
 	vh->snap = rfs_core_snap(&fs->core);
 	if (!vh->snap)
 		goto nomem;
@@ -544,6 +545,49 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 	}
 	/* Times: accepted and forgotten (touch(1) works); the mtime rule owns st_mtime. */
 	vf_getattr(req, v, h);
+}
+
+/* The process thread tid belongs to (its thread group), or tid when /proc cannot say. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	int tgid = (int)tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return tid;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return (pid_t)tgid;
+}
+
+bool rfs_view_read_by(struct rfs_view *v, pid_t tid)
+{
+	pid_t others[64], want;
+	struct rfs_vhandle *vh;
+	bool yes = false;
+	size_t n = 0, i;
+
+	pthread_mutex_lock(&v->lock);
+	for (vh = v->handles; vh && !yes; vh = vh->next) {
+		/* Not known (an older image's handle) or too many to ask /proc about: trust. */
+		if (vh->tid == 0 || vh->tid == tid || n == sizeof(others) / sizeof(others[0]))
+			yes = true;
+		else
+			others[n++] = vh->tid;
+	}
+	pthread_mutex_unlock(&v->lock);
+	if (yes || n == 0)
+		return yes;
+	/* gNFS reads and renames on whichever of its threads serves the request. */
+	want = tgid_of(tid);
+	for (i = 0; i < n && !yes; i++)
+		yes = tgid_of(others[i]) == want;
+	return yes;
 }
 
 /* The oldest snapshot an open view handle started from, else the current one. */

@@ -72,7 +72,8 @@ int vf_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o)
 	rfs_ho_put_snap(o, vh->snap);
 	rfs_ho_put_bytes(o, vh->own ? (vh->buf.data ? vh->buf.data : "") : NULL, vh->buf.len);
 	rfs_ho_put_u64(o, (uint64_t)vh->dirty | (uint64_t)vh->append << 1 |
-				  (uint64_t)vh->refused << 2 | (uint64_t)vh->shows_snap << 3);
+				  (uint64_t)vh->refused << 2 | (uint64_t)vh->shows_snap << 3 |
+				  (uint64_t)(uint32_t)vh->tid << 32);
 	rfs_ho_put_base(o, &vh->base);
 	pthread_mutex_unlock(&vh->lock);
 	return o->err;
@@ -107,6 +108,7 @@ struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in)
 	vh->append = flags & 2;
 	vh->refused = flags & 4;
 	vh->shows_snap = (flags & 8) && vh->snap;
+	vh->tid = (pid_t)(flags >> 32); /* 0 from images before it was kept */
 	rfs_ho_get_base(in, &vh->base);
 	if (in->err || !vh->snap) {
 		rfs_snap_put(vh->snap);

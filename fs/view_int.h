@@ -22,6 +22,7 @@ struct rfs_vhandle {
 	bool refused; /* a write was refused: the whole session is, nothing commits */
 	struct rfs_base base;
 	bool shows_snap; /* base is still snap (nothing committed); under the view's lock */
+	pid_t tid; /* the thread that opened it; 0: not known (handed over by an older image) */
 };
 
 /* Commits text onto v from base (rfs_core_commit); base is then the text. 0 or -errno. */

@@ -25,6 +25,11 @@ void rfs_views_destroy(struct rfs *fs);
 struct rfs_view *rfs_view_named(struct rfs *fs, struct rfs_inode *parent, const char *name);
 /* The view an inode shows: itself, or the view a file was renamed onto. */
 struct rfs_view *rfs_view_shown(struct rfs_inode *inode);
+/*
+ * Does a process (the thread group of thread tid) hold v open through this mount? A rename
+ * onto v of a file its writer still holds open (rpc.mountd, gNFS) is trusted only then.
+ */
+bool rfs_view_read_by(struct rfs_view *v, pid_t tid);
 fuse_ino_t rfs_view_ino(struct rfs_view *v);
 void rfs_view_stat(struct rfs_view *v, struct stat *st);
 

@@ -116,6 +116,18 @@ daemon_restart() { # NODE: retried for 30 s (a store that is down still lets it 
 	done
 	die "$n did not restart"
 }
+# unshipped_since NODE: after a clean stop that named ops it could not confirm on the store
+# (unreachable: a brick down while another heals), "unshipped_since EPOCH": when the node's
+# store became unreachable after it was last connected (else when that was); those ops go
+# with the state directory (README, Guarantees). The checker widens it by its risk window.
+unshipped_since() {
+	local logf=$RFS_WORK/$1.log hms
+	tail -n 4 "$logf" | grep -q 'stopping with .* not confirmed on the store' || return 0
+	hms=$(awk '/: connected; [0-9]+ op/ { t = $1; down = "" }
+		/: unreachable \(/ && t != "" && down == "" { down = $1 }
+		END { print (down != "" ? down : t) }' "$logf")
+	printf 'unshipped_since %s\n' "$(if [[ -n $hms ]]; then date -d "today $hms" +%s.%N; else echo 0; fi)"
+}
 mountd_freeze() { # NODE STOP|CONT: STOP returns once rpc.mountd is stopped (at most 10 s)
 	local md i
 	md=$(mountd_of "$1")
@@ -182,7 +194,7 @@ run_fault() { # KIND NODE SECONDS [MODE]
 			STOP_RCS+=("$rc")
 		fi
 		rm -rf -- "$RFS_WORK/$n.state"
-		fault_log statedir-loss "$n" "$d" stop "$mode" exit "$rc"
+		fault_log statedir-loss "$n" "$d" stop "$mode" exit "$rc" $(unshipped_since "$n")
 		sleep "$d"
 		daemon_restart "$n"
 		mountd_freeze "$n" CONT
@@ -307,6 +319,16 @@ if [[ -z ${RFS_CHAOS_FAULTS:-} || ,$RFS_CHAOS_FAULTS, == *,statedir,* ]]; then
 	check "at least one state-directory loss was exercised" grep -q '"statedir-loss"' "$FAULTS"
 fi
 if [[ $rc != 0 ]]; then
+	# CI keeps only the end of the output: the numbers, then each node's own account.
+	grep -E '^(time to converge|views byte-identical|mismatches|acknowledged ops at most)' \
+		"$RFS_WORK/report" | sed "s/^/[$RFS_TEST] /" >&2 || true
+	for n in "${NODES[@]}"; do
+		log "--- $n: status, then the last store-side lines of its log"
+		timeout 10 "$RFS_CTL_BIN" -s "$RFS_WORK/$n.sock" -t 5 status 2>&1 | head -n 24 |
+			sed "s/^/[$RFS_TEST]   /" >&2 || true
+		grep -E 'store|incarnation|node id|anchored|refused|lock|ship|tail|adopt' \
+			"$RFS_WORK/$n.log" | tail -n 10 | sed "s/^/[$RFS_TEST]   /" >&2 || true
+	done
 	log "reproduce the fault schedule with RFS_CHAOS_SEED=$SEED RFS_CHAOS_SECONDS=$CHAOS"
 fi
 rfs_stop fresh "$RFS_WORK/fresh" >/dev/null

@@ -86,8 +86,15 @@ if a.faults:
     except (OSError, ValueError) as e:
         print(f"cannot read the fault log {a.faults}: {e}")
         sys.exit(2)
-crashes = [(f["node"], float(f["t"])) for f in faults
+# README: "What the lost directory held and the store did not is gone: ... at most the changes
+# of the last ~70 ms before the loss ... or of a store outage". So also a clean stop that named
+# ops it could not confirm (the store was unreachable) followed by the loss: the node's ops
+# since its store was last connected (chaos.sh: "unshipped_since", minus the risk window for
+# what was still in flight then) may or may not survive. (node, from, to) per loss.
+crashes = [(f["node"], float(f["t"]) - a.risk_window, float(f["t"])) for f in faults
            if f["fault"] == "statedir-loss" and f.get("stop") == "kill"]
+crashes += [(f["node"], float(f["unshipped_since"]) - a.risk_window, float(f["t"]))
+            for f in faults if f["fault"] == "statedir-loss" and f.get("unshipped_since")]
 
 
 # README's known limit: a node that restarted after a kill -9 or a state-directory loss
@@ -105,7 +112,7 @@ def catching_up(r):
 
 def at_risk(r):
     return r["status"] == "acked" and any(
-        n == r["node"] and t - a.risk_window <= r["t"] <= t for n, t in crashes)
+        n == r["node"] and t0 <= r["t"] <= t for n, t0, t in crashes)
 
 
 # Each key has one writer, whose op numbers order its ops.
@@ -165,7 +172,7 @@ fault_kinds = collections.Counter(f["fault"] + ("(kill)" if f.get("stop") == "ki
 lost = []
 for k, r in risky_last.items():
     if any(views[n][0].get(k, 0) != r["after"] for n in names):
-        t_crash = min(t for n, t in crashes if n == r["node"] and t >= r["t"])
+        t_crash = min(t for n, _, t in crashes if n == r["node"] and t >= r["t"])
         lost.append((k, r, t_crash - r["t"]))
 unresolved_last = sum(1 for s in allowed.values() if len(s) > 1)
 print(f"seed {a.seed}  chaos {a.seconds} s  writers {len(summaries)}  keys written {len(allowed)}")
@@ -177,7 +184,8 @@ print(f"ops by kind: mnt {tot['mnt']}  umnt {tot['umnt']}  rpc (real rpc.mountd)
       f"  in-place rewrite {tot['inplace']}  append {tot['append']}")
 print("faults: " + ("  ".join(f"{k} {v}" for k, v in sorted(fault_kinds.items())) or "none"))
 print(f"acknowledged ops at most {a.risk_window:g} s before a kill -9 + state-directory loss of "
-      f"their node: {n_risky}; the last op of its key and not on every view: {len(lost)}"
+      f"their node (or unshipped at a clean stop with the store unreachable, then such a loss: "
+      f"{sum(1 for c in crashes if c[2] - c[1] > a.risk_window)}): {n_risky}; the last op of its key and not on every view: {len(lost)}"
       + (f" (acknowledged {min(x[2] for x in lost) * 1000:.0f}-{max(x[2] for x in lost) * 1000:.0f}"
          f" ms before the crash)" if lost else ""))
 print(f"records in the model {sum(1 for s in allowed.values() if s != {0})}  keys ending "
