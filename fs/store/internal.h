@@ -36,6 +36,8 @@
 #define DAMAGE_RETRY	    10.0
 #define BACKOFF_MAX	    5.0
 #define OWNER_CHECK_EVERY   5.0
+#define LATE_WATCH	    120.0
+#define LATE_EVERY	    1.0
 /* A connect taking longer than this (or timeout=, if longer) counts as hung. */
 #define CONNECT_MAX 20.0
 /* A clean stop ships what is left for at most min(timeout=, this), then gives up on a hung
@@ -67,6 +69,10 @@ struct peer {
 	bool listed;
 	uint64_t damaged_at;
 	double damaged_retry;
+	/* The segment it went on from, the size read of it, until when to look again (tail.c). */
+	uint32_t late_seg;
+	uint64_t late_size;
+	double late_until, late_next;
 };
 
 struct rfs_sloop {

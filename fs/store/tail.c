@@ -1,6 +1,12 @@
 /*
  * Tailing: lists the store's logs and applies what other nodes appended, segment after
  * segment, never past a damaged line. Called only by the replication thread.
+ *
+ * A segment read to its end once its node has begun the next one is left, but its size is
+ * looked at again for a while (late_tail): Gluster has shown a segment short and whole later
+ * (a replica that was behind, after bricks died in turn; CI chaos run), and going on for
+ * good would skip its last ops on this node for ever. Applying them late is never wrong: ops
+ * are idempotent and commute.
  */
 #include "internal.h"
 
@@ -197,12 +203,77 @@ static int tail_one(struct rfs_sloop *r, struct peer *p, char **buf, double t)
 		st_call_end(r);
 		pthread_mutex_lock(&r->lock);
 		p->f = NULL;
+		p->late_seg = p->seg;
+		p->late_size = (uint64_t)size;
+		p->late_until = t + LATE_WATCH;
+		p->late_next = t + LATE_EVERY;
 		p->seg++;
 		p->offset = 0;
 		pthread_mutex_unlock(&r->lock);
 		return 2;
 	}
 	return 0;
+}
+
+/* Applies what a segment p went on from gained since (see the top). 0 or -errno. */
+static int late_tail(struct rfs_sloop *r, struct peer *p, char **buf, double t)
+{
+	struct rfs_sfile *f = NULL;
+	uint64_t off = p->late_size;
+	bool damaged = false;
+	off_t size = 0;
+	char rel[160];
+	int rc;
+
+	if (!p->late_until || t < p->late_next)
+		return 0;
+	p->late_next = t + LATE_EVERY;
+	if (t >= p->late_until) {
+		p->late_until = 0;
+		return 0;
+	}
+	st_log_rel(rel, sizeof(rel), p->node, p->late_seg);
+	st_call_begin(r);
+	rc = r->store.ops->open(&r->store, rel, O_RDONLY, &f);
+	if (!rc)
+		rc = r->store.ops->size(f, &size);
+	st_call_end(r);
+	if (rc == -ENOENT)
+		p->late_until = 0; /* covered by a snapshot and removed */
+	if (rc || (uint64_t)size <= off)
+		goto out;
+	rfs_warn("log of node %s: segment %u grew from %llu to %lld bytes after this node had gone "
+		 "on to segment %u (a replica that was behind): applying the rest",
+		 p->node, p->late_seg, (unsigned long long)off, (long long)size, p->late_seg + 1);
+	if (!*buf && !(*buf = malloc(CHUNK)))
+		rc = -ENOMEM;
+	while (!rc && !damaged && off < (uint64_t)size && !st_stopping(r)) {
+		size_t want = size - off > CHUNK ? CHUNK : (size_t)(size - off);
+		ssize_t n;
+		long used;
+
+		st_call_begin(r);
+		n = r->store.ops->pread(f, *buf, want, (off_t)off);
+		st_call_end(r);
+		if (n <= 0) {
+			rc = (int)n;
+			break;
+		}
+		used = rfs_rs_apply_remote(r->rs, p->node, *buf, (size_t)n, p->skip, &damaged);
+		if (used <= 0) {
+			rc = used < 0 ? (int)used : 0;
+			break;
+		}
+		off += (uint64_t)used;
+	}
+	p->late_size = off;
+out:
+	if (f) {
+		st_call_begin(r);
+		r->store.ops->close(f);
+		st_call_end(r);
+	}
+	return rc;
 }
 
 /* Applies what other nodes appended since last time, segment after segment. */
@@ -224,6 +295,8 @@ int st_tail_peers(struct rfs_sloop *r)
 		if (p->damaged_at != UINT64_MAX && t < p->damaged_retry)
 			continue;
 		rc = tail_one(r, p, &buf, t);
+		if (!rc)
+			rc = late_tail(r, p, &buf, t);
 		if (rc == 2) {
 			rc = 0;
 			i--; /* the same peer again */
