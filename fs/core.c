@@ -37,6 +37,15 @@
 
 #include "core_int.h"
 
+/* Snapshots alive in this process and the bytes of their rmtab text (status; memory test). */
+static atomic_size_t snaps_live, snaps_bytes;
+
+void rfs_snap_counts(size_t *n, size_t *bytes)
+{
+	*n = atomic_load(&snaps_live);
+	*bytes = atomic_load(&snaps_bytes);
+}
+
 struct rfs_snap *rfs_snap_get(struct rfs_snap *s)
 {
 	if (s)
@@ -48,6 +57,8 @@ void rfs_snap_put(struct rfs_snap *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	atomic_fetch_sub(&snaps_live, 1);
+	atomic_fetch_sub(&snaps_bytes, s->len);
 	free(s->text);
 	free(s->gnfs);
 	if (s->folded) {
@@ -217,6 +228,8 @@ struct rfs_snap *rfs_core_snap(struct rfs_core *c)
 	s->gen = c->table.gen;
 	s->mtime = rfs_table_mtime(&c->table);
 	s->text = rfs_buf_steal(&text, &s->len);
+	atomic_fetch_add(&snaps_live, 1);
+	atomic_fetch_add(&snaps_bytes, s->len);
 	rfs_snap_put(c->cur);
 	c->cur = s;
 out:

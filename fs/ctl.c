@@ -98,7 +98,7 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 {
 	struct rfs_core *c = &fs->core;
 	struct rfs_core_stats st;
-	size_t live, all, jops;
+	size_t live, all, jops, nsnaps, snap_bytes;
 	int rc;
 
 	pthread_mutex_lock(&c->table_lock);
@@ -109,6 +109,7 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 	pthread_mutex_lock(&c->commit_lock);
 	jops = (size_t)c->journal.ops;
 	pthread_mutex_unlock(&c->commit_lock);
+	rfs_snap_counts(&nsnaps, &snap_bytes);
 	rc = rfs_buf_printf(out,
 			    "node: %s\n"
 			    "mountpoint: %s\n"
@@ -121,12 +122,14 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    "ops-local: %llu\n"
 			    "ops-remote: %llu\n"
 			    "refused-writes: %llu\n"
+			    "view-snapshots: %zu\n"
+			    "view-snapshot-bytes: %zu\n"
 			    "gnfs-view: %s\n",
 			    fs->opts->node, fs->opts->mountpoint, fs->opts->statedir,
 			    rfs_daemon_version(), live, all - live, jops,
 			    (unsigned long long)st.commits, (unsigned long long)st.ops_local,
 			    (unsigned long long)st.ops_remote, (unsigned long long)st.refused,
-			    fs->opts->gnfs ? fs->opts->gnfs : "off");
+			    nsnaps, snap_bytes, fs->opts->gnfs ? fs->opts->gnfs : "off");
 	if (!rc)
 		rc = status_clock(c, out);
 	if (!rc && fs->repl)

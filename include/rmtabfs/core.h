@@ -37,6 +37,8 @@ struct rfs_snap *rfs_snap_get(struct rfs_snap *s);
 /* A snapshot of this rmtab text (a handover restores handles' snapshots); one reference. */
 struct rfs_snap *rfs_snap_new(uint64_t gen, int64_t mtime, const char *text, size_t len);
 void rfs_snap_put(struct rfs_snap *s);
+/* How many snapshots this process holds, and the bytes of their text. */
+void rfs_snap_counts(size_t *n, size_t *bytes);
 /* The gNFS rendering of the same records; NULL on ENOMEM. */
 const char *rfs_snap_gnfs(struct rfs_snap *s, size_t *len);
 /* Entries sorted by key; NULL on ENOMEM. */
