@@ -6,8 +6,9 @@
  * Invariants: a file's base is taken at its first writable open (the oldest snapshot an
  * open view handle shows, DESIGN deviation 2) and dropped at its last close when its first
  * line no view format accepts; a rename onto a view commits the file's content from that
- * base, at once or, while the file still has writers, at their flush; a refused content
- * changes nothing and the rename fails with EINVAL.
+ * base, at once or, while the file still has writers, at their flush (or the last one's
+ * release, which the kernel sends late); a refused content changes nothing and the rename
+ * fails with EINVAL.
  * Lock order: rfs_inode.lock, then the view's locks as in view.c; none is held across a
  * reply.
  */
@@ -145,6 +146,14 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	pthread_mutex_lock(&inode->lock);
 	if (inode->writers)
 		inode->writers--;
+	/*
+	 * The kernel sends RELEASE after close() has returned: a rename between a writer's
+	 * last FLUSH and its RELEASE (sed -i: close, then rename, on a loaded machine) found it
+	 * still listed and waited for a flush that had come already. Its content is whole:
+	 * committed now (a refusal is logged; the rename has returned).
+	 */
+	if (!inode->writers && inode->pending && inode->dirty)
+		commit_file(fs, inode, inode->pending, NULL);
 	/*
 	 * A file never written (a lock file) keeps no base, nor one written with content no
 	 * view accepts: the base pins a whole rendered snapshot until the kernel forgets the

@@ -201,12 +201,16 @@ static int own_log_state(struct rfs_sloop *r, uint64_t *last_out, off_t *size_ou
 		free(buf);
 	}
 	/*
-	 * The first time in this process: what a killed predecessor appended last may sit on
-	 * some replicas of a Gluster volume and not on others (its write never finished), so
-	 * readers may or may not see it. Begin a fresh segment, whose replicas agree, and ship
-	 * again from what was confirmed (an op twice in a log is harmless: ops are idempotent).
+	 * What a killed predecessor appended last, or what we appended before the error that
+	 * brought us back here, may sit on some replicas of a Gluster volume and not on others
+	 * (its write never finished), so readers may or may not see it; and the size read now
+	 * may be a replica's that is behind. Appending at that size overwrote, on the replicas
+	 * that had more, the middle of lines readers had applied or would read (CI chaos-gluster:
+	 * two logs "damaged" for every node that read them afterwards). So every (re)connection
+	 * begins a fresh segment, whose replicas agree, and ships again from what was confirmed
+	 * (an op twice in a log is harmless: ops are idempotent).
 	 */
-	if (!r->started && size > 0) {
+	if (size > 0) {
 		struct rfs_sfile *f;
 
 		st_log_rel(rel, sizeof(rel), r->opts->node, r->own_seg + 1);
@@ -250,7 +254,13 @@ int st_prepare(struct rfs_sloop *r)
 		rfs_rs_incarnation(r->rs, &inc);
 	}
 	if (inc.anchored) {
-		if (!r->started && last > rfs_rs_shipped(r->rs))
+		/*
+		 * Ship again what was never confirmed. Back after an error, what we confirmed
+		 * is on the store even when the replica read now is behind: from there on.
+		 */
+		if (r->started)
+			last = r->shipped_seq;
+		else if (last > rfs_rs_shipped(r->rs))
 			last = rfs_rs_shipped(r->rs);
 		/* Anchored: nothing of ours lies between the store's last op and the floor. */
 		if (last < inc.floor)

@@ -111,6 +111,7 @@ if [[ -n ${RFS_STORE:-} ]]; then
 	start_pair "$S/c2"
 	workload 12 12
 	sleep 2
+	seg0=$(rfs_ctl a status | awk -F': ' '$1 == "log-segment" { print $2 }')
 	bash "$GV" stop-volume "$VOL"
 	sleep 2
 	bash "$GV" start-volume "$VOL"
@@ -118,6 +119,11 @@ if [[ -n ${RFS_STORE:-} ]]; then
 	check "$CASE: no MOUNT failed" test "$(jget failed)" = 0
 	check "$CASE: the outage was logged once" \
 		test "$(rfs_count 'unreachable' "$RFS_WORK/a.log")" -le 2
+	# Back from the outage, node a appends to a new segment, never at the size a replica
+	# that may be behind reports (fs/store/prepare.c, own_log_state).
+	seg1=$(rfs_ctl a status | awk -F': ' '$1 == "log-segment" { print $2 }')
+	check "$CASE: a new log segment after the outage ($seg0 -> $seg1)" \
+		test "${seg1:-0}" -gt "${seg0:-999999}"
 	report 12
 	stop_pair
 

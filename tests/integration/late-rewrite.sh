@@ -6,7 +6,8 @@
 # remove every record on every node (seen in CI: 498 records gone in one commit). Such a
 # rename must be refused (EBUSY, a log line) and the records stay; the same rewrite read
 # through the running mount, also when another thread of the process read it (gNFS), commits
-# exactly the one removal. (tests/tools/late_rewrite.py makes mountd's calls.)
+# exactly the one removal. (tests/tools/late_rewrite.py makes mountd's calls.) And a file
+# whose writer's RELEASE comes after the rename is committed all the same.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 rfs_need_fuse
@@ -59,6 +60,35 @@ check "same mount: 10.9.0.2 removed" rfs_absent '^10\.9\.0\.2:' "$M/rmtab"
 rewrite thread 10.9.0.3 none --read-thread
 check "two threads: the rename succeeds" grep -qx 'rename ok' <<<"$OUT"
 check_eq "two threads: three records left" 3 "$(rfs_count . "$M/rmtab")"
+
+# A writer whose RELEASE comes after the rename: the kernel sends RELEASE after close() has
+# returned, and a rename between a writer's last FLUSH and its RELEASE (sed -i on a loaded CI
+# machine) found it still listed and waited for a flush that had come already: the rename
+# succeeded and nothing was committed. Made certain here: the file stays mapped after its
+# close (FLUSH), is renamed, then unmapped (RELEASE, no FLUSH).
+python3 - "$M" <<'PY' >"$RFS_WORK/mapped.out" 2>&1 || fail "mapped writer: $(cat "$RFS_WORK/mapped.out")"
+import ctypes, mmap, os, sys
+d = sys.argv[1]
+text = b"10.9.0.4:/export/x:0x00000001\n10.9.0.7:/export/y:0x00000001\n"
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+fd = os.open(os.path.join(d, "edit.tmp"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, text)
+# libc's mmap, not Python's: that one dup()s the descriptor, and closing the dup is a FLUSH.
+addr = libc.mmap(None, len(text), mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit(f"mmap: {os.strerror(ctypes.get_errno())}")
+os.close(fd)  # FLUSH; the mapping keeps the file open: no RELEASE yet
+os.rename(os.path.join(d, "edit.tmp"), os.path.join(d, "rmtab"))
+libc.munmap(addr, len(text))  # the last reference: RELEASE, without a FLUSH
+PY
+committed() { [[ $(cat "$M/rmtab") == $'10.9.0.4:/export/x:0x00000001\n10.9.0.7:/export/y:0x00000001' ]]; }
+wait_for 5 committed ||
+	fail "a file renamed before its writer's RELEASE is not committed: $(tr '\n' ' ' <"$M/rmtab")"
+check "renamed before its RELEASE: rmtab is the file's content" committed
 
 rfs_stop a "$M"
 rfs_finish
