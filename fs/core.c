@@ -245,6 +245,18 @@ void rfs_core_view_attr(struct rfs_core *c, enum rfs_format fmt, size_t *size, i
 	pthread_mutex_unlock(&c->table_lock);
 }
 
+uint64_t rfs_core_view_gen(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&c->table_lock);
+	*size = fmt == RFS_FMT_RMTAB ? c->table.rmtab_bytes : rfs_table_gnfs_bytes(&c->table);
+	*mtime = rfs_table_mtime(&c->table);
+	gen = c->table.gen;
+	pthread_mutex_unlock(&c->table_lock);
+	return gen;
+}
+
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,
 			bool force)
 {

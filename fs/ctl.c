@@ -31,6 +31,7 @@
 #include <rmtabfs/repl.h>
 #include <rmtabfs/rfs.h>
 #include <rmtabfs/rmtab_fmt.h>
+#include <rmtabfs/view.h>
 
 #define REQUEST_MAX (RFS_VIEW_MAX_BYTES + 65536)
 
@@ -130,6 +131,8 @@ static int cmd_status(struct rfs *fs, struct rfs_buf *out)
 			    (unsigned long long)st.commits, (unsigned long long)st.ops_local,
 			    (unsigned long long)st.ops_remote, (unsigned long long)st.refused,
 			    nsnaps, snap_bytes, fs->opts->gnfs ? fs->opts->gnfs : "off");
+	if (!rc)
+		rc = rfs_views_status(fs, out);
 	if (!rc)
 		rc = status_clock(c, out);
 	if (!rc && fs->repl)

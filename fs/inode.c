@@ -21,6 +21,7 @@
 #include <rmtabfs/handover.h>
 #include <rmtabfs/log.h>
 #include <rmtabfs/rfs.h>
+#include <rmtabfs/view.h>
 
 int rfs_inodes_init(struct rfs *fs, int root_fd)
 {
@@ -168,6 +169,7 @@ int rfs_inode_lookup(struct rfs *fs, struct rfs_inode *parent, const char *name,
 		if (fresh)
 			inode_free(fresh);
 	}
+	rfs_stat_hint(&e->attr);
 	e->ino = inode == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)rfs_ho_id(inode);
 	e->attr_timeout = fs->attr_timeout;
 	e->entry_timeout = fs->entry_timeout;
@@ -178,8 +180,12 @@ void rfs_inode_forget(struct rfs *fs, struct rfs_inode *inode, uint64_t n)
 {
 	struct rfs_inode **link;
 
-	if (inode->view || inode == &fs->root)
+	if (inode == &fs->root)
 		return;
+	if (inode->view) {
+		rfs_view_forget(inode, n); /* a generation inode goes at 0, the fixed ones never */
+		return;
+	}
 	pthread_mutex_lock(&fs->inodes.lock);
 	if (n > inode->nlookup) {
 		rfs_err("forget of %llu lookups on an inode with %llu", (unsigned long long)n,

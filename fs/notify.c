@@ -46,6 +46,28 @@ static bool ignorable(int rc)
 	return rc == 0 || rc == -ENOENT || rc == -EBADF || rc == -ENODEV || rc == -ENOTCONN;
 }
 
+/*
+ * After a change: the fixed inode's attributes, and the pages of the generation inodes no new
+ * open reads any more (freed now rather than when the kernel next walks the name). Never the
+ * name itself: by now it may point to the newest generation, whose pages a reader just filled.
+ */
+static void drop_view_pages(struct rfs_notify *n, struct rfs_view *v)
+{
+	fuse_ino_t inos[1 + 16];
+	size_t k, count;
+
+	inos[0] = rfs_view_ino(v);
+	count = 1 + rfs_vgen_stale(&v->gens, inos + 1, 16);
+	for (k = 0; k < count && !n->quit; k++) {
+		int rc = fuse_lowlevel_notify_inval_inode(n->fs->se, inos[k], 0, 0);
+
+		if (!ignorable(rc))
+			rfs_debug("invalidating %s (node %llu): %s", v->name,
+				  (unsigned long long)inos[k], strerror(-rc));
+		n->sent++;
+	}
+}
+
 static void *notify_main(void *arg)
 {
 	struct rfs_notify *n = arg;
@@ -81,15 +103,8 @@ static void *notify_main(void *arg)
 			entries = next;
 			n->sent++;
 		}
-		for (i = 0; views && !n->quit && i < n->fs->nviews; i++) {
-			int rc = fuse_lowlevel_notify_inval_inode(
-				n->fs->se, rfs_view_ino(n->fs->views[i]), 0, 0);
-
-			if (!ignorable(rc))
-				rfs_debug("invalidating %s: %s", n->fs->views[i]->name,
-					  strerror(-rc));
-			n->sent++;
-		}
+		for (i = 0; views && !n->quit && i < n->fs->nviews; i++)
+			drop_view_pages(n, n->fs->views[i]);
 		pthread_mutex_lock(&n->lock);
 		n->busy = false;
 		pthread_cond_broadcast(&n->idle);

@@ -93,7 +93,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct rfs_view *v = rfs_view_shown(inode);
 
 	if (v && !(h && h->kind == RFS_H_FILE))
-		vf_getattr(req, v, h);
+		vf_getattr(req, v, inode, h);
 	else
 		pt_getattr(req, inode, fi);
 }
@@ -106,7 +106,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	struct rfs_view *v = rfs_view_shown(inode);
 
 	if (v && !(h && h->kind == RFS_H_FILE))
-		vf_setattr(req, v, attr, valid, h);
+		vf_setattr(req, v, inode, attr, valid, h);
 	else
 		pt_setattr(req, inode, attr, valid, fi);
 }
@@ -219,7 +219,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct rfs_view *v = rfs_view_shown(inode);
 
 	if (v)
-		vf_open(req, v, fi);
+		vf_open(req, v, inode, fi);
 	else
 		pt_open(req, inode, fi);
 }
@@ -360,18 +360,20 @@ static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		     struct fuse_file_info *fi)
 {
 	struct rfs_handle *h = handle_of(fi);
-	struct stat st;
+	struct rfs_inode *inode;
+	off_t size;
 
 	if (h->kind != RFS_H_VIEW) {
 		pt_lseek(req, h, off, whence);
 		return;
 	}
 	/* A view has no holes. */
-	rfs_view_stat(rfs_view_shown(inode_of(req, ino)), &st);
-	if (off >= st.st_size)
+	inode = inode_of(req, ino);
+	size = (off_t)rfs_view_size(rfs_view_shown(inode), inode);
+	if (off >= size)
 		fuse_reply_err(req, ENXIO);
 	else
-		fuse_reply_lseek(req, whence == SEEK_DATA ? off : st.st_size);
+		fuse_reply_lseek(req, whence == SEEK_DATA ? off : size);
 }
 
 /* A view holds no extended attributes (and no ACL: its mode bits decide). */

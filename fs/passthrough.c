@@ -99,6 +99,7 @@ void pt_getattr(fuse_req_t req, struct rfs_inode *inode, struct fuse_file_info *
 		fuse_reply_err(req, errno);
 		return;
 	}
+	rfs_stat_hint(&st);
 	fuse_reply_attr(req, &st, fs->attr_timeout);
 }
 

@@ -160,9 +160,11 @@ void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bo
 
 			memset(&e, 0, sizeof(e));
 			if (d->view) {
-				e.ino = rfs_view_ino(d->view);
-				rfs_view_stat(d->view, &e.attr);
-				e.entry_timeout = fs->entry_timeout;
+				/* The name's entry as a LOOKUP gives it: another inode here would
+				 * replace a cached generation's dentry and drop its pages. */
+				rc = rfs_view_entry(d->view, fuse_req_ctx(req)->pid, &e);
+				if (rc)
+					break;
 			} else if (dot) {
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
@@ -181,7 +183,7 @@ void pt_readdir(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off, bo
 			}
 			used = fuse_add_direntry_plus(req, p, rem, d->name, &e, (off_t)i + 1);
 			if (used > rem) {
-				if (!d->view && !dot)
+				if (!dot) /* a view's generation inode too */
 					rfs_inode_forget(fs, rfs_inode_of(fs, e.ino), 1);
 				break;
 			}

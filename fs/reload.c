@@ -31,6 +31,7 @@
 
 #define MAGIC	      "rmtabfs-handover"
 #define END_MARK      0x454e44484f464652ull /* "RFFOHDNE" */
+#define GENS_MARK     0x534e454757454956ull /* the views' generation inodes follow */
 #define OPCODE_INIT   26		    /* FUSE_INIT */
 #define READY_SECS    30		    /* to exec and load, while we serve */
 #define TAKEOVER_SECS 10		    /* to restore, while requests wait */
@@ -127,6 +128,10 @@ int rfs_reload_write(struct rfs *fs, const struct rfs_reload_fds *fds,
 		rc = put_handles(fs, o);
 	if (!rc)
 		rc = rfs_stages_save(fs, o);
+	/* Last: an image from an older binary ends before it (it handed out no generation). */
+	rfs_ho_put_u64(o, GENS_MARK);
+	if (!rc)
+		rc = rfs_views_save_gens(fs, o);
 	rfs_ho_put_u64(o, END_MARK);
 	if (!rc)
 		rc = o->err;
@@ -466,7 +471,7 @@ static int get_handles(struct rfs *fs, struct rfs_ho_in *in)
 		if (in->err)
 			break;
 		if (kind == RFS_H_VIEW)
-			h = vf_handle_restore(fs, in);
+			h = vf_handle_restore(fs, in, ino);
 		else if (kind == RFS_H_FILE || kind == RFS_H_DIR)
 			h = pt_handle_restore(fs, kind, in);
 		else
@@ -493,8 +498,16 @@ int rfs_reload_restore(struct rfs *fs, struct rfs_ho_in *in)
 		rc = get_handles(fs, in);
 	if (!rc)
 		rc = rfs_stages_restore(fs, in);
-	if (!rc && rfs_ho_get_u64(in) != END_MARK)
-		rc = -EINVAL;
+	if (!rc) {
+		uint64_t mark = rfs_ho_get_u64(in);
+
+		if (mark == GENS_MARK) {
+			rc = rfs_views_restore_gens(fs, in);
+			mark = rfs_ho_get_u64(in);
+		}
+		if (!rc && mark != END_MARK)
+			rc = -EINVAL;
+	}
 	return rc ? rc : in->err;
 }
 

@@ -10,15 +10,20 @@
  *    so a fresh snapshot per scan would pair the host of one record with the path of
  *    another whenever a record before them came or went in between. Every reader opens
  *    anew for each operation, so "fresh at open" is fresh enough;
- *  - handles use direct I/O, so every read is answered from the handle's own content and
- *    the kernel's page cache can never mix two generations in one reader;
+ *  - the kernel's page cache never mixes two generations in one reader: read-only handles
+ *    go through the pages of a generation inode, which only ever holds that generation's
+ *    bytes (vgen.c); a private inode's first in-place writer goes through the pages of an
+ *    inode no other handle opens meanwhile; every other handle uses direct I/O and is
+ *    answered from its own content;
  *  - a commit happens at flush or fsync of a dirty handle, is idempotent (a clean handle
  *    commits nothing: rpc.mountd's ha-callout child flushes the same file again), and
  *    afterwards the handle's base is what it committed;
  *  - bad content changes nothing: the flush, fsync or rename fails with EINVAL and a log
  *    line names the line and the reason.
  * Lock order: rfs_inode.lock, then rfs_vhandle.lock, then rfs_view.lock (leaf); the core's
- * locks are taken inside any of them. None is held across a reply. A handle's base is its
+ * locks and rfs_vgens.lock are taken inside any of them. None is held across a reply: a
+ * READ's bytes are pinned (a snapshot reference or a copy) and sent after unlocking, since
+ * a RELEASE may free the handle as soon as its lock is dropped. A handle's base is its
  * own lock's; what other writers may take as their base (rfs_view_oldest_base) is read under the
  * view's lock only: the handle's snapshot (fixed for its life) while shows_snap is set.
  */
@@ -108,6 +113,7 @@ static struct rfs_view *view_new(struct rfs *fs, const char *name, enum rfs_form
 	v->inode.dev = fs->root.dev;
 	pthread_mutex_init(&v->inode.lock, NULL);
 	pthread_mutex_init(&v->lock, NULL);
+	rfs_vgens_init(&v->gens);
 	return v;
 }
 
@@ -131,6 +137,7 @@ void rfs_views_destroy(struct rfs *fs)
 	size_t i;
 
 	for (i = 0; i < fs->nviews; i++) {
+		rfs_vgens_destroy(&fs->views[i]->gens);
 		pthread_mutex_destroy(&fs->views[i]->lock);
 		pthread_mutex_destroy(&fs->views[i]->inode.lock);
 		free(fs->views[i]);
@@ -168,7 +175,7 @@ static void fill_stat(struct rfs_view *v, struct stat *st, size_t size, int64_t 
 	st->st_mode = S_IFREG | 0644;
 	st->st_nlink = 1;
 	st->st_size = (off_t)size;
-	st->st_blksize = 128 << 10;
+	st->st_blksize = RFS_BLKSIZE;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_atim.tv_sec = st->st_mtim.tv_sec = st->st_ctim.tv_sec = (time_t)mtime;
 }
@@ -182,16 +189,85 @@ void rfs_view_stat(struct rfs_view *v, struct stat *st)
 	fill_stat(v, st, size, mtime);
 }
 
+int rfs_view_entry(struct rfs_view *v, pid_t tid, struct fuse_entry_param *e)
+{
+	struct rfs_vgen *vg;
+	uint64_t gen;
+	size_t size;
+	int64_t mtime;
+	bool nomem;
+
+	memset(e, 0, sizeof(*e));
+	/* Never cached: every path walk asks, so an open after a commit finds its generation. */
+	e->entry_timeout = 0;
+	gen = rfs_core_view_gen(&v->fs->core, v->fmt, &size, &mtime);
+	vg = rfs_vgen_private(&v->gens, v, tid, size, mtime, &nomem);
+	if (vg || nomem) {
+		/* A retry after ESTALE: its own inode (or, without memory, the fixed one). */
+		e->ino = vg ? (fuse_ino_t)rfs_ho_id(vg) : rfs_view_ino(v);
+		fill_stat(v, &e->attr, size, mtime);
+		return 0;
+	}
+	vg = rfs_vgen_get(&v->gens, v, gen, size, mtime);
+	if (!vg)
+		return -ENOMEM;
+	e->ino = (fuse_ino_t)rfs_ho_id(vg);
+	fill_stat(v, &e->attr, vg->size, vg->mtime);
+	e->attr_timeout = RFS_VGEN_ATTR_TIMEOUT;
+	return 0;
+}
+
 void vf_lookup(fuse_req_t req, struct rfs_view *v)
 {
 	struct fuse_entry_param e;
+	int rc = rfs_view_entry(v, fuse_req_ctx(req)->pid, &e);
 
-	memset(&e, 0, sizeof(e));
-	e.ino = rfs_view_ino(v);
-	rfs_view_stat(v, &e.attr);
-	e.attr_timeout = 0;
-	e.entry_timeout = v->fs->entry_timeout;
-	fuse_reply_entry(req, &e);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_entry(req, &e) == -ENOENT)
+		rfs_view_forget(rfs_ho_ptr(e.ino), 1); /* interrupted: the kernel took nothing */
+}
+
+void rfs_view_forget(struct rfs_inode *inode, uint64_t n)
+{
+	struct rfs_vgen *vg = rfs_vgen_of(inode);
+
+	if (vg)
+		rfs_vgen_forget(&inode->view->gens, vg, n);
+}
+
+size_t rfs_view_size(struct rfs_view *v, struct rfs_inode *inode)
+{
+	struct rfs_vgen *vg = rfs_vgen_of(inode);
+	struct stat st;
+
+	if (vg)
+		return vg->size;
+	rfs_view_stat(v, &st);
+	return (size_t)st.st_size;
+}
+
+int rfs_views_status(struct rfs *fs, struct rfs_buf *out)
+{
+	uint64_t reads = 0, made = 0, redirected = 0, cached = 0, m, r, c;
+	size_t held = 0, h, i;
+
+	for (i = 0; i < fs->nviews; i++) {
+		rfs_vgen_counts(&fs->views[i]->gens, &h, &m, &r, &c);
+		held += h;
+		made += m;
+		redirected += r;
+		cached += c;
+		reads += atomic_load(&fs->views[i]->reads);
+	}
+	return rfs_buf_printf(out,
+			      "view-reads: %llu\n"
+			      "view-generations-held: %zu\n"
+			      "view-generations-made: %llu\n"
+			      "view-opens-cached: %llu\n"
+			      "view-opens-redirected: %llu\n",
+			      (unsigned long long)reads, held, (unsigned long long)made,
+			      (unsigned long long)cached, (unsigned long long)redirected);
 }
 
 /* The handle's content. Called with vh->lock held. */
@@ -231,11 +307,27 @@ static int make_own(struct rfs_vhandle *vh)
 	return 0;
 }
 
-void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_handle *h)
+void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode, struct rfs_handle *h)
 {
+	struct rfs_vgen *vg = rfs_vgen_of(inode);
 	struct stat st;
 
-	if (h && h->kind == RFS_H_VIEW) {
+	if (vg && !vg->owner) {
+		/* A generation's attributes never change; its handles all show its bytes. */
+		fill_stat(v, &st, vg->size, vg->mtime);
+		fuse_reply_attr(req, &st, RFS_VGEN_ATTR_TIMEOUT);
+		return;
+	}
+	if (vg && !(h && h->kind == RFS_H_VIEW)) {
+		/*
+		 * fstat(2) of its thread (the kernel sends no handle): the size its handle shows,
+		 * not the table's, which may be a newer generation (mmap(2) of that many bytes
+		 * would show zeros past the handle's end).
+		 */
+		rfs_view_stat(v, &st);
+		st.st_size = (off_t)atomic_load(&vg->writer_len);
+		st.st_blocks = (blkcnt_t)((st.st_size + 511) / 512);
+	} else if (h && h->kind == RFS_H_VIEW) {
 		struct rfs_vhandle *vh = h->vh;
 		size_t len, size_now;
 		int64_t mtime;
@@ -291,12 +383,14 @@ static int commit_handle(fuse_req_t req, struct rfs_vhandle *vh)
 	return rc;
 }
 
-void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
+void vf_open(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode, struct fuse_file_info *fi)
 {
 	struct rfs *fs = v->fs;
+	struct rfs_vgen *vg = rfs_vgen_of(inode);
 	struct rfs_vhandle *vh = calloc(1, sizeof(*vh));
 	struct rfs_handle *h = rfs_ho_calloc(sizeof(*h));
 	bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+	size_t len;
 
 	if (!vh || !h)
 		goto nomem;
@@ -305,6 +399,17 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	vh->snap = rfs_core_snap(&fs->core);
 	if (!vh->snap)
 		goto nomem;
+	if (vg && rfs_vgen_open(&v->gens, vg, vh->snap->gen, fi->flags, vh->tid, &vh->cached)) {
+		/* Not through this inode (vgen.h): the kernel retries through a new LOOKUP. */
+		rfs_snap_put(vh->snap);
+		free(vh);
+		free(h);
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (!vg)
+		rfs_vgen_arrived(&v->gens, vh->tid);
+	vh->vg = vg;
 	pthread_mutex_init(&vh->lock, NULL);
 	rfs_base_set_snap(&vh->base, vh->snap);
 	vh->append = (fi->flags & O_APPEND) != 0;
@@ -313,10 +418,14 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 		vh->own = true;
 		vh->dirty = true;
 		if (rfs_buf_reserve(&vh->buf, 0))
-			goto nomem;
+			goto nomem_vg;
+	}
+	if (vg && vg->owner) {
+		content(vh, &len);
+		atomic_store(&vg->writer_len, len);
 	}
 	h->kind = RFS_H_VIEW;
-	h->inode = &v->inode;
+	h->inode = inode;
 	h->fd = -1;
 	h->writable = writable;
 	h->vh = vh;
@@ -329,11 +438,16 @@ void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi)
 	pthread_mutex_unlock(&v->lock);
 	rfs_ho_track(h);
 	fi->fh = (uintptr_t)h;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	/* A generation's pages are its bytes, whoever reads them: kept across opens. A private
+	 * inode's are its one writer's: fresh. Everything else: direct I/O. */
+	fi->direct_io = !vh->cached;
+	fi->keep_cache = vh->cached && !vg->owner;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		vf_release(NULL, h);
 	return;
+nomem_vg:
+	if (vg)
+		rfs_vgen_close(&v->gens, vg, vh->cached);
 nomem:
 	if (vh) {
 		rfs_snap_put(vh->snap);
@@ -348,18 +462,41 @@ nomem:
 void vf_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off)
 {
 	struct rfs_vhandle *vh = h->vh;
+	struct rfs_snap *snap = NULL;
+	char *copy = NULL;
 	const char *c;
 	size_t len;
 
+	atomic_fetch_add(&vh->view->reads, 1);
 	pthread_mutex_lock(&vh->lock);
 	c = content(vh, &len);
 	if ((size_t)off >= len)
 		size = 0;
 	else if (size > len - (size_t)off)
 		size = len - (size_t)off;
-	/* The content cannot change under us: the handle's lock is held until the copy. */
-	fuse_reply_buf(req, size ? c + off : NULL, size);
+	/*
+	 * Nothing of the handle may be touched once the reply is out: the kernel may answer
+	 * the read's caller, which closes, and RELEASE frees the handle while this thread is
+	 * still returning from writev(2). So the bytes replied are a snapshot reference or a
+	 * copy of the handle's own buffer (which its writes change), not the handle's.
+	 */
+	if (size && vh->own) {
+		copy = malloc(size);
+		if (copy)
+			memcpy(copy, c + off, size);
+		c = copy;
+	} else if (size) {
+		snap = rfs_snap_get(vh->snap);
+		c += off;
+	}
 	pthread_mutex_unlock(&vh->lock);
+	if (size && !c)
+		fuse_reply_err(req, ENOMEM);
+	else
+		fuse_reply_buf(req, size ? c : NULL, size);
+	free(copy);
+	if (snap)
+		rfs_snap_put(snap);
 }
 
 void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size, off_t off)
@@ -414,6 +551,8 @@ void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size
 	}
 	memcpy(vh->buf.data + off, buf, size);
 	vh->dirty = true;
+	if (vh->vg && vh->vg->owner)
+		atomic_store(&vh->vg->writer_len, vh->buf.len);
 out:
 	/* One refused write refuses the session: ": >" followed by bad data must not empty it. */
 	if (rc == -EINVAL || rc == -EFBIG)
@@ -455,6 +594,8 @@ void vf_release(fuse_req_t req, struct rfs_handle *h)
 	pthread_mutex_unlock(&v->lock);
 	if (vh->dirty || vh->refused)
 		rfs_debug("%s: handle closed with uncommitted content (refused earlier)", v->name);
+	if (vh->vg)
+		rfs_vgen_close(&v->gens, vh->vg, vh->cached);
 	rfs_snap_put(vh->snap);
 	rfs_base_clear(&vh->base);
 	rfs_buf_free(&vh->buf);
@@ -508,8 +649,8 @@ out:
 	return rc;
 }
 
-void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid,
-		struct rfs_handle *h)
+void vf_setattr(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode, struct stat *attr,
+		int valid, struct rfs_handle *h)
 {
 	int rc = 0;
 
@@ -519,6 +660,12 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 		rfs_req_who(req, v->name, who, sizeof(who));
 		rfs_info("%s: refused: the owner and mode of a view are fixed (root, 0644)", who);
 		fuse_reply_err(req, EPERM);
+		return;
+	}
+	/* truncate(2) by name: not on a generation's inode (its size is fixed); retried. */
+	if ((valid & FUSE_SET_ATTR_SIZE) && rfs_vgen_of(inode) && !rfs_vgen_of(inode)->owner) {
+		rfs_vgen_redirect(&v->gens, fuse_req_ctx(req)->pid);
+		fuse_reply_err(req, ESTALE);
 		return;
 	}
 	if (valid & FUSE_SET_ATTR_SIZE) {
@@ -534,6 +681,8 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 				rc = rfs_buf_resize(&vh->buf, (size_t)attr->st_size);
 			if (!rc)
 				vh->dirty = true;
+			if (!rc && vh->vg && vh->vg->owner)
+				atomic_store(&vh->vg->writer_len, vh->buf.len);
 			pthread_mutex_unlock(&vh->lock);
 		} else {
 			rc = truncate_now(req, v, attr->st_size);
@@ -544,7 +693,7 @@ void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid
 		}
 	}
 	/* Times: accepted and forgotten (touch(1) works); the mtime rule owns st_mtime. */
-	vf_getattr(req, v, h);
+	vf_getattr(req, v, inode, h);
 }
 
 /* The process thread tid belongs to (its thread group), or tid when /proc cannot say. */

@@ -79,7 +79,7 @@ int vf_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o)
 	return o->err;
 }
 
-struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in)
+struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in, uint64_t ino)
 {
 	uint64_t vi = rfs_ho_get_u64(in), flags;
 	struct rfs_vhandle *vh = calloc(1, sizeof(*vh));
@@ -120,9 +120,10 @@ struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in)
 		return NULL;
 	}
 	h->kind = RFS_H_VIEW;
-	h->inode = &vh->view->inode;
+	h->inode = &vh->view->inode; /* its generation inode, if any, from rfs_views_restore_gens */
 	h->fd = -1;
 	h->vh = vh;
+	vh->ho_ino = ino;
 	pthread_mutex_lock(&vh->view->lock);
 	vh->next = vh->view->handles;
 	if (vh->view->handles)
@@ -130,4 +131,55 @@ struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in)
 	vh->view->handles = vh;
 	pthread_mutex_unlock(&vh->view->lock);
 	return h;
+}
+
+int rfs_views_save_gens(struct rfs *fs, struct rfs_ho_out *o)
+{
+	size_t i;
+
+	for (i = 0; i < fs->nviews && !o->err; i++)
+		rfs_vgens_save(&fs->views[i]->gens, o);
+	return o->err;
+}
+
+/* The restored generation inode of v the kernel knows as id, or NULL. */
+static struct rfs_vgen *gen_with_id(struct rfs_view *v, uint64_t id)
+{
+	struct rfs_vgen *vg;
+
+	for (vg = v->gens.list; vg; vg = vg->next)
+		if (rfs_ho_id(vg) == id)
+			return vg;
+	return NULL;
+}
+
+int rfs_views_restore_gens(struct rfs *fs, struct rfs_ho_in *in)
+{
+	void **hs;
+	size_t n, i;
+	int rc = 0;
+
+	for (i = 0; i < fs->nviews && !rc; i++)
+		rc = rfs_vgens_restore(&fs->views[i]->gens, fs->views[i], in);
+	if (rc)
+		return rc;
+	/* Nothing else runs yet: the handles and generations are ours alone. */
+	n = rfs_ho_handles(&hs);
+	if (!hs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct rfs_handle *h = hs[i];
+		struct rfs_vgen *vg;
+
+		if (h->kind != RFS_H_VIEW || !h->vh->ho_ino)
+			continue;
+		vg = gen_with_id(h->vh->view, h->vh->ho_ino);
+		if (!vg)
+			continue;
+		h->vh->vg = vg;
+		h->inode = &vg->inode;
+		rfs_vgen_opened(&h->vh->view->gens, vg);
+	}
+	free(hs);
+	return 0;
 }

@@ -23,6 +23,11 @@ struct rfs_vhandle {
 	struct rfs_base base;
 	bool shows_snap; /* base is still snap (nothing committed); under the view's lock */
 	pid_t tid; /* the thread that opened it; 0: not known (handed over by an older image) */
+	/* The generation inode it reads through (its snapshot is that generation), or NULL:
+	 * the view's fixed inode, direct I/O. */
+	struct rfs_vgen *vg;
+	bool cached;	 /* it reads through vg's pages */
+	uint64_t ho_ino; /* restore only: the node id it was opened on in the old image */
 };
 
 /* Commits text onto v from base (rfs_core_commit); base is then the text. 0 or -errno. */

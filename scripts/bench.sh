@@ -35,7 +35,8 @@
 # For each: MNT/s and UMNT/s, p50 and p99 latency, CPU seconds of mountd and of the daemon
 # behind the state dir, and the rate ratios (c)/(a), (d)/(a), (d)/(b). Then:
 #   - 100 000 records loaded with one cp into rmtab: load time, `cat rmtab` (median of 9)
-#     against cat of the same bytes on ext4, the daemon's VmRSS empty and loaded;
+#     against cat of the same bytes on ext4, the READ requests one more cat of the unchanged
+#     view costs (the daemon's view-reads), the daemon's VmRSS empty and loaded;
 #   - propagation from a flush on node A to node B's rmtab (two daemons, same store), p50/p99
 #     over the records, on the gluster store and on the dir: store;
 #   - time from starting rmtabfs to the first successful read of rmtab (median): dir: store,
@@ -331,6 +332,12 @@ stop_rfs() {
 	unset "RPIDS[$name]" "RMNTS[$name]"
 }
 
+# view_reads NAME: the READ requests daemon NAME has answered on its views so far (status
+# line view-reads; fails on a daemon without it).
+view_reads() {
+	"$RFS_CTL" -s "$WORK/$1.sock" -t 5 status 2>/dev/null | awk '$1 == "view-reads:" { print $2; f = 1 } END { exit !f }'
+}
+
 # Seconds until daemon NAME has on the store every op it had made when this was called (its
 # last sequence then): under a steady load "backlog 0" may never be seen, as the newest ops
 # are always on their way. Prints the seconds, or "timeout" (status 1).
@@ -593,11 +600,15 @@ for st in dir gluster; do
 		problem "$st store: rmtab after loading $NREC records differs from what was written ($(wc -lc <"$d/mnt/rmtab"))"
 	rss1=$(rss_kb "$pid")
 	R[cat.$st]=$(time_cat "$d/mnt/rmtab" $CAT_RUNS)
+	# READ requests of one more cat of the unchanged view (the daemon's own count).
+	r0=$(view_reads "rss$st") && cat "$d/mnt/rmtab" >/dev/null && r1=$(view_reads "rss$st") &&
+		R[reads2.$st]=$((r1 - r0)) || R[reads2.$st]=
 	rss2=$(rss_kb "$pid")
 	R[rss0.$st]=$rss0 R[rss1.$st]=$rss1 R[rss2.$st]=$rss2
 	tsv records "$st" "$NREC" load_cp "$(g "load.$st")" ms
 	tsv records "$st" "$NREC" shipped_after_load "$(g "ship.$st")" s
 	tsv records "$st" "$NREC" cat_median "$(g "cat.$st")" ms
+	[[ -z ${R[reads2.$st]} ]] || tsv records "$st" "$NREC" second_cat_reads "${R[reads2.$st]}" count
 	tsv records "$st" "$NREC" rss_empty "$rss0" KiB
 	tsv records "$st" "$NREC" rss_loaded "$rss1" KiB
 	tsv records "$st" "$NREC" rss_after_cat "$rss2" KiB

@@ -116,6 +116,8 @@ int rfs_core_import(struct rfs_core *c, int dirfd, const char *gnfs_name);
 struct rfs_snap *rfs_core_snap(struct rfs_core *c);
 /* Current size and mtime of a view, as getattr reports them. */
 void rfs_core_view_attr(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime);
+/* The same with the table generation they belong to (its snapshot has that size). */
+uint64_t rfs_core_view_gen(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime);
 
 /*
  * The highest sequence number known on the store, kept in statedir/shipped (not synced: a

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <rmtabfs/compat.h>
@@ -114,6 +115,20 @@ struct rfs {
 static inline struct rfs *rfs_from_req(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+/*
+ * The st_blksize every regular file reports (views and passthrough files alike): stdio and
+ * cp size their buffers by it, and on a FUSE mount each buffer flush or refill is a round
+ * trip (glibc's stdio takes st_blksize up to 8 KiB: rpc.mountd rewriting a 200 KB rmtab.tmp
+ * sends 50 WRITEs at 4 KiB, 25 at 8 KiB; cp reads and writes 128 KiB at a time).
+ */
+#define RFS_BLKSIZE (128 << 10)
+
+static inline void rfs_stat_hint(struct stat *st)
+{
+	if (S_ISREG(st->st_mode) && st->st_blksize < RFS_BLKSIZE)
+		st->st_blksize = RFS_BLKSIZE;
 }
 
 /* inode.c */

@@ -7,6 +7,7 @@
 #define RMTABFS_VIEW_H
 
 #include <rmtabfs/rfs.h>
+#include <rmtabfs/vgen.h>
 
 struct rfs_vhandle;
 
@@ -17,6 +18,8 @@ struct rfs_view {
 	struct rfs_inode inode;
 	pthread_mutex_t lock;	     /* handles list; leaf lock */
 	struct rfs_vhandle *handles; /* open handles, for choosing a renamed file's base */
+	struct rfs_vgens gens;	     /* its generation inodes (vgen.h) */
+	_Atomic uint64_t reads;	     /* READ requests answered (status: view-reads) */
 };
 
 int rfs_views_init(struct rfs *fs);
@@ -33,11 +36,24 @@ bool rfs_view_read_by(struct rfs_view *v, pid_t tid);
 fuse_ino_t rfs_view_ino(struct rfs_view *v);
 void rfs_view_stat(struct rfs_view *v, struct stat *st);
 
+/*
+ * A LOOKUP of v's name: its newest generation inode, or the fixed inode for a thread whose
+ * open was answered ESTALE (vgen.h). Fills e with one lookup reference taken. 0 or -errno.
+ */
+int rfs_view_entry(struct rfs_view *v, pid_t tid, struct fuse_entry_param *e);
+/* The size a handle or an inode of v shows (SEEK_DATA/SEEK_HOLE). */
+size_t rfs_view_size(struct rfs_view *v, struct rfs_inode *inode);
+/* The kernel forgot n references to a view inode (a generation inode may go). */
+void rfs_view_forget(struct rfs_inode *inode, uint64_t n);
+/* status lines: view-reads, view-generations-held/-made, view-opens-redirected. */
+int rfs_views_status(struct rfs *fs, struct rfs_buf *out);
+
 void vf_lookup(fuse_req_t req, struct rfs_view *v);
-void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_handle *h);
-void vf_setattr(fuse_req_t req, struct rfs_view *v, struct stat *attr, int valid,
-		struct rfs_handle *h);
-void vf_open(fuse_req_t req, struct rfs_view *v, struct fuse_file_info *fi);
+void vf_getattr(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode, struct rfs_handle *h);
+void vf_setattr(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode, struct stat *attr,
+		int valid, struct rfs_handle *h);
+void vf_open(fuse_req_t req, struct rfs_view *v, struct rfs_inode *inode,
+	     struct fuse_file_info *fi);
 void vf_read(fuse_req_t req, struct rfs_handle *h, size_t size, off_t off);
 void vf_write(fuse_req_t req, struct rfs_handle *h, const char *buf, size_t size, off_t off);
 void vf_flush(fuse_req_t req, struct rfs_handle *h);
@@ -61,8 +77,16 @@ struct rfs_ho_in;
 int rfs_views_save(struct rfs *fs, struct rfs_ho_out *o);
 int rfs_views_restore(struct rfs *fs, struct rfs_ho_in *in);
 int vf_handle_save(struct rfs *fs, struct rfs_handle *h, struct rfs_ho_out *o);
-/* A restored view handle (not yet tracked or mapped), or NULL with in->err set. */
-struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in);
+/* A restored view handle (not yet tracked or mapped), or NULL with in->err set; ino is the
+ * node id it was opened on (a generation inode is linked by rfs_views_restore_gens). */
+struct rfs_handle *vf_handle_restore(struct rfs *fs, struct rfs_ho_in *in, uint64_t ino);
+/*
+ * The views' generation inodes, written after everything else (an image without them, from
+ * an older binary, ends before: no generation inode was handed out then). Restoring links
+ * the restored handles that read through one. 0 or -errno.
+ */
+int rfs_views_save_gens(struct rfs *fs, struct rfs_ho_out *o);
+int rfs_views_restore_gens(struct rfs *fs, struct rfs_ho_in *in);
 
 /* Names the process behind a request, for log lines: "pid 123 (rpc.mountd)". */
 void rfs_req_who(fuse_req_t req, const char *what, char *buf, size_t len);

@@ -412,8 +412,8 @@ static enum result mountlist_add(const char *host, const char *path, int *count)
  *   write(tmp fd, surviving lines); close(tmp fd)      data arrives after the rename
  *   close(lockfd)
  * The file is rewritten even when nothing matched. The stdio buffer of rmtab.tmp is st_blksize
- * (4096 here): of a longer file every full 4096 bytes are written before the rename and only the
- * rest after it, as with the real mountd.
+ * up to 8 KiB (8 KiB on rmtabfs, 4 KiB on ext4): of a longer file every full buffer is
+ * written before the rename and only the rest after it, as with the real mountd.
  */
 static enum result mountlist_del(const char *hname, const char *path, int *matches)
 {
