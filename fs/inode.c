@@ -277,7 +277,8 @@ int rfs_inodes_save(struct rfs *fs, struct rfs_ho_out *o)
 			pthread_mutex_lock(&n->lock);
 			rfs_ho_put_u64(o, (uint64_t)view_index(fs, n->pending));
 			rfs_ho_put_u64(o, n->writers);
-			rfs_ho_put_u64(o, n->dirty);
+			/* bit 1: refused (an older image reads "nonzero": dirty) */
+			rfs_ho_put_u64(o, n->dirty | (uint64_t)(n->dirty && n->refused) << 1);
 			rfs_ho_put_base(o, &n->base);
 			pthread_mutex_unlock(&n->lock);
 		}
@@ -292,7 +293,7 @@ int rfs_inodes_restore(struct rfs *fs, struct rfs_ho_in *in)
 
 	for (k = 0; k < n && !in->err; k++) {
 		struct rfs_inode *x = calloc(1, sizeof(*x));
-		uint64_t id = rfs_ho_get_u64(in);
+		uint64_t id = rfs_ho_get_u64(in), v;
 		size_t b;
 
 		if (!x)
@@ -307,7 +308,9 @@ int rfs_inodes_restore(struct rfs *fs, struct rfs_ho_in *in)
 		x->alias = view_at(fs, rfs_ho_get_u64(in), in);
 		x->pending = view_at(fs, rfs_ho_get_u64(in), in);
 		x->writers = (unsigned)rfs_ho_get_u64(in);
-		x->dirty = rfs_ho_get_u64(in) != 0;
+		v = rfs_ho_get_u64(in);
+		x->dirty = (v & 1) != 0;
+		x->refused = (v & 2) != 0;
 		rfs_ho_get_base(in, &x->base);
 		if (in->err || !id) {
 			inode_free(x);

@@ -7,7 +7,8 @@
  * open view handle shows, DESIGN deviation 2) and dropped at its last close when its first
  * line no view format accepts; a rename onto a view commits the file's content from that
  * base, at once or, while the file still has writers, at their flush (or the last one's
- * release, which the kernel sends late); a refused content changes nothing and the rename
+ * release, which the kernel sends late, unless a flush after the rename offered that content
+ * and was refused: its writer was told); a refused content changes nothing and the rename
  * fails with EINVAL.
  * Lock order: rfs_inode.lock, then the view's locks as in view.c; none is held across a
  * reply.
@@ -50,8 +51,10 @@ void vf_file_opened(struct rfs *fs, struct rfs_inode *inode, bool writable, bool
 			rfs_base_set_snap(&inode->base, s);
 		rfs_snap_put(s);
 	}
-	if (truncated)
+	if (truncated) {
 		inode->dirty = true;
+		inode->refused = false;
+	}
 	pthread_mutex_unlock(&inode->lock);
 }
 
@@ -59,6 +62,7 @@ void vf_file_written(struct rfs_inode *inode)
 {
 	pthread_mutex_lock(&inode->lock);
 	inode->dirty = true;
+	inode->refused = false;
 	pthread_mutex_unlock(&inode->lock);
 }
 
@@ -102,8 +106,10 @@ int vf_file_flush(struct rfs *fs, struct rfs_handle *h, fuse_req_t req)
 	int rc = 0;
 
 	pthread_mutex_lock(&inode->lock);
-	if (inode->pending && inode->dirty)
+	if (inode->pending && inode->dirty) {
 		rc = commit_file(fs, inode, inode->pending, req);
+		inode->refused = rc != 0;
+	}
 	pthread_mutex_unlock(&inode->lock);
 	return rc;
 }
@@ -150,9 +156,12 @@ void vf_file_released(struct rfs *fs, struct rfs_handle *h)
 	 * The kernel sends RELEASE after close() has returned: a rename between a writer's
 	 * last FLUSH and its RELEASE (sed -i: close, then rename, on a loaded machine) found it
 	 * still listed and waited for a flush that had come already. Its content is whole:
-	 * committed now (a refusal is logged; the rename has returned).
+	 * committed now (a refusal is logged; the rename has returned). Not a content a FLUSH
+	 * after the rename was refused: its writer was told (rpc.mountd then answered the
+	 * client with an error), and committing it once the cause is gone (a full disk)
+	 * would apply an UMNT nobody acknowledged.
 	 */
-	if (!inode->writers && inode->pending && inode->dirty)
+	if (!inode->writers && inode->pending && inode->dirty && !inode->refused)
 		commit_file(fs, inode, inode->pending, NULL);
 	/*
 	 * A file never written (a lock file) keeps no base, nor one written with content no

@@ -53,6 +53,9 @@ struct rfs_inode {
 	struct rfs_view *pending; /* renamed onto this view: commit at the writers' flush */
 	unsigned writers;	  /* open handles that may write */
 	bool dirty;		  /* written since the base was taken or last committed */
+	bool refused;		  /* a FLUSH offered this content to pending and it was
+				     refused: the writer's close said so, so its RELEASE does
+				     not commit it after all (ENOSPC gone by then) */
 };
 
 enum rfs_handle_kind {

@@ -220,6 +220,55 @@ PY
 )
 check_eq "$CASE: a write on a full state directory fails with ENOSPC" ENOSPC "$errno"
 check "$CASE: and its record is not there" rfs_absent 10.99.0.1 "$MA/rmtab"
+# rpc.mountd's UMNT rewrite (rmtab.tmp renamed onto rmtab, then written) whose close fails
+# with ENOSPC is refused for good: its RELEASE, which comes once the last reference goes
+# (a mapping here) and after space returned, must not commit it after all (seen in CI: an
+# UMNT mountd answered with an error applied anyway).
+late=$(python3 - "$MA" "$SD" <<'PY'
+import ctypes, errno, mmap, os, sys
+d, sd = sys.argv[1], sys.argv[2]
+rmtab, tmp = os.path.join(d, "rmtab"), os.path.join(d, "rmtab.tmp")
+old = open(rmtab)  # held across the rename, as rpc.mountd does
+keep = old.read()
+fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.rename(tmp, rmtab)
+old.close()
+# Enough new records that their journal lines need new pages (see above).
+new = "".join("10.99.0.3:/export/late%d:0x00000001\n" % i for i in range(200))
+os.write(fd, (keep + new).encode())
+# A mapping holds the file without a descriptor (Python's mmap keeps a dup, whose close
+# would be a FLUSH of its own): its munmap is the RELEASE.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+addr = libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit("mmap failed")
+filler = os.path.join(sd, "filler3")
+f = os.open(filler, os.O_WRONLY | os.O_CREAT)
+for size in (65536, 4096, 512, 64, 8, 1):
+    try:
+        while True:
+            os.write(f, b"\0" * size)
+    except OSError:
+        pass
+os.close(f)
+res = "OK"
+try:
+    os.close(fd)
+except OSError as e:
+    res = errno.errorcode[e.errno]
+os.unlink(filler)
+libc.munmap(addr, 4096)  # the last reference: RELEASE, with space back
+print(res)
+PY
+)
+check_eq "$CASE: an UMNT-style rewrite whose close hits the full disk fails" ENOSPC "$late"
+sleep 0.5
+check "$CASE: ... and stays refused once space returns before its RELEASE" \
+	rfs_absent 10.99.0.3 "$MA/rmtab"
 echo '10.99.0.2:/export/full' >>"$MA/rmtab"
 check "$CASE: service resumes when space returns" grep -q 10.99.0.2 "$MA/rmtab"
 stop_pair

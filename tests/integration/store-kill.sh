@@ -79,7 +79,14 @@ for t in $(cat "$RFS_WORK/kill.times"); do
 	now=$(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { print a - b }')
 	sleep "$(awk -v t="$t" -v n="$now" 'BEGIN { d = t - n; print (d > 0 ? d : 0) }')"
 	# Not the one killed last (not yet reaped, it is still listed): one kill per store side.
-	if p=$(store_pid) && [[ $p != "${last:-}" ]]; then
+	# Its replacement may still wait out a backoff (kills within QUICK_DEATH of a start
+	# double it, up to 5 s): wait for it, while the load runs, rather than skip the kill.
+	for ((i = 0; i < 120; i++)); do
+		p=$(store_pid) && [[ $p != "${last:-}" ]] && break
+		p=
+		sleep 0.05
+	done
+	if [[ -n $p ]] && awk -v a="$EPOCHREALTIME" -v b="$t0" -v m="$KILL_SECS" 'BEGIN { exit !(a - b < m - 1) }'; then
 		kill -9 "$p" && killed=$((killed + 1))
 		last=$p
 	fi
