@@ -184,8 +184,10 @@ void rfs_sc_child_gone(struct rfs_repl *r)
 	}
 	pthread_cond_broadcast(&r->event);
 	pthread_mutex_unlock(&r->lock);
-	if (r->stop)
+	if (r->stop && r->clean_stop)
 		rfs_info("store side (pid %d) ended: %s", (int)pid, why);
+	else if (r->stop)
+		rfs_notice("store side (pid %d) ended at the stop: %s", (int)pid, why);
 	else if (connect_failed)
 		rfs_debug("store side (pid %d) ended: %s; next in %.1f s", (int)pid, why,
 			  quick ? r->backoff : 0);

@@ -57,11 +57,15 @@ wait_for 10 settled a || fail "frozen: a did not ship its first record"
 bash "$GV" pause-brick "$VOL" 1
 PAUSED=1
 echo '10.8.0.2:/export/x' >>"$RFS_WORK/a/rmtab" # acknowledged from the journal
-sleep 2 # the thread is inside a store call that waits for the frozen brick now
+# The store call that ships it waits for the frozen brick: stop once status says it hangs
+# (or the store side was already replaced for not answering), not after a guessed time.
+hung() { stuck a || grep -q "killed: no answer" "$RFS_WORK/a.log"; }
+wait_for 10 hung || log "frozen: no hanging store call seen in 10 s: $(status_of a | tr '\n' ' ')"
 stop_timed a
 check "frozen: stop in under a second ($STOP_MS ms)" test "$STOP_MS" -lt 1000
-check "frozen: the log says a call was left hanging (or the store side was replaced)" \
-	grep -qE "a call is still hanging|killed: no answer|killed: did not stop" "$RFS_WORK/a.log"
+said() { grep -qE "a call is still hanging|killed: no answer|killed: did not stop" "$RFS_WORK/a.log"; }
+said || log "frozen: the log's end: $(tail -n 5 "$RFS_WORK/a.log" | tr '\n' '|')"
+check "frozen: the log says a call was left hanging (or the store side was replaced)" said
 resume
 start a "$S/frozen"
 check "frozen: after the brick is back, a ships what it acknowledged" wait_for 30 settled a

@@ -54,7 +54,10 @@ check_eq "stdio reading line by line reads the same" "$(cat "$RFS_WORK/big")" \
 with open(sys.argv[1], buffering=4096) as f:
     sys.stdout.write("".join(iter(f.readline, "")))' "$T")"
 r1=$(reads) || die status
-check_eq "... without a READ" 0 $((r1 - r0))
+# At most one: the kernel may have dropped the pages meanwhile (the notifier drops those of
+# stale generations by node id, and a freed id's address can come back as the newest
+# generation's: a needless re-read, vgen.h). Seen once under ASan in CI.
+check "... without a READ, or one ($((r1 - r0)))" test $((r1 - r0)) -le 1
 
 # --- a change of any kind: the next open and stat show it, exactly
 expect() { cat "$RFS_WORK/big"; printf '%s\n' "$@"; }
