@@ -193,18 +193,23 @@ check "$CASE: some MOUNTs failed while the disk was full ($(jget failed))" \
 	test "$(jget failed)" -gt 0
 check "$CASE: the failures said ENOSPC" grep -q "No space left on device" "$RFS_WORK/a.log"
 report 17
-errno=$(python3 - "$MA/rmtab" "$SD" <<'PY'
-import errno, os, sys
+# fill(DIR): a file in DIR that fills its file system to the last byte; its path.
+FILL_PY='import errno, os, sys
+def fill(d):
+    path = os.path.join(d, "filler.%d" % os.getpid())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    for size in (65536, 4096, 512, 64, 8, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * size)
+        except OSError:
+            pass
+    os.close(fd)
+    return path
+'
+errno=$(python3 -c "$FILL_PY$(cat <<'PY'
 path, sd = sys.argv[1], sys.argv[2]
-filler = os.path.join(sd, "filler2")
-fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-for size in (65536, 4096, 512, 64, 8, 1):   # to the last byte
-    try:
-        while True:
-            os.write(fd, b"\0" * size)
-    except OSError:
-        pass
-os.close(fd)
+filler = fill(sd)
 res = "OK"
 fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 try:
@@ -217,15 +222,15 @@ except OSError as e:
 os.unlink(filler)
 print(res)
 PY
-)
+)" "$MA/rmtab" "$SD")
 check_eq "$CASE: a write on a full state directory fails with ENOSPC" ENOSPC "$errno"
 check "$CASE: and its record is not there" rfs_absent 10.99.0.1 "$MA/rmtab"
 # rpc.mountd's UMNT rewrite (rmtab.tmp renamed onto rmtab, then written) whose close fails
 # with ENOSPC is refused for good: its RELEASE, which comes once the last reference goes
 # (a mapping here) and after space returned, must not commit it after all (seen in CI: an
 # UMNT mountd answered with an error applied anyway).
-late=$(python3 - "$MA" "$SD" <<'PY'
-import ctypes, errno, mmap, os, sys
+late=$(python3 -c "$FILL_PY$(cat <<'PY'
+import ctypes, mmap
 d, sd = sys.argv[1], sys.argv[2]
 rmtab, tmp = os.path.join(d, "rmtab"), os.path.join(d, "rmtab.tmp")
 old = open(rmtab)  # held across the rename, as rpc.mountd does
@@ -246,15 +251,7 @@ libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 addr = libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
 if addr in (None, ctypes.c_void_p(-1).value):
     sys.exit("mmap failed")
-filler = os.path.join(sd, "filler3")
-f = os.open(filler, os.O_WRONLY | os.O_CREAT)
-for size in (65536, 4096, 512, 64, 8, 1):
-    try:
-        while True:
-            os.write(f, b"\0" * size)
-    except OSError:
-        pass
-os.close(f)
+filler = fill(sd)
 res = "OK"
 try:
     os.close(fd)
@@ -264,7 +261,7 @@ os.unlink(filler)
 libc.munmap(addr, 4096)  # the last reference: RELEASE, with space back
 print(res)
 PY
-)
+)" "$MA" "$SD")
 check_eq "$CASE: an UMNT-style rewrite whose close hits the full disk fails" ENOSPC "$late"
 sleep 0.5
 check "$CASE: ... and stays refused once space returns before its RELEASE" \
