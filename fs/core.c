@@ -257,6 +257,16 @@ uint64_t rfs_core_view_gen(struct rfs_core *c, enum rfs_format fmt, size_t *size
 	return gen;
 }
 
+size_t rfs_core_nlive(struct rfs_core *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->table_lock);
+	n = c->table.nlive;
+	pthread_mutex_unlock(&c->table_lock);
+	return n;
+}
+
 int rfs_core_checkpoint(struct rfs_core *c, const struct rfs_peer_pos *peers, size_t npeers,
 			bool force)
 {

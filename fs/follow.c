@@ -301,7 +301,7 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 	struct rfs_table fresh, old;
 	struct adopt_ctx a;
 	char *journal = NULL;
-	size_t jlen;
+	size_t jlen, live;
 	int rc = rfs_table_init(&fresh, c->table.self->name);
 
 	if (rc)
@@ -329,11 +329,12 @@ int rfs_core_adopt(struct rfs_core *c, const struct rfs_snapshot_info *snap, con
 
 	pthread_mutex_lock(&c->table_lock);
 	adopt_swap_locked(c, snap, &fresh, &old);
+	live = c->table.nlive;
 	pthread_mutex_unlock(&c->table_lock);
 	pthread_mutex_unlock(&c->commit_lock);
 	rfs_table_free(&old);
 	rfs_notice("adopted store snapshot %llu by %s: %zu live record(s)",
-		   (unsigned long long)snap->gen, snap->by, c->table.nlive);
+		   (unsigned long long)snap->gen, snap->by, live);
 	if (c->on_change)
 		c->on_change(c->on_change_ctx, false);
 	rc = 0;

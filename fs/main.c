@@ -574,13 +574,13 @@ static void announce(struct daemon *d)
 			 rfs_daemon_version());
 		rfs_reload_close(&d->hin);
 		rfs_notice("took over %s: node %s, store %s, %zu record(s), version %s",
-			   opts->mountpoint, opts->node, opts->store, d->fs.core.table.nlive,
+			   opts->mountpoint, opts->node, opts->store, rfs_core_nlive(&d->fs.core),
 			   rfs_daemon_version());
 		rfs_reload_tell(d->ho_pipe, d->err);
 		d->ho_pipe = -1;
 	} else {
 		rfs_notice("mounted on %s: node %s, store %s, %zu record(s)", opts->mountpoint,
-			   opts->node, opts->store, d->fs.core.table.nlive);
+			   opts->node, opts->store, rfs_core_nlive(&d->fs.core));
 		report(&d->report_fd, 0);
 		sd_notify_msg("READY=1");
 	}

@@ -119,6 +119,9 @@ void rfs_core_view_attr(struct rfs_core *c, enum rfs_format fmt, size_t *size, i
 /* The same with the table generation they belong to (its snapshot has that size). */
 uint64_t rfs_core_view_gen(struct rfs_core *c, enum rfs_format fmt, size_t *size, int64_t *mtime);
 
+/* Live records now (the store side may change the table meanwhile). */
+size_t rfs_core_nlive(struct rfs_core *c);
+
 /*
  * The highest sequence number known on the store, kept in statedir/shipped (not synced: a
  * stale value only makes the next start ship a few ops again).
