@@ -34,9 +34,10 @@
 #   "n/a (daemon has no durability=)" in those rows.
 # For each: MNT/s and UMNT/s, p50 and p99 latency, CPU seconds of mountd and of the daemon
 # behind the state dir, and the rate ratios (c)/(a), (d)/(a), (d)/(b). Then:
-#   - 100 000 records loaded with one cp into rmtab: load time, `cat rmtab` (median of 9)
-#     against cat of the same bytes on ext4, the READ requests one more cat of the unchanged
-#     view costs (the daemon's view-reads), the daemon's VmRSS empty and loaded;
+#   - 100 000 records loaded with one cp into rmtab: load time, `cat rmtab` (median of 31)
+#     against cat of the same bytes on ext4 (the two alternate), the READ requests one more
+#     cat of the unchanged view costs (the daemon's view-reads), the daemon's VmRSS empty and
+#     loaded;
 #   - propagation from a flush on node A to node B's rmtab (two daemons, same store), p50/p99
 #     over the records, on the gluster store and on the dir: store;
 #   - time from starting rmtabfs to the first successful read of rmtab (median): dir: store,
@@ -338,6 +339,19 @@ view_reads() {
 	"$RFS_CTL" -s "$WORK/$1.sock" -t 5 status 2>/dev/null | awk '$1 == "view-reads:" { print $2; f = 1 } END { exit !f }'
 }
 
+# wait_connected NAME TIMEOUT: until daemon NAME's store side says it is connected (status 1
+# on timeout). A daemon mounts before its store side has connected (a gfapi connect takes
+# about a second): records written meanwhile wait for the connect, not for propagation.
+wait_connected() {
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		"$RFS_CTL" -s "$WORK/$1.sock" -t 5 status 2>/dev/null | grep -Eq '^store: .*: connected' &&
+			return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Seconds until daemon NAME has on the store every op it had made when this was called (its
 # last sequence then): under a steady load "backlog 0" may never be seen, as the newest ops
 # are always on their way. Prints the seconds, or "timeout" (status 1).
@@ -578,7 +592,27 @@ phase_records() {
 			t1=$EPOCHREALTIME
 			echo "$t0 $t1"
 		done | "$PY" "$helper" pct --pairs | sed 's/.*median=//'
-}
+	}
+	# cat_pair VIEW PLAIN RUNS: "VIEW's-median PLAIN's-median" (ms). The cats of the two
+	# alternate: one cat of 2 MB from the page cache is mostly cat's own start-up here, and
+	# the ratio of two runs one after the other moved between 0.9 and 1.55 with the
+	# machine's load.
+	cat_pair() {
+		local i f t0 t1 out
+		cat "$1" "$2" >/dev/null
+		out=$(for ((i = 0; i < $3; i++)); do
+			for f in "$1" "$2"; do
+				t0=$EPOCHREALTIME
+				cat "$f" >/dev/null
+				t1=$EPOCHREALTIME
+				echo "$f $t0 $t1"
+			done
+		done)
+		for f in "$1" "$2"; do
+			awk -v f="$f" '$1 == f { print $2, $3 }' <<<"$out" |
+				"$PY" "$helper" pct --pairs | sed 's/.*median=//'
+		done | paste -sd' '
+	}
 R[cat.plain]=$(time_cat "$WORK/plain-rmtab" $CAT_RUNS)
 tsv records plain "$NREC" cat_median "$(g cat.plain)" ms
 for st in dir gluster; do
@@ -599,7 +633,7 @@ for st in dir gluster; do
 	cmp -s "$WORK/records" "$d/mnt/rmtab" ||
 		problem "$st store: rmtab after loading $NREC records differs from what was written ($(wc -lc <"$d/mnt/rmtab"))"
 	rss1=$(rss_kb "$pid")
-	R[cat.$st]=$(time_cat "$d/mnt/rmtab" $CAT_RUNS)
+	read -r "R[cat.$st]" "R[catplain.$st]" < <(cat_pair "$d/mnt/rmtab" "$WORK/plain-rmtab" $CAT_RUNS)
 	# READ requests of one more cat of the unchanged view (the daemon's own count).
 	r0=$(view_reads "rss$st") && cat "$d/mnt/rmtab" >/dev/null && r1=$(view_reads "rss$st") &&
 		R[reads2.$st]=$((r1 - r0)) || R[reads2.$st]=
@@ -608,13 +642,14 @@ for st in dir gluster; do
 	tsv records "$st" "$NREC" load_cp "$(g "load.$st")" ms
 	tsv records "$st" "$NREC" shipped_after_load "$(g "ship.$st")" s
 	tsv records "$st" "$NREC" cat_median "$(g "cat.$st")" ms
+	tsv records "$st" "$NREC" cat_plain_median "$(g "catplain.$st")" ms
 	[[ -z ${R[reads2.$st]} ]] || tsv records "$st" "$NREC" second_cat_reads "${R[reads2.$st]}" count
 	tsv records "$st" "$NREC" rss_empty "$rss0" KiB
 	tsv records "$st" "$NREC" rss_loaded "$rss1" KiB
 	tsv records "$st" "$NREC" rss_after_cat "$rss2" KiB
 	alive "$pid" || problem "$st store: the daemon died during the 100k-record phase"
 	stop_rfs "rss$st"
-	blog "  cp ${R[load.$st]} ms, cat ${R[cat.$st]} ms (ext4 ${R[cat.plain]} ms), RSS ${rss0} -> ${rss2} KiB"
+	blog "  cp ${R[load.$st]} ms, cat ${R[cat.$st]} ms (ext4 ${R[catplain.$st]} ms, alternating), RSS ${rss0} -> ${rss2} KiB"
 done
 
 }
@@ -622,7 +657,8 @@ done
 # ------------------------------------------------------------------------ propagation ---
 # prop_run LABEL STORE-KIND [DAEMON-OPTIONS]: two daemons A and B on one store of STORE-KIND
 # (gluster or dir), each with DAEMON-OPTIONS added (e.g. a variant of the wake-up); records
-# written on A, the time until B shows them. LABEL names the row (config of the TSV).
+# written on A once both store sides are connected, the time until B shows them. LABEL names
+# the row (config of the TSV).
 prop_run() {
 	local label=$1 st=$2 extra=${3:+,$3} d=$WORK/prop-$1 store line key
 	mkdir -p "$d"
@@ -631,6 +667,8 @@ prop_run() {
 	start_rfs "pA$label" "$d/mA" "statedir=$d/sA,store=$store,node=bench-A$extra" || return 0
 	start_rfs "pB$label" "$d/mB" "statedir=$d/sB,store=$store,node=bench-B$extra" ||
 		{ stop_rfs "pA$label"; return 0; }
+	wait_connected "pA$label" 30 && wait_connected "pB$label" 30 ||
+		problem "$label: a daemon's store side not connected after 30 s"
 	"$PY" "$helper" prop "$d/mA/rmtab" "$d/mB/rmtab" "$PROP_N" >"$d/prop.out" 2>"$d/prop.err" ||
 		problem "$label: the propagation writer failed: $(tail -n 2 "$d/prop.err")"
 	line=$(grep '^prop ' "$d/prop.out" || true)
@@ -819,7 +857,7 @@ phase_storekill() {
 	done
 }
 
-NREC=100000 CAT_RUNS=9 DOWN_RATE=100 STEPS_N=1000
+NREC=100000 CAT_RUNS=31 DOWN_RATE=100 STEPS_N=1000
 if ((QUICK)); then PROP_N=200 START_RUNS=3; else PROP_N=1000 START_RUNS=7; fi
 for p in mntumnt steps records prop start down storekill; do
 	if phase "$p"; then "phase_$p"; fi

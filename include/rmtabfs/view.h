@@ -20,6 +20,7 @@ struct rfs_view {
 	struct rfs_vhandle *handles; /* open handles, for choosing a renamed file's base */
 	struct rfs_vgens gens;	     /* its generation inodes (vgen.h) */
 	_Atomic uint64_t reads;	     /* READ requests answered (status: view-reads) */
+	_Atomic uint64_t flushes;    /* FLUSH requests (status: view-flushes) */
 };
 
 int rfs_views_init(struct rfs *fs);
@@ -45,7 +46,7 @@ int rfs_view_entry(struct rfs_view *v, pid_t tid, struct fuse_entry_param *e);
 size_t rfs_view_size(struct rfs_view *v, struct rfs_inode *inode);
 /* The kernel forgot n references to a view inode (a generation inode may go). */
 void rfs_view_forget(struct rfs_inode *inode, uint64_t n);
-/* status lines: view-reads, view-generations-held/-made, view-opens-redirected. */
+/* status lines: view-reads, view-flushes, view-generations-held/-made, view-opens-... */
 int rfs_views_status(struct rfs *fs, struct rfs_buf *out);
 
 void vf_lookup(fuse_req_t req, struct rfs_view *v);

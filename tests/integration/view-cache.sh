@@ -4,7 +4,8 @@
 # after a committed, a refused and a ctl change a new open reads exactly the committed bytes,
 # a stat says their size at once, an open descriptor keeps its snapshot to the end (read,
 # pread from 0, mmap) whatever is written meanwhile, and concurrent readers only ever see
-# whole generations. READs are counted by the daemon (rmtabctl status: view-reads).
+# whole generations. READs are counted by the daemon (rmtabctl status: view-reads), and a
+# read-only close sends no FLUSH (view-flushes).
 # A planned restart (rmtabctl restart) hands the generation inodes over: a reader reading
 # through the pages keeps its snapshot (also once the new image dropped those pages), a cat
 # afterwards reads exactly the committed bytes, and the status counters carry on.
@@ -58,6 +59,19 @@ r1=$(reads) || die status
 # stale generations by node id, and a freed id's address can come back as the newest
 # generation's: a needless re-read, vgen.h). Seen once under ASan in CI.
 check "... without a READ, or one ($((r1 - r0)))" test $((r1 - r0)) -le 1
+
+# --- FLUSH: a read-only close has nothing to commit; the kernel is told not to send it
+flushes() { rfs_ctl n1 status | awk '$1 == "view-flushes:" { print $2; f = 1 } END { exit !f }'; }
+f0=$(flushes) || die "no view-flushes line in rmtabctl status"
+cat "$T" >/dev/null
+head -c 100 "$T" >/dev/null
+f1=$(flushes) || die status
+check_eq "closing read-only opens sends no FLUSH" 0 $((f1 - f0))
+echo '10.199.0.1:/vol/flush' >>"$T"
+f2=$(flushes) || die status
+check "... a writer's close does: its commit ($((f2 - f1)) FLUSH)" test $((f2 - f1)) -ge 1
+sed -i '\|^10.199.0.1:/vol/flush:|d' "$T" || die "sed -i"
+check "... and the records are back as they were" cmp "$RFS_WORK/big" "$T"
 
 # --- a change of any kind: the next open and stat show it, exactly
 expect() { cat "$RFS_WORK/big"; printf '%s\n' "$@"; }
