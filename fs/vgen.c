@@ -13,7 +13,8 @@
  * A thread answered ESTALE is remembered (pending) until it opens its private inode (or the
  * fixed one) or RFS_VGEN_REDIRECT_NS pass: the kernel's retry comes from the same thread and
  * looks the name up again (to revalidate, then to look it up), and both LOOKUPs must hand out
- * the same private inode. pending[].priv is cleared before its inode is freed.
+ * the same private inode. pending[].priv is cleared before its inode is freed. A planned
+ * restart hands pending over with the inodes: the retry may reach the new image.
  * Node ids go through the handover's translation (handover.h): an inode is allocated off live
  * old values (rfs_ho_calloc) and unmapped when freed; restored ones are stale.
  * Lock: rfs_vgens.lock is a leaf but for the handover's map lock (itself a leaf); no reply
@@ -318,6 +319,7 @@ void rfs_vgen_counts(struct rfs_vgens *g, size_t *held, uint64_t *made, uint64_t
 int rfs_vgens_save(struct rfs_vgens *g, struct rfs_ho_out *o)
 {
 	struct rfs_vgen *vg;
+	size_t i;
 
 	pthread_mutex_lock(&g->lock);
 	rfs_ho_put_u64(o, g->made);
@@ -333,8 +335,50 @@ int rfs_vgens_save(struct rfs_vgens *g, struct rfs_ho_out *o)
 			       (uint64_t)(uint32_t)vg->owner | (uint64_t)vg->cached_writer << 32);
 		rfs_ho_put_u64(o, atomic_load(&vg->writer_len));
 	}
+	/*
+	 * The threads answered ESTALE whose retry has not come yet: the retry may reach the new
+	 * image, and without them there its LOOKUP would hand out the generation inode again,
+	 * the second ESTALE would end the open with it, and rpc.mountd (which ignores a failed
+	 * rmtab open) would answer an MNT whose record was never written (CI reload: 1 in 2 500).
+	 * The deadline is CLOCK_MONOTONIC, the same in both images.
+	 */
+	rfs_ho_put_u64(o, RFS_VGEN_PENDING);
+	for (i = 0; i < RFS_VGEN_PENDING; i++) {
+		rfs_ho_put_u64(o, (uint64_t)(uint32_t)g->pending[i].tid);
+		rfs_ho_put_u64(o, (uint64_t)g->pending[i].until);
+		rfs_ho_put_u64(o, g->pending[i].priv ? rfs_ho_id(g->pending[i].priv) : 0);
+	}
 	pthread_mutex_unlock(&g->lock);
 	return o->err;
+}
+
+/* The pending redirects rfs_vgens_save wrote, after the inodes they may name (restore runs
+ * before any request: nothing else touches g). */
+static int restore_pending(struct rfs_vgens *g, struct rfs_ho_in *in)
+{
+	uint64_t n = rfs_ho_get_u64(in), k, id;
+	struct rfs_vgen *vg;
+	size_t slot = 0;
+
+	if (!in->err && n > RFS_VGEN_PENDING * 64)
+		return -EINVAL;
+	for (k = 0; k < n && !in->err; k++) {
+		pid_t tid = (pid_t)(uint32_t)rfs_ho_get_u64(in);
+		int64_t until = (int64_t)rfs_ho_get_u64(in);
+
+		id = rfs_ho_get_u64(in);
+		if (!tid || slot == RFS_VGEN_PENDING)
+			continue;
+		/* A private inode is named only if it was restored as that thread's. */
+		for (vg = g->list; vg && id; vg = vg->next)
+			if (vg->owner == tid && rfs_ho_id(vg) == id)
+				break;
+		g->pending[slot].tid = tid;
+		g->pending[slot].until = until;
+		g->pending[slot].priv = id ? vg : NULL;
+		slot++;
+	}
+	return in->err;
 }
 
 int rfs_vgens_restore(struct rfs_vgens *g, struct rfs_view *v, struct rfs_ho_in *in)
@@ -365,8 +409,10 @@ int rfs_vgens_restore(struct rfs_vgens *g, struct rfs_view *v, struct rfs_ho_in 
 		vg->cached_writer = (who >> 32) & 1;
 		atomic_store(&vg->writer_len, (size_t)rfs_ho_get_u64(in));
 		vg->stale = true;
+		vg->dropped =
+			vg->owner != 0; /* as made: never in anyone's cache but its writer's */
 		pthread_mutex_unlock(&g->lock);
 		rfs_ho_map(id, vg);
 	}
-	return in->err;
+	return in->err ? in->err : restore_pending(g, in);
 }

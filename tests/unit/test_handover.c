@@ -3,11 +3,17 @@
  * descriptors by index, truncation at every byte fails cleanly) and the translation of the
  * kernel's old values (rfs_ho_map/ptr/id/unmap) against a model: random maps and unmaps
  * exercise the backward-shift deletion of the open-addressing maps, and rfs_ho_calloc never
- * returns an address that is a live old value.
+ * returns an address that is a live old value. A view's pending redirects (a thread answered
+ * ESTALE whose retry has not come) go over a handover with the inodes.
  */
 #include "test.h"
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <rmtabfs/handover.h>
+#include <rmtabfs/vgen.h>
+#include <rmtabfs/view.h>
 
 static void test_round_trip(void **state)
 {
@@ -176,12 +182,60 @@ static void test_tracked_handles(void **state)
 	free(all);
 }
 
+/*
+ * A writable open answered ESTALE just before a planned restart: the kernel's retry reaches
+ * the new image, which must hand that thread a private inode (without it the retry is
+ * refused again and the open fails: an rpc.mountd MNT whose record is never written).
+ */
+static void test_vgen_redirect_survives(void **state)
+{
+	static struct rfs_view v1, v2;
+	struct rfs_vgens g1, g2;
+	struct rfs_ho_out o = {.memfd = -1};
+	struct rfs_ho_in in = {0};
+	struct rfs_vgen *vg, *priv, *again;
+	bool cache, nomem;
+
+	(void)state;
+	rfs_vgens_init(&g1);
+	rfs_vgens_init(&g2);
+	vg = rfs_vgen_get(&g1, &v1, 1, 10, 0);
+	assert_non_null(vg);
+	/* 4242's append was refused; 4343's r+ was refused and its retry's LOOKUP came. */
+	assert_int_equal(rfs_vgen_open(&g1, vg, 1, O_WRONLY | O_APPEND, 4242, &cache), -ESTALE);
+	assert_int_equal(rfs_vgen_open(&g1, vg, 1, O_RDWR, 4343, &cache), -ESTALE);
+	priv = rfs_vgen_private(&g1, &v1, 4343, 10, 0, &nomem);
+	assert_non_null(priv);
+
+	assert_int_equal(rfs_vgens_save(&g1, &o), 0);
+	in.p = o.buf.data;
+	in.len = o.buf.len;
+	assert_int_equal(rfs_vgens_restore(&g2, &v2, &in), 0);
+	assert_int_equal(in.pos, in.len);
+
+	again = rfs_vgen_private(&g2, &v2, 4242, 10, 0, &nomem);
+	assert_non_null(again);
+	assert_int_equal(again->owner, 4242);
+	again = rfs_vgen_private(&g2, &v2, 4343, 10, 0, &nomem);
+	assert_non_null(again);
+	assert_true(rfs_ho_id(again) == rfs_ho_id(priv)); /* the inode the kernel was given */
+	assert_null(rfs_vgen_private(&g2, &v2, 4444, 10, 0, &nomem));
+	assert_false(nomem);
+
+	rfs_vgens_destroy(&g2);
+	rfs_vgens_destroy(&g1);
+	rfs_buf_free(&o.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_fd_out_of_range), cmocka_unit_test(test_translation_model),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_fd_out_of_range),
+		cmocka_unit_test(test_translation_model),
 		cmocka_unit_test(test_tracked_handles),
+		cmocka_unit_test(test_vgen_redirect_survives),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
